@@ -1,0 +1,470 @@
+//! The one guarded place that answers CloudFormation.
+//!
+//! Every event gets exactly one answer: the handler's result, its error, its panic (the handler
+//! runs in its own task, so a panic unwinds into a `JoinError` instead of taking the process
+//! down), or "timed out" a few seconds before the invocation's deadline. After answering, the
+//! function returns success to the Lambda runtime so Lambda does not retry the event.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::responder::{redact, Responder};
+use super::{build_answer, encode_answer, parse_event, Envelope, Outcome, Parsed, Request};
+use crate::error::Result;
+
+/// What a handler knows about the request it serves.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The stack's ARN.
+    pub stack_id: String,
+    /// CloudFormation's request id (the same when CloudFormation retries).
+    pub request_id: String,
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// When the handler must stop waiting and return, leaving the engine time to answer.
+    pub deadline: Instant,
+}
+
+impl RequestContext {
+    /// A context for tests and tools: `budget` from now.
+    pub fn for_test(budget: Duration) -> Self {
+        Self {
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),
+            request_id: "00000000-0000-0000-0000-000000000001".into(),
+            logical_id: "Resource".into(),
+            deadline: Instant::now() + budget,
+        }
+    }
+
+    /// Time left before [`RequestContext::deadline`].
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The stack's name, read from its ARN (`arn:...:stack/NAME/guid`).
+    pub fn stack_name(&self) -> &str {
+        self.stack_id.split('/').nth(1).filter(|s| !s.is_empty()).unwrap_or(&self.stack_id)
+    }
+}
+
+/// A custom resource type: what to do on Create, Update and Delete.
+///
+/// Handlers parse their own properties (so a Delete never fails on the invalid properties of a
+/// failed Create) and return an [`Outcome`] or an [`Error`] whose text becomes the `Reason`.
+pub trait CustomResource: Send + Sync + 'static {
+    /// Makes the resource.
+    fn create(
+        &self,
+        ctx: &RequestContext,
+        properties: &Value,
+    ) -> impl Future<Output = Result<Outcome>> + Send;
+
+    /// Changes the resource, in place or by replacement (an outcome with a new id).
+    fn update(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+        old_properties: &Value,
+    ) -> impl Future<Output = Result<Outcome>> + Send;
+
+    /// Removes the resource; an id that is not ours, a placeholder, or a resource already gone
+    /// is a success.
+    fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+    ) -> impl Future<Output = Result<Outcome>> + Send;
+}
+
+/// How much of the invocation's time is kept back at the end.
+#[derive(Debug, Clone, Copy)]
+pub struct Margins {
+    /// Kept for the answer itself (the PUT and its retries): the guard fires this long before
+    /// the invocation's deadline.
+    pub answer: Duration,
+    /// Kept between the handler's own deadline and the guard, so a handler that watches its
+    /// deadline reports its own, better reason rather than the guard's "timed out".
+    pub handler: Duration,
+}
+
+impl Default for Margins {
+    fn default() -> Self {
+        Self { answer: Duration::from_secs(5), handler: Duration::from_secs(3) }
+    }
+}
+
+impl Margins {
+    /// The margins for an invocation with `remaining` time, scaled down for short invocations so
+    /// the handler still gets most of the time.
+    fn scaled(self, remaining: Duration) -> Self {
+        Self { answer: self.answer.min(remaining / 4), handler: self.handler.min(remaining / 8) }
+    }
+}
+
+/// Serves one custom resource type: parse, run the handler under the guard, answer once.
+pub struct Engine<R> {
+    resource: Arc<R>,
+    responder: Responder,
+    margins: Margins,
+}
+
+impl<R: CustomResource> Engine<R> {
+    /// An engine serving `resource`, answering through `responder`.
+    pub fn new(resource: R, responder: Responder) -> Self {
+        Self { resource: Arc::new(resource), responder, margins: Margins::default() }
+    }
+
+    /// Replaces the default margins.
+    pub fn with_margins(mut self, margins: Margins) -> Self {
+        self.margins = margins;
+        self
+    }
+
+    /// Handles one Lambda invocation.
+    ///
+    /// Returns `Ok` once CloudFormation has its answer; `Err` when the event cannot be answered
+    /// (no usable `ResponseURL`) or the answer could not be delivered, so Lambda's own retry of
+    /// the event gets another chance to answer (every handler is idempotent).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value> {
+        let deadline = instant_of_epoch_ms(event.context.deadline);
+        self.handle_until(event.payload, deadline).await
+    }
+
+    /// Handles one event that must be answered before `deadline`.
+    pub async fn handle_until(&self, payload: Value, deadline: Instant) -> Result<Value> {
+        let (envelope, request) = match parse_event(payload) {
+            Parsed::Malformed(err) => {
+                tracing::error!(error = %err, "rejected an event that cannot be answered");
+                return Err(err);
+            }
+            Parsed::Unanswerable(envelope, physical_id, err) => (envelope, Err((physical_id, err))),
+            Parsed::Request(envelope, request) => (envelope, Ok(request)),
+        };
+        // Checked before any work is done: an answer that cannot be sent makes the work pointless.
+        let url = match self.responder.policy().check(&envelope.response_url) {
+            Ok(url) => url,
+            Err(err) => {
+                tracing::error!(error = %err, "refused the ResponseURL; nothing done, no answer sent");
+                return Err(err);
+            }
+        };
+        let (physical_id, result) = match request {
+            Err((physical_id, err)) => {
+                tracing::error!(error = %err, "answering FAILED to an event we do not understand");
+                (physical_id, Err(err.to_string()))
+            }
+            Ok(request) => {
+                let physical_id = request.physical_id().map(str::to_owned);
+                let span = tracing::info_span!(
+                    "request",
+                    request_type = request.kind(),
+                    request_id = %envelope.request_id,
+                    stack_id = %envelope.stack_id,
+                    logical_id = %envelope.logical_id,
+                    resource_id = physical_id.as_deref().unwrap_or(""),
+                );
+                let result = self.run_guarded(&envelope, request, deadline).instrument(span).await;
+                (physical_id, result)
+            }
+        };
+        self.answer(&envelope, &url, physical_id.as_deref(), result).await
+    }
+
+    /// Runs the handler in its own task, bounded by the deadline; a panic or the deadline
+    /// becomes a FAILED reason.
+    async fn run_guarded(
+        &self,
+        envelope: &Envelope,
+        request: Request,
+        deadline: Instant,
+    ) -> Result<Outcome, String> {
+        let margins = self.margins.scaled(deadline.saturating_duration_since(Instant::now()));
+        let guard_at = deadline.checked_sub(margins.answer).unwrap_or(deadline);
+        let ctx = RequestContext {
+            stack_id: envelope.stack_id.clone(),
+            request_id: envelope.request_id.clone(),
+            logical_id: envelope.logical_id.clone(),
+            deadline: guard_at.checked_sub(margins.handler).unwrap_or(guard_at),
+        };
+        tracing::info!(remaining_ms = ctx.remaining().as_millis() as u64, "handling");
+        let resource = Arc::clone(&self.resource);
+        let mut task = tokio::spawn(
+            async move {
+                match &request {
+                    Request::Create { properties } => resource.create(&ctx, properties).await,
+                    Request::Update { physical_id, properties, old_properties } => {
+                        resource.update(&ctx, physical_id, properties, old_properties).await
+                    }
+                    Request::Delete { physical_id, properties } => {
+                        resource.delete(&ctx, physical_id, properties).await
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        match tokio::time::timeout_at(guard_at, &mut task).await {
+            Ok(Ok(Ok(outcome))) => Ok(outcome),
+            Ok(Ok(Err(err))) => {
+                tracing::error!(error = %err, "handler failed");
+                Err(err.to_string())
+            }
+            Ok(Err(join_error)) => {
+                let message = panic_message(join_error);
+                tracing::error!(panic = %message, "handler panicked");
+                Err(format!(
+                    "Internal error: the function panicked ({message}); see its CloudWatch log. No retry is needed to clean up: Delete finds what was made by its tags"
+                ))
+            }
+            Err(_elapsed) => {
+                task.abort();
+                tracing::error!("handler timed out; answering before the invocation's deadline");
+                Err("Timed out: the operation did not finish before the function's time limit; raise the function's timeout, or retry the stack operation (nothing is made twice)".to_owned())
+            }
+        }
+    }
+
+    /// Sends the one answer for this event.
+    async fn answer(
+        &self,
+        envelope: &Envelope,
+        url: &reqwest::Url,
+        request_physical_id: Option<&str>,
+        result: Result<Outcome, String>,
+    ) -> Result<Value> {
+        let answer = build_answer(envelope, request_physical_id, result);
+        let summary = json!({
+            "Status": answer.status,
+            "PhysicalResourceId": answer.physical_resource_id,
+            "Reason": answer.reason,
+        });
+        let body = encode_answer(answer);
+        self.responder.send(url, body).await?;
+        tracing::info!(
+            status = summary["Status"].as_str().unwrap_or_default(),
+            physical_id = summary["PhysicalResourceId"].as_str().unwrap_or_default(),
+            reason = summary["Reason"].as_str().unwrap_or_default(),
+            url = %redact(url),
+            "answered CloudFormation"
+        );
+        Ok(summary)
+    }
+}
+
+fn panic_message(join_error: tokio::task::JoinError) -> String {
+    match join_error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned()),
+        Err(join_error) => join_error.to_string(),
+    }
+}
+
+/// Converts the runtime's deadline (milliseconds since the epoch) to a monotonic instant.
+fn instant_of_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::responder::UrlPolicy;
+    use super::*;
+    use crate::error::Error;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A stand-in for S3 that records every PUT body it receives.
+    struct AnswerSink {
+        url: String,
+        bodies: Arc<Mutex<Vec<Value>>>,
+    }
+
+    async fn answer_sink() -> AnswerSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url =
+            format!("http://{}/bucket/key?X-Amz-Signature=secret", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read headers, then the body announced by Content-Length.
+                let body_start = loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap_or(0);
+                while request.len() < body_start + length {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                }
+                sink.lock().unwrap().push(serde_json::from_slice(&request[body_start..]).unwrap());
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+            }
+        });
+        AnswerSink { url, bodies }
+    }
+
+    enum Behaviour {
+        Succeed,
+        Fail,
+        Panic,
+        Hang,
+    }
+
+    struct Scripted(Behaviour);
+
+    impl Scripted {
+        async fn run(&self) -> Result<Outcome> {
+            match self.0 {
+                Behaviour::Succeed => Ok(Outcome::new("thing-1").with("Answer", "42")),
+                Behaviour::Fail => Err(Error::property("Ports", "is wrong")),
+                Behaviour::Panic => panic!("handler bug"),
+                Behaviour::Hang => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    unreachable!()
+                }
+            }
+        }
+    }
+
+    impl CustomResource for Scripted {
+        async fn create(&self, _: &RequestContext, _: &Value) -> Result<Outcome> {
+            self.run().await
+        }
+        async fn update(
+            &self,
+            _: &RequestContext,
+            _: &str,
+            _: &Value,
+            _: &Value,
+        ) -> Result<Outcome> {
+            self.run().await
+        }
+        async fn delete(&self, _: &RequestContext, _: &str, _: &Value) -> Result<Outcome> {
+            self.run().await
+        }
+    }
+
+    fn event(url: &str, request_type: &str) -> Value {
+        json!({
+            "RequestType": request_type,
+            "ResponseURL": url,
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/g",
+            "RequestId": "r-1",
+            "ResourceType": "Custom::Test",
+            "LogicalResourceId": "Thing",
+            "PhysicalResourceId": "thing-0",
+            "ResourceProperties": {},
+            "OldResourceProperties": {}
+        })
+    }
+
+    async fn serve(
+        behaviour: Behaviour,
+        request_type: &str,
+        budget: Duration,
+    ) -> (Result<Value>, Vec<Value>) {
+        let sink = answer_sink().await;
+        let engine =
+            Engine::new(Scripted(behaviour), Responder::new(UrlPolicy { allow_loopback: true }))
+                .with_margins(Margins {
+                    answer: Duration::from_millis(400),
+                    handler: Duration::from_millis(100),
+                });
+        let result =
+            engine.handle_until(event(&sink.url, request_type), Instant::now() + budget).await;
+        let bodies = sink.bodies.lock().unwrap().clone();
+        (result, bodies)
+    }
+
+    #[tokio::test]
+    async fn a_success_is_answered_once_with_its_data() {
+        let (result, answers) = serve(Behaviour::Succeed, "Create", Duration::from_secs(5)).await;
+        assert_eq!(result.unwrap()["Status"], "SUCCESS");
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Data"]["Answer"], "42");
+        assert_eq!(answers[0]["PhysicalResourceId"], "thing-1");
+    }
+
+    #[tokio::test]
+    async fn a_handler_error_is_answered_failed_with_its_reason() {
+        let (result, answers) = serve(Behaviour::Fail, "Update", Duration::from_secs(5)).await;
+        assert!(result.is_ok(), "answered, so the runtime must not retry");
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "FAILED");
+        assert_eq!(answers[0]["PhysicalResourceId"], "thing-0");
+        assert!(answers[0]["Reason"].as_str().unwrap().contains("Ports: is wrong"));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_is_answered_failed() {
+        let (result, answers) = serve(Behaviour::Panic, "Create", Duration::from_secs(5)).await;
+        assert!(result.is_ok());
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "FAILED");
+        let reason = answers[0]["Reason"].as_str().unwrap();
+        assert!(reason.contains("panicked (handler bug)"), "{reason}");
+        assert!(super::super::is_placeholder(answers[0]["PhysicalResourceId"].as_str().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_hanging_handler_is_answered_failed_before_the_deadline() {
+        let started = Instant::now();
+        let budget = Duration::from_secs(2);
+        let (result, answers) = serve(Behaviour::Hang, "Delete", budget).await;
+        assert!(started.elapsed() < budget, "answered after the deadline: {:?}", started.elapsed());
+        assert!(result.is_ok());
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "FAILED");
+        assert!(answers[0]["Reason"].as_str().unwrap().starts_with("Timed out"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_request_type_is_answered_failed_and_the_engine_keeps_serving() {
+        let (_, answers) = serve(Behaviour::Succeed, "Upgrade", Duration::from_secs(5)).await;
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "FAILED");
+        assert!(answers[0]["Reason"].as_str().unwrap().contains("Upgrade"));
+        let (_, answers) = serve(Behaviour::Succeed, "Create", Duration::from_secs(5)).await;
+        assert_eq!(answers[0]["Status"], "SUCCESS");
+    }
+
+    #[tokio::test]
+    async fn an_event_without_a_usable_response_url_is_rejected_unanswered() {
+        let engine =
+            Engine::new(Scripted(Behaviour::Succeed), Responder::new(UrlPolicy::default()));
+        let result = engine
+            .handle_until(
+                event("https://example.com/x", "Create"),
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await;
+        assert!(matches!(result, Err(Error::MalformedEvent(_))));
+    }
+}

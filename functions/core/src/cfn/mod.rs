@@ -1,0 +1,397 @@
+//! The CloudFormation custom-resource protocol: the request as it arrives, the answer as
+//! CloudFormation reads it, and the rules the answer must keep (size, placeholder ids).
+//!
+//! Everything here is pure; [`engine`] drives it and [`responder`] delivers the answer.
+
+pub mod engine;
+pub mod responder;
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::cloudformation::{
+    CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
+    CloudFormationCustomResourceResponseStatus,
+};
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// CloudFormation refuses an answer larger than this ("Response object is too long").
+pub const MAX_ANSWER_BYTES: usize = 4096;
+/// We keep `Reason` to this many bytes (its beginning), so the answer stays small.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// `PhysicalResourceId` may be at most 1 KB.
+pub const MAX_PHYSICAL_ID_BYTES: usize = 1024;
+
+const PLACEHOLDER_PREFIX: &str = "privatelink-failed-create-";
+
+/// What CloudFormation asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Make the resource.
+    Create {
+        /// `ResourceProperties`.
+        properties: Value,
+    },
+    /// Change it, in place or by replacement (a different id in the answer).
+    Update {
+        /// The id answered before.
+        physical_id: String,
+        /// The new `ResourceProperties`.
+        properties: Value,
+        /// `OldResourceProperties`: on a rollback, the ones that failed.
+        old_properties: Value,
+    },
+    /// Remove it.
+    Delete {
+        /// The id answered before: possibly a placeholder, or one CloudFormation made up.
+        physical_id: String,
+        /// `ResourceProperties`, possibly invalid ones from a failed Create.
+        properties: Value,
+    },
+}
+
+impl Request {
+    /// `Create`, `Update` or `Delete`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "Create",
+            Self::Update { .. } => "Update",
+            Self::Delete { .. } => "Delete",
+        }
+    }
+
+    /// The id CloudFormation knows the resource by, if it has one yet.
+    pub fn physical_id(&self) -> Option<&str> {
+        match self {
+            Self::Create { .. } => None,
+            Self::Update { physical_id, .. } | Self::Delete { physical_id, .. } => {
+                Some(physical_id)
+            }
+        }
+    }
+}
+
+/// The fields that every answer copies from the request, and where to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The pre-signed S3 URL to PUT the answer to.
+    pub response_url: String,
+    /// The stack's ARN.
+    pub stack_id: String,
+    /// CloudFormation's id of this request (reused when it retries).
+    pub request_id: String,
+    /// The resource's logical id in the template.
+    pub logical_id: String,
+    /// The resource type, e.g. `Custom::PrivateLinkEndpoint`.
+    pub resource_type: String,
+}
+
+/// An event that reached the function: either something we can answer, or something we can't.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A well-formed request.
+    Request(Envelope, Request),
+    /// Not a request we understand, but it says where to answer: answer FAILED with the reason.
+    Unanswerable(Envelope, Option<String>, Error),
+    /// Not even that: log it and reject it.
+    Malformed(Error),
+}
+
+/// Reads an event. Never fails: what cannot be understood is classified, not thrown.
+pub fn parse_event(event: Value) -> Parsed {
+    let Value::Object(fields) = &event else {
+        return Parsed::Malformed(Error::MalformedEvent("the event is not a JSON object".into()));
+    };
+    let text = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_owned);
+    let mut missing = Vec::new();
+    let mut take = |key: &'static str| {
+        text(key).filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            missing.push(key);
+            String::new()
+        })
+    };
+    let envelope = Envelope {
+        response_url: take("ResponseURL"),
+        stack_id: take("StackId"),
+        request_id: take("RequestId"),
+        logical_id: take("LogicalResourceId"),
+        resource_type: text("ResourceType").unwrap_or_default(),
+    };
+    if !missing.is_empty() {
+        return Parsed::Malformed(Error::MalformedEvent(format!(
+            "not a CloudFormation custom-resource request: {} missing",
+            missing.join(", ")
+        )));
+    }
+    let physical_id = text("PhysicalResourceId");
+    let request_type = text("RequestType").unwrap_or_default();
+    match serde_json::from_value::<CloudFormationCustomResourceRequest<Value, Value>>(event) {
+        Ok(CloudFormationCustomResourceRequest::Create(r)) => {
+            Parsed::Request(envelope, Request::Create { properties: r.resource_properties })
+        }
+        Ok(CloudFormationCustomResourceRequest::Update(r)) => Parsed::Request(
+            envelope,
+            Request::Update {
+                physical_id: r.physical_resource_id,
+                properties: r.resource_properties,
+                old_properties: r.old_resource_properties,
+            },
+        ),
+        Ok(CloudFormationCustomResourceRequest::Delete(r)) => Parsed::Request(
+            envelope,
+            Request::Delete {
+                physical_id: r.physical_resource_id,
+                properties: r.resource_properties,
+            },
+        ),
+        Ok(_) => Parsed::Unanswerable(
+            envelope,
+            physical_id,
+            Error::MalformedEvent(format!("unknown RequestType \"{request_type}\"")),
+        ),
+        Err(err) => {
+            let why = if matches!(request_type.as_str(), "Create" | "Update" | "Delete") {
+                format!("a {request_type} request that does not parse: {err}")
+            } else {
+                format!("unknown RequestType \"{request_type}\"")
+            };
+            Parsed::Unanswerable(envelope, physical_id, Error::MalformedEvent(why))
+        }
+    }
+}
+
+/// A handler's successful result: the resource's id and its attributes for `Fn::GetAtt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The `PhysicalResourceId`: a different one on Update means replacement.
+    pub physical_id: String,
+    /// Attributes, all strings (lists comma-joined).
+    pub data: BTreeMap<String, String>,
+}
+
+impl Outcome {
+    /// An outcome without attributes.
+    pub fn new(physical_id: impl Into<String>) -> Self {
+        Self { physical_id: physical_id.into(), data: BTreeMap::new() }
+    }
+
+    /// Adds an attribute.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.data.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// The id a failed Create answers with. CloudFormation then sends a Delete with it, which must
+/// succeed and clean up whatever the Create left (found by tags, not by this id).
+pub fn placeholder_id(request_id: &str) -> String {
+    format!("{PLACEHOLDER_PREFIX}{request_id}")
+}
+
+/// Whether `id` is a placeholder made by [`placeholder_id`].
+pub fn is_placeholder(id: &str) -> bool {
+    id.starts_with(PLACEHOLDER_PREFIX)
+}
+
+/// Builds the answer to `request` from the handler's result, within CloudFormation's limits.
+pub fn build_answer(
+    envelope: &Envelope,
+    request_physical_id: Option<&str>,
+    result: Result<Outcome, String>,
+) -> CloudFormationCustomResourceResponse {
+    let fallback_id = || match request_physical_id {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => placeholder_id(&envelope.request_id),
+    };
+    let mut answer = CloudFormationCustomResourceResponse::default();
+    answer.stack_id = envelope.stack_id.clone();
+    answer.request_id = envelope.request_id.clone();
+    answer.logical_resource_id = envelope.logical_id.clone();
+    match result {
+        Ok(outcome) if !outcome.physical_id.is_empty() => {
+            answer.status = CloudFormationCustomResourceResponseStatus::Success;
+            answer.physical_resource_id = outcome.physical_id;
+            answer.data = outcome.data.into_iter().collect();
+        }
+        Ok(_) => {
+            answer.status = CloudFormationCustomResourceResponseStatus::Failed;
+            answer.physical_resource_id = fallback_id();
+            answer.reason =
+                Some("Internal error: the handler returned an empty resource id".into());
+        }
+        Err(reason) => {
+            answer.status = CloudFormationCustomResourceResponseStatus::Failed;
+            answer.physical_resource_id = fallback_id();
+            answer.reason = Some(truncate(&reason, MAX_REASON_BYTES));
+        }
+    }
+    if answer.physical_resource_id.len() > MAX_PHYSICAL_ID_BYTES {
+        answer.physical_resource_id = placeholder_id(&envelope.request_id);
+        answer.status = CloudFormationCustomResourceResponseStatus::Failed;
+        answer.reason = Some("Internal error: the resource id is longer than 1 KB".into());
+        answer.data.clear();
+    }
+    answer
+}
+
+/// Serializes `answer`; one that would exceed [`MAX_ANSWER_BYTES`] becomes a FAILED answer that
+/// says which attributes made it too long, since CloudFormation would refuse it anyway.
+pub fn encode_answer(mut answer: CloudFormationCustomResourceResponse) -> Vec<u8> {
+    let body = serde_json::to_vec(&answer).expect("an answer is plain strings");
+    if body.len() <= MAX_ANSWER_BYTES {
+        return body;
+    }
+    let mut sizes: Vec<(usize, &String)> = answer.data.iter().map(|(k, v)| (v.len(), k)).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let largest: Vec<String> =
+        sizes.iter().take(3).map(|(len, key)| format!("{key} ({len} bytes)")).collect();
+    let reason = format!(
+        "The answer would be {} bytes, over CloudFormation's limit of {MAX_ANSWER_BYTES}; largest attributes: {}. {}",
+        body.len(),
+        if largest.is_empty() { "none".to_owned() } else { largest.join(", ") },
+        answer.reason.as_deref().unwrap_or("Use fewer values (for example fewer SourceCidrs).")
+    );
+    answer.status = CloudFormationCustomResourceResponseStatus::Failed;
+    answer.reason = Some(truncate(&reason, MAX_REASON_BYTES));
+    answer.data.clear();
+    serde_json::to_vec(&answer).expect("an answer is plain strings")
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary, marked when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let marker = " [...]";
+    let mut cut = max - marker.len();
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{marker}", &text[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create_event() -> Value {
+        json!({
+            "RequestType": "Create",
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?sig=1",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/guid",
+            "RequestId": "req-1",
+            "ResourceType": "Custom::PrivateLinkEndpoint",
+            "LogicalResourceId": "Endpoint",
+            "ResourceProperties": {"ServiceToken": "arn", "VpcId": "vpc-1"}
+        })
+    }
+
+    #[test]
+    fn a_create_event_parses_with_its_properties() {
+        let Parsed::Request(envelope, Request::Create { properties }) = parse_event(create_event())
+        else {
+            panic!("expected a Create");
+        };
+        assert_eq!(envelope.logical_id, "Endpoint");
+        assert_eq!(properties["VpcId"], "vpc-1");
+    }
+
+    #[test]
+    fn an_update_event_carries_old_and_new_properties() {
+        let mut event = create_event();
+        event["RequestType"] = json!("Update");
+        event["PhysicalResourceId"] = json!("vpce-1");
+        event["OldResourceProperties"] = json!({"VpcId": "vpc-0"});
+        let Parsed::Request(_, Request::Update { physical_id, properties, old_properties }) =
+            parse_event(event)
+        else {
+            panic!("expected an Update");
+        };
+        assert_eq!(physical_id, "vpce-1");
+        assert_eq!(properties["VpcId"], "vpc-1");
+        assert_eq!(old_properties["VpcId"], "vpc-0");
+    }
+
+    #[test]
+    fn an_unknown_request_type_is_answerable_as_failed() {
+        let mut event = create_event();
+        event["RequestType"] = json!("Upgrade");
+        let Parsed::Unanswerable(_, _, err) = parse_event(event) else {
+            panic!("expected unanswerable");
+        };
+        assert!(err.to_string().contains("Upgrade"), "{err}");
+    }
+
+    #[test]
+    fn events_without_a_response_url_or_not_objects_are_malformed() {
+        let mut event = create_event();
+        event.as_object_mut().unwrap().remove("ResponseURL");
+        assert!(matches!(parse_event(event), Parsed::Malformed(_)));
+        assert!(matches!(parse_event(json!([1, 2])), Parsed::Malformed(_)));
+        assert!(matches!(parse_event(json!("Create")), Parsed::Malformed(_)));
+    }
+
+    fn envelope() -> Envelope {
+        Envelope {
+            response_url: "https://s3.amazonaws.com/x".into(),
+            stack_id: "stack".into(),
+            request_id: "req-1".into(),
+            logical_id: "Endpoint".into(),
+            resource_type: "Custom::PrivateLinkEndpoint".into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_create_answers_with_a_placeholder_id() {
+        let answer = build_answer(&envelope(), None, Err("boom".into()));
+        assert!(is_placeholder(&answer.physical_resource_id));
+        assert_eq!(answer.status, CloudFormationCustomResourceResponseStatus::Failed);
+    }
+
+    #[test]
+    fn a_failed_update_keeps_the_resource_id() {
+        let answer = build_answer(&envelope(), Some("vpce-1"), Err("boom".into()));
+        assert_eq!(answer.physical_resource_id, "vpce-1");
+    }
+
+    #[test]
+    fn a_long_reason_keeps_its_beginning_within_one_kilobyte() {
+        let reason = format!("Start. {}", "é".repeat(2000));
+        let answer = build_answer(&envelope(), None, Err(reason));
+        let kept = answer.reason.unwrap();
+        assert!(kept.len() <= MAX_REASON_BYTES);
+        assert!(kept.starts_with("Start. é"));
+    }
+
+    #[test]
+    fn an_answer_over_4096_bytes_becomes_a_failed_answer_naming_the_largest_attribute() {
+        let outcome = Outcome::new("sg-1")
+            .with("SourceCidrs", "10.0.0.0/32,".repeat(400))
+            .with("GroupId", "sg-1");
+        let body = encode_answer(build_answer(&envelope(), None, Ok(outcome)));
+        assert!(body.len() <= MAX_ANSWER_BYTES);
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["Status"], "FAILED");
+        assert!(answer["Reason"].as_str().unwrap().contains("SourceCidrs (4800 bytes)"));
+        assert_eq!(answer["Data"], json!({}));
+    }
+
+    #[test]
+    fn a_successful_answer_has_the_fields_cloudformation_reads() {
+        let body = encode_answer(build_answer(
+            &envelope(),
+            None,
+            Ok(Outcome::new("vpce-1").with("State", "available")),
+        ));
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["Status"], "SUCCESS");
+        assert_eq!(answer["PhysicalResourceId"], "vpce-1");
+        assert_eq!(answer["StackId"], "stack");
+        assert_eq!(answer["RequestId"], "req-1");
+        assert_eq!(answer["LogicalResourceId"], "Endpoint");
+        assert_eq!(answer["Data"]["State"], "available");
+    }
+}

@@ -1,0 +1,185 @@
+//! Delivering the answer: one HTTP PUT of the JSON body to the pre-signed `ResponseURL`.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::error::{Error, Result};
+
+/// Which `ResponseURL`s we will send an answer to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Plain-http loopback URLs are accepted: only when the AWS endpoint itself is on loopback
+    /// (local emulation), never in AWS.
+    pub allow_loopback: bool,
+}
+
+impl UrlPolicy {
+    /// The policy for this process: loopback allowed when `AWS_ENDPOINT_URL` points at loopback.
+    pub fn from_env() -> Self {
+        let allow_loopback = std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .and_then(|url| Url::parse(&url).ok())
+            .is_some_and(|url| is_loopback(&url));
+        Self { allow_loopback }
+    }
+
+    /// Checks `url`: `https` to an S3 host under `amazonaws.com` (or `.com.cn`), or loopback when
+    /// allowed. The error names the URL without its query string (which holds the signature).
+    pub fn check(&self, url: &str) -> Result<Url> {
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::MalformedEvent(format!("ResponseURL does not parse: {e}")))?;
+        if self.allow_loopback && is_loopback(&parsed) {
+            return Ok(parsed);
+        }
+        if parsed.scheme() == "https" && is_s3_host(parsed.host_str().unwrap_or_default()) {
+            return Ok(parsed);
+        }
+        Err(Error::MalformedEvent(format!(
+            "ResponseURL {} is not an https URL of an S3 host under amazonaws.com; refusing to send the answer there",
+            redact(&parsed)
+        )))
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+        && match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
+}
+
+/// S3's hosts: `s3.amazonaws.com`, `bucket.s3.us-east-1.amazonaws.com`,
+/// `s3-external-1.amazonaws.com`, `bucket.s3.dualstack.eu-west-1.amazonaws.com`, and the same
+/// under `amazonaws.com.cn`.
+fn is_s3_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let Some(prefix) =
+        host.strip_suffix(".amazonaws.com").or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    prefix.split('.').any(|label| label == "s3" || label.starts_with("s3-"))
+}
+
+/// The URL without its query string and fragment: safe to log.
+pub fn redact(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// Sends answers with bounded retries.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    http: reqwest::Client,
+    policy: UrlPolicy,
+    attempts: u32,
+    first_backoff: Duration,
+}
+
+impl Responder {
+    /// A responder that accepts URLs by `policy`.
+    pub fn new(policy: UrlPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("the TLS backend initialises");
+        Self { http, policy, attempts: 4, first_backoff: Duration::from_millis(250) }
+    }
+
+    /// The URL policy in force.
+    pub fn policy(&self) -> UrlPolicy {
+        self.policy
+    }
+
+    /// PUTs `body` to `url`, retrying a bounded number of times on network errors and non-2xx
+    /// answers. CloudFormation's pre-signed URL is signed without a content type, so the
+    /// `Content-Type` header is sent empty, as AWS's own examples do.
+    pub async fn send(&self, url: &Url, body: Vec<u8>) -> Result<()> {
+        let mut backoff = self.first_backoff;
+        let mut last_error = String::new();
+        for attempt in 1..=self.attempts {
+            let sent = self
+                .http
+                .put(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "")
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => {
+                    // Without the URL: reqwest's errors would print the signed query string.
+                    last_error = format!("HTTP {}", response.status());
+                }
+                Err(err) => last_error = err.without_url().to_string(),
+            }
+            tracing::warn!(attempt, error = %last_error, url = %redact(url), "answer not delivered");
+            if attempt < self.attempts {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+        }
+        Err(Error::Answer(format!(
+            "PUT to {} failed {} times, last: {last_error}",
+            redact(url),
+            self.attempts
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloudformation_s3_urls_are_accepted() {
+        let policy = UrlPolicy::default();
+        for url in [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3A/x?X-Amz-Signature=1",
+            "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/x",
+            "https://s3.amazonaws.com/bucket/x",
+            "https://s3-external-1.amazonaws.com/bucket/x",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+        ] {
+            assert!(policy.check(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused() {
+        let policy = UrlPolicy::default();
+        for url in [
+            "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+            "https://example.com/x",
+            "https://s3.amazonaws.com.evil.example/x",
+            "https://lambda.us-east-1.amazonaws.com/x",
+            "https://evil-s3.example.com/x",
+            "http://127.0.0.1:5000/bucket/x",
+            "not a url",
+        ] {
+            assert!(policy.check(url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_accepted_only_under_local_emulation() {
+        let local = UrlPolicy { allow_loopback: true };
+        assert!(local.check("http://127.0.0.1:5000/bucket/x?sig=1").is_ok());
+        assert!(local.check("http://localhost:5000/bucket/x").is_ok());
+        assert!(local.check("http://10.0.0.1:5000/bucket/x").is_err());
+    }
+
+    #[test]
+    fn refusals_never_show_the_signature() {
+        let err =
+            UrlPolicy::default().check("https://example.com/x?X-Amz-Signature=secret").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}

@@ -1,0 +1,658 @@
+//! `Custom::PrivateLinkEndpoint`: the runbook's interface VPC endpoint, verified first, made
+//! once however often the event is delivered, and cleaned up whatever state it was left in.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::Outcome;
+use crate::ec2::{self, Ec2, EndpointChange, EndpointView, NewEndpoint, ServiceView};
+use crate::error::{AwsErrorKind, Error, Result};
+use crate::properties::{self, PropertyReader, Tag};
+
+/// Default of `AcceptanceTimeoutSeconds`: under CloudFormation's default hour.
+pub const DEFAULT_ACCEPTANCE_TIMEOUT_SECS: u64 = 3300;
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The resource's properties, typed and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSpec {
+    /// `ServiceName`.
+    pub service_name: String,
+    /// `VpcId`.
+    pub vpc_id: String,
+    /// `SubnetIds`, at most one per Availability Zone.
+    pub subnet_ids: Vec<String>,
+    /// `SecurityGroupIds`; empty: the VPC's default group.
+    pub group_ids: Vec<String>,
+    /// `PolicyDocument`, compact JSON.
+    pub policy: Option<String>,
+    /// `PrivateDnsEnabled`; `None`: on when the service has a verified private DNS name.
+    pub private_dns: Option<bool>,
+    /// `IpAddressType`.
+    pub ip_address_type: Option<String>,
+    /// `ServiceRegion` (cross-Region PrivateLink).
+    pub service_region: Option<String>,
+    /// `Tags`.
+    pub tags: Vec<Tag>,
+    /// `WaitForAcceptance`, default true.
+    pub wait_for_acceptance: bool,
+    /// `AcceptanceTimeoutSeconds`.
+    pub acceptance_timeout_secs: u64,
+}
+
+impl EndpointSpec {
+    /// Reads and validates `ResourceProperties`, naming every bad property.
+    pub fn parse(properties: &Value) -> Result<Self> {
+        let mut r = PropertyReader::new(properties)?;
+        let service_name = r.required_string("ServiceName");
+        if let Some(name) = &service_name {
+            if name.contains(char::is_whitespace) || name.len() > 255 {
+                r.problem("ServiceName", format!("\"{name}\" is not a service name (com.amazonaws.vpce.<region>.vpce-svc-...)"));
+            }
+        }
+        let vpc_id = r.required_id("VpcId", "vpc-");
+        let subnet_ids = match r.optional_list("SubnetIds") {
+            None => {
+                r.problem("SubnetIds", "is required");
+                None
+            }
+            Some(_) => r.id_list("SubnetIds", "subnet-"),
+        };
+        let group_ids = match r.optional_list("SecurityGroupIds") {
+            Some(list) if !list.is_empty() => r.id_list("SecurityGroupIds", "sg-"),
+            _ => None,
+        };
+        let policy = r.optional_json_document("PolicyDocument");
+        let private_dns = r.optional_bool("PrivateDnsEnabled");
+        let ip_address_type = r.optional_string("IpAddressType");
+        if let Some(kind) = &ip_address_type {
+            if !matches!(kind.as_str(), "ipv4" | "dualstack" | "ipv6") {
+                r.problem(
+                    "IpAddressType",
+                    format!("\"{kind}\" is not one of ipv4, dualstack, ipv6"),
+                );
+            }
+        }
+        let service_region = r.optional_string("ServiceRegion");
+        if let Some(region) = &service_region {
+            let looks_like_region = region.split('-').count() >= 3
+                && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !looks_like_region {
+                r.problem(
+                    "ServiceRegion",
+                    format!("\"{region}\" is not a Region name such as us-east-1"),
+                );
+            }
+        }
+        let tags = r.tags("Tags");
+        let wait_for_acceptance = r.optional_bool("WaitForAcceptance").unwrap_or(true);
+        let acceptance_timeout_secs = r
+            .optional_u64("AcceptanceTimeoutSeconds", 60..=30 * 24 * 3600)
+            .unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS);
+        let spec = Self {
+            service_name: service_name.unwrap_or_default(),
+            vpc_id: vpc_id.unwrap_or_default(),
+            subnet_ids: subnet_ids.unwrap_or_default(),
+            group_ids: group_ids.unwrap_or_default(),
+            policy,
+            private_dns,
+            ip_address_type,
+            service_region,
+            tags,
+            wait_for_acceptance,
+            acceptance_timeout_secs,
+        };
+        r.finish(spec)
+    }
+}
+
+/// The idempotency token of one request: the same for every delivery of the same request (so
+/// no second endpoint is made), at most 64 characters as EC2 requires.
+pub fn client_token(ctx: &RequestContext) -> String {
+    let digest =
+        Sha256::digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks the subnets against the zones the service offers: one subnet per zone, each zone
+/// offered. `zones` pairs each subnet with its zone.
+pub fn check_zones(service: &ServiceView, zones: &[(String, String)]) -> Result<()> {
+    for (i, (subnet, zone)) in zones.iter().enumerate() {
+        if let Some((other, _)) = zones[..i].iter().find(|(_, z)| z == zone) {
+            return Err(Error::SubnetsShareZone {
+                first: other.clone(),
+                second: subnet.clone(),
+                zone: zone.clone(),
+            });
+        }
+        if !service.zones.iter().any(|z| z == zone) {
+            return Err(Error::ZoneNotOffered {
+                subnet: subnet.clone(),
+                zone: zone.clone(),
+                service: service.name.clone(),
+                offered: service.zones.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether Private DNS should end up on, or why it can't be.
+pub fn private_dns_wanted(spec: &EndpointSpec, service: &ServiceView) -> Result<bool> {
+    match spec.private_dns {
+        Some(false) => Ok(false),
+        None => Ok(service.has_verified_private_dns()),
+        Some(true) if service.has_verified_private_dns() => Ok(true),
+        Some(true) => Err(Error::PrivateDnsUnavailable {
+            service: service.name.clone(),
+            why: match (&service.private_dns_name, &service.private_dns_verification) {
+                (None, _) => "has no private DNS name".to_owned(),
+                (Some(name), state) => format!(
+                    "has the private DNS name {name}, whose domain ownership is not verified (state: {})",
+                    state.as_deref().unwrap_or("unknown")
+                ),
+            },
+        }),
+    }
+}
+
+/// Whether the observed endpoint can't become the desired one in place (ServiceName, VpcId,
+/// ServiceRegion and IpAddressType are fixed for an endpoint's life). No ServiceRegion, given or
+/// reported, means the client's own Region, `local_region`.
+pub fn needs_replacement(current: &EndpointView, spec: &EndpointSpec, local_region: &str) -> bool {
+    let ip_type_differs = match (&spec.ip_address_type, &current.ip_address_type) {
+        (Some(wanted), Some(have)) => !wanted.eq_ignore_ascii_case(have),
+        (Some(wanted), None) => wanted != "ipv4",
+        (None, _) => false,
+    };
+    current.service_name != spec.service_name
+        || current.vpc_id != spec.vpc_id
+        || spec.service_region.as_deref().unwrap_or(local_region)
+            != current.service_region.as_deref().unwrap_or(local_region)
+        || ip_type_differs
+}
+
+/// The in-place change from the observed endpoint to the spec. `old_policy_given` says whether
+/// the previous properties had a policy (removing it restores the default one).
+pub fn plan_change(
+    current: &EndpointView,
+    spec: &EndpointSpec,
+    private_dns: bool,
+    old_policy_given: bool,
+) -> EndpointChange {
+    let missing = |have: &[String], want: &[String]| -> Vec<String> {
+        want.iter().filter(|w| !have.contains(w)).cloned().collect()
+    };
+    let (add_groups, remove_groups) = if spec.group_ids.is_empty() {
+        // Without SecurityGroupIds the endpoint keeps whatever group it has (AWS gave it the
+        // VPC's default group at creation): an endpoint can't be left with none.
+        (vec![], vec![])
+    } else {
+        (missing(&current.group_ids, &spec.group_ids), missing(&spec.group_ids, &current.group_ids))
+    };
+    let same_policy = |a: &str, b: &str| {
+        serde_json::from_str::<Value>(a).ok() == serde_json::from_str::<Value>(b).ok()
+    };
+    let policy = spec
+        .policy
+        .clone()
+        .filter(|p| !current.policy.as_deref().is_some_and(|c| same_policy(c, p)));
+    // Private DNS waits for acceptance: switching it on before the endpoint works is an outage.
+    let private_dns_enabled = (!current.is("pendingAcceptance")
+        && current.private_dns_enabled != private_dns)
+        .then_some(private_dns);
+    EndpointChange {
+        add_subnets: missing(&current.subnet_ids, &spec.subnet_ids),
+        remove_subnets: missing(&spec.subnet_ids, &current.subnet_ids),
+        add_groups,
+        remove_groups,
+        reset_policy: spec.policy.is_none() && old_policy_given,
+        policy,
+        private_dns_enabled,
+    }
+}
+
+/// The regional DNS name: AWS lists it first, as `vpce-<id>-<suffix>.vpce-svc-...`; zonal ones
+/// carry the zone (`vpce-<id>-<suffix>-us-east-1a.vpce-svc-...`).
+pub fn regional_dns_name(names: &[String]) -> Option<&String> {
+    names
+        .iter()
+        .find(|name| name.split('.').next().is_some_and(|label| label.split('-').count() == 3))
+        .or_else(|| names.first())
+}
+
+/// The `Data` of an answer: every list comma-joined.
+pub fn endpoint_outcome(
+    endpoint: &EndpointView,
+    addresses: &[String],
+    private_dns_name: Option<&str>,
+) -> Outcome {
+    Outcome::new(&endpoint.id)
+        .with("VpcEndpointId", &endpoint.id)
+        .with("State", &endpoint.state)
+        .with("DnsName", regional_dns_name(&endpoint.dns_names).cloned().unwrap_or_default())
+        .with("DnsEntries", endpoint.dns_names.join(","))
+        .with("NetworkInterfaceIds", endpoint.network_interface_ids.join(","))
+        .with("PrivateIpAddresses", addresses.join(","))
+        .with("PrivateDnsName", private_dns_name.unwrap_or_default())
+        .with("SecurityGroupIds", endpoint.group_ids.join(","))
+}
+
+/// Serves `Custom::PrivateLinkEndpoint`.
+pub struct EndpointResource {
+    ec2: Ec2,
+}
+
+impl EndpointResource {
+    /// The resource over EC2 operations.
+    pub fn new(ec2: Ec2) -> Self {
+        Self { ec2 }
+    }
+
+    /// The console's "Verify", and the subnet check, before anything is made.
+    async fn verify(&self, spec: &EndpointSpec) -> Result<(ServiceView, bool)> {
+        let service =
+            match self.ec2.service(&spec.service_name, spec.service_region.as_deref()).await {
+                Ok(service) => service,
+                Err(err) if err.kind == AwsErrorKind::InvalidServiceName => {
+                    return Err(Error::ServiceNotFound {
+                        service: spec.service_name.clone(),
+                        detail: err.message,
+                    })
+                }
+                Err(err) => return Err(err.into()),
+            };
+        let zones = self.ec2.subnet_zones(&spec.subnet_ids).await?;
+        check_zones(&service, &zones)?;
+        let private_dns = private_dns_wanted(spec, &service)?;
+        Ok((service, private_dns))
+    }
+
+    async fn create_endpoint(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        replacing: bool,
+    ) -> Result<Outcome> {
+        let (service, private_dns) = self.verify(spec).await?;
+        let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+        tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+        let token = client_token(ctx);
+        let created = self
+            .ec2
+            .create_endpoint(&NewEndpoint {
+                service_name: &spec.service_name,
+                vpc_id: &spec.vpc_id,
+                subnet_ids: &spec.subnet_ids,
+                group_ids: &spec.group_ids,
+                policy: spec.policy.as_deref(),
+                // Off while the provider has to accept: it is switched on after acceptance.
+                private_dns_enabled: private_dns && !service.acceptance_required,
+                ip_address_type: spec.ip_address_type.as_deref(),
+                service_region: spec.service_region.as_deref(),
+                client_token: &token,
+                tags: &tags,
+            })
+            .await?;
+        tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
+        match self.settle(ctx, &created.id, &service, private_dns).await {
+            Ok(outcome) => Ok(outcome),
+            Err(err) => {
+                // A replacement that fails must not leave a second endpoint: CloudFormation keeps
+                // the old id and will never ask to delete this one.
+                if replacing {
+                    if let Err(cleanup) = self.ec2.delete_endpoint(&created.id).await {
+                        tracing::warn!(endpoint_id = %created.id, error = %cleanup, "could not remove the half-made replacement");
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Waits (bounded) until the endpoint leaves `pending`, then describes it for the answer.
+    async fn settle(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        service: &ServiceView,
+        private_dns: bool,
+    ) -> Result<Outcome> {
+        let endpoint = self.wait_while_pending(ctx, id).await?;
+        if ["rejected", "failed", "expired"].iter().any(|s| endpoint.is(s)) {
+            return Err(Error::EndpointFailed {
+                endpoint: endpoint.id,
+                state: endpoint.state,
+                last_error: endpoint.last_error,
+            });
+        }
+        if endpoint.is("pendingAcceptance") {
+            tracing::info!("the provider has not accepted the connection yet");
+        }
+        let addresses = self.ec2.interface_addresses(&endpoint.network_interface_ids).await?;
+        let dns_name = service.private_dns_name.as_deref().filter(|_| private_dns);
+        Ok(endpoint_outcome(&endpoint, &addresses, dns_name))
+    }
+
+    async fn wait_while_pending(&self, ctx: &RequestContext, id: &str) -> Result<EndpointView> {
+        loop {
+            let observed = self.ec2.endpoint(id).await?;
+            // A fresh id can answer NotFound for a while (eventual consistency): keep looking.
+            let still_pending = observed.as_ref().is_none_or(|e| e.is("pending"));
+            match observed {
+                Some(endpoint) if !still_pending => return Ok(endpoint),
+                _ if ctx.remaining() <= POLL_INTERVAL => {
+                    let state = observed.map_or_else(|| "not visible yet".to_owned(), |e| e.state);
+                    return Err(Error::NotReady {
+                        what: format!("VPC endpoint {id}"),
+                        detail: format!("it is still {state}; raise the function's timeout or retry the stack operation (the same endpoint is reused)"),
+                    });
+                }
+                _ => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+        }
+    }
+
+    /// Deletes an endpoint and waits (bounded) until it is gone.
+    async fn delete_endpoint(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        self.ec2.delete_endpoint(id).await?;
+        loop {
+            match self.ec2.endpoint(id).await? {
+                None => return Ok(()),
+                Some(endpoint) if endpoint.is("deleted") => return Ok(()),
+                Some(endpoint) if ctx.remaining() <= POLL_INTERVAL => {
+                    return Err(Error::NotReady {
+                        what: format!("Deleting VPC endpoint {id}"),
+                        detail: format!("it is still {}; retry the stack deletion", endpoint.state),
+                    })
+                }
+                Some(_) => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+        }
+    }
+}
+
+impl CustomResource for EndpointResource {
+    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Outcome> {
+        let spec = EndpointSpec::parse(properties)?;
+        self.create_endpoint(ctx, &spec, false).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+        old: &Value,
+    ) -> Result<Outcome> {
+        let spec = EndpointSpec::parse(properties)?;
+        // Decided from the endpoint as it is, not from OldResourceProperties: on a rollback those
+        // are the properties that failed.
+        let current = match properties::is_aws_id(physical_id, "vpce-") {
+            true => self.ec2.endpoint(physical_id).await?.filter(|e| !e.is_deleted()),
+            false => None,
+        };
+        let Some(current) = current else {
+            tracing::info!("the endpoint is gone; making a new one");
+            return self.create_endpoint(ctx, &spec, false).await;
+        };
+        if needs_replacement(&current, &spec, &self.ec2.region()) {
+            tracing::info!("ServiceName, VpcId, ServiceRegion or IpAddressType changed: replacing the endpoint");
+            return self.create_endpoint(ctx, &spec, true).await;
+        }
+        let (service, private_dns) = self.verify(&spec).await?;
+        let old_policy_given = old.get("PolicyDocument").is_some_and(|p| !p.is_null());
+        let change = plan_change(&current, &spec, private_dns, old_policy_given);
+        if !change.is_empty() {
+            tracing::info!(?change, "changing the endpoint in place");
+            self.ec2.modify_endpoint(physical_id, &change).await?;
+        }
+        let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
+        self.ec2.tag(physical_id, &set).await?;
+        self.ec2.untag(physical_id, &unset).await?;
+        self.settle(ctx, physical_id, &service, private_dns).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        _properties: &Value,
+    ) -> Result<Outcome> {
+        if properties::is_aws_id(physical_id, "vpce-") {
+            match self.ec2.endpoint(physical_id).await? {
+                Some(endpoint) if endpoint.is("deleted") => {
+                    tracing::info!("the endpoint is already deleted")
+                }
+                Some(endpoint)
+                    if ec2::is_owned_by(&endpoint.tags, &ctx.stack_id, &ctx.logical_id) =>
+                {
+                    self.delete_endpoint(ctx, physical_id).await?;
+                }
+                Some(_) => tracing::warn!("the endpoint is not one this resource made; leaving it"),
+                None => tracing::info!("the endpoint is already gone"),
+            }
+        } else {
+            // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
+            // cancelled: whatever that Create made is found by its tags.
+            for endpoint in self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await? {
+                if !endpoint.is("deleted") {
+                    tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
+                    self.delete_endpoint(ctx, &endpoint.id).await?;
+                }
+            }
+        }
+        Ok(Outcome::new(physical_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "ServiceName": "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+            "VpcId": "vpc-1",
+            "SubnetIds": ["subnet-a", "subnet-b"]
+        })
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut props = valid();
+        props[key] = value;
+        props
+    }
+
+    fn service() -> ServiceView {
+        ServiceView {
+            name: "svc".into(),
+            zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+            acceptance_required: true,
+            private_dns_name: Some("api.partner.com".into()),
+            private_dns_verification: Some("verified".into()),
+        }
+    }
+
+    #[test]
+    fn a_minimal_spec_has_the_documented_defaults() {
+        let spec = EndpointSpec::parse(&valid()).unwrap();
+        assert_eq!(spec.private_dns, None);
+        assert!(spec.wait_for_acceptance);
+        assert_eq!(spec.acceptance_timeout_secs, 3300);
+        assert!(spec.group_ids.is_empty());
+    }
+
+    #[test]
+    fn string_typed_values_are_typed() {
+        let mut props = with("PrivateDnsEnabled", json!("false"));
+        props["WaitForAcceptance"] = json!("false");
+        props["AcceptanceTimeoutSeconds"] = json!("600");
+        let spec = EndpointSpec::parse(&props).unwrap();
+        assert_eq!(spec.private_dns, Some(false));
+        assert!(!spec.wait_for_acceptance);
+        assert_eq!(spec.acceptance_timeout_secs, 600);
+    }
+
+    #[test]
+    fn every_bad_property_is_named() {
+        let cases = [
+            ("ServiceName", json!("not a name")),
+            ("VpcId", json!("sg-1")),
+            ("SubnetIds", json!(["vpc-1"])),
+            ("SubnetIds", json!([])),
+            ("SecurityGroupIds", json!(["subnet-1"])),
+            ("PolicyDocument", json!("{not json")),
+            ("PrivateDnsEnabled", json!("yes")),
+            ("IpAddressType", json!("ipv5")),
+            ("ServiceRegion", json!("Virginia")),
+            ("Tags", json!([{"Key": "aws:x", "Value": "y"}])),
+            ("WaitForAcceptance", json!("maybe")),
+            ("AcceptanceTimeoutSeconds", json!("5")),
+        ];
+        for (key, value) in cases {
+            let reason = EndpointSpec::parse(&with(key, value.clone())).unwrap_err().to_string();
+            assert!(reason.contains(&format!("{key}:")), "{key}={value} gave: {reason}");
+        }
+        for key in ["ServiceName", "VpcId", "SubnetIds"] {
+            let mut props = valid();
+            props.as_object_mut().unwrap().remove(key);
+            let reason = EndpointSpec::parse(&props).unwrap_err().to_string();
+            assert!(reason.contains(&format!("{key}: is required")), "{reason}");
+        }
+    }
+
+    #[test]
+    fn the_client_token_is_stable_per_request_and_fits_ec2s_limit() {
+        let ctx = RequestContext::for_test(Duration::from_secs(1));
+        let token = client_token(&ctx);
+        assert_eq!(token.len(), 64);
+        assert_eq!(token, client_token(&ctx));
+        let retry = RequestContext { request_id: "other".into(), ..ctx };
+        assert_ne!(token, client_token(&retry));
+    }
+
+    #[test]
+    fn a_subnet_in_a_zone_the_service_lacks_is_named_with_the_offered_zones() {
+        let zones = [("subnet-c".to_owned(), "us-east-1c".to_owned())];
+        let reason = check_zones(&service(), &zones).unwrap_err().to_string();
+        assert!(reason.contains("subnet-c is in us-east-1c"), "{reason}");
+        assert!(reason.contains("us-east-1a, us-east-1b"), "{reason}");
+    }
+
+    #[test]
+    fn two_subnets_in_one_zone_are_refused() {
+        let zones = [
+            ("subnet-a".to_owned(), "us-east-1a".to_owned()),
+            ("subnet-b".to_owned(), "us-east-1a".to_owned()),
+        ];
+        assert!(matches!(check_zones(&service(), &zones), Err(Error::SubnetsShareZone { .. })));
+    }
+
+    #[test]
+    fn private_dns_defaults_on_only_for_a_verified_name() {
+        let spec = EndpointSpec::parse(&valid()).unwrap();
+        assert!(private_dns_wanted(&spec, &service()).unwrap());
+        let unverified = ServiceView {
+            private_dns_verification: Some("pendingVerification".into()),
+            ..service()
+        };
+        assert!(!private_dns_wanted(&spec, &unverified).unwrap());
+        let asked = EndpointSpec::parse(&with("PrivateDnsEnabled", json!("true"))).unwrap();
+        let reason = private_dns_wanted(&asked, &unverified).unwrap_err().to_string();
+        assert!(reason.contains("pendingVerification"), "{reason}");
+        let no_name = ServiceView { private_dns_name: None, ..service() };
+        assert!(private_dns_wanted(&asked, &no_name)
+            .unwrap_err()
+            .to_string()
+            .contains("no private DNS name"));
+    }
+
+    fn current() -> EndpointView {
+        EndpointView {
+            id: "vpce-1".into(),
+            state: "available".into(),
+            service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0".into(),
+            vpc_id: "vpc-1".into(),
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            group_ids: vec!["sg-1".into()],
+            private_dns_enabled: true,
+            policy: Some(r#"{"Statement": []}"#.into()),
+            ..EndpointView::default()
+        }
+    }
+
+    #[test]
+    fn service_vpc_region_and_address_type_changes_need_a_new_endpoint() {
+        let spec = EndpointSpec::parse(&valid()).unwrap();
+        assert!(!needs_replacement(&current(), &spec, "us-east-1"));
+        let same_region = EndpointSpec::parse(&with("ServiceRegion", json!("us-east-1"))).unwrap();
+        assert!(!needs_replacement(&current(), &same_region, "us-east-1"));
+        for (key, value) in [
+            ("ServiceName", json!("com.amazonaws.vpce.us-east-1.vpce-svc-other")),
+            ("VpcId", json!("vpc-2")),
+            ("ServiceRegion", json!("us-west-2")),
+            ("IpAddressType", json!("dualstack")),
+        ] {
+            let spec = EndpointSpec::parse(&with(key, value)).unwrap();
+            assert!(needs_replacement(&current(), &spec, "us-east-1"), "{key}");
+        }
+        let same_type = EndpointSpec::parse(&with("IpAddressType", json!("ipv4"))).unwrap();
+        assert!(!needs_replacement(&current(), &same_type, "us-east-1"));
+    }
+
+    #[test]
+    fn subnets_groups_policy_and_private_dns_change_in_place() {
+        let mut props = with("SubnetIds", json!(["subnet-b", "subnet-c"]));
+        props["SecurityGroupIds"] = json!(["sg-2"]);
+        props["PolicyDocument"] = json!({"Statement": [{"Effect": "Allow"}]});
+        let spec = EndpointSpec::parse(&props).unwrap();
+        let change = plan_change(&current(), &spec, false, false);
+        assert_eq!(change.add_subnets, ["subnet-c"]);
+        assert_eq!(change.remove_subnets, ["subnet-a"]);
+        assert_eq!(change.add_groups, ["sg-2"]);
+        assert_eq!(change.remove_groups, ["sg-1"]);
+        assert!(change.policy.is_some());
+        assert_eq!(change.private_dns_enabled, Some(false));
+    }
+
+    #[test]
+    fn nothing_changes_when_the_endpoint_already_matches() {
+        let mut props = valid();
+        props["PolicyDocument"] = json!("{\"Statement\":[]}");
+        let spec = EndpointSpec::parse(&props).unwrap();
+        assert!(plan_change(&current(), &spec, true, true).is_empty());
+    }
+
+    #[test]
+    fn a_removed_policy_is_reset_to_the_default() {
+        let spec = EndpointSpec::parse(&valid()).unwrap();
+        assert!(plan_change(&current(), &spec, true, true).reset_policy);
+        assert!(!plan_change(&current(), &spec, true, false).reset_policy);
+    }
+
+    #[test]
+    fn private_dns_is_not_switched_on_while_acceptance_is_pending() {
+        let pending = EndpointView {
+            state: "pendingAcceptance".into(),
+            private_dns_enabled: false,
+            ..current()
+        };
+        let spec = EndpointSpec::parse(&valid()).unwrap();
+        assert_eq!(plan_change(&pending, &spec, true, false).private_dns_enabled, None);
+    }
+
+    #[test]
+    fn the_regional_dns_name_is_the_one_without_a_zone() {
+        let names = [
+            "vpce-0abc-1x2y3z4w-us-east-1a.vpce-svc-1.us-east-1.vpce.amazonaws.com".to_owned(),
+            "vpce-0abc-1x2y3z4w.vpce-svc-1.us-east-1.vpce.amazonaws.com".to_owned(),
+        ];
+        assert_eq!(regional_dns_name(&names).unwrap(), &names[1]);
+    }
+}

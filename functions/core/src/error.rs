@@ -1,0 +1,293 @@
+//! The crate's one error type. Every variant's `Display` is written for the person reading the
+//! stack's event log: it says what went wrong and, where there is one, what to do about it.
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One property that is missing or has a value we cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyProblem {
+    /// The property's name as written in the template (`Ports`, `SubnetIds`...).
+    pub property: String,
+    /// What is wrong with it, in words.
+    pub problem: String,
+}
+
+impl std::fmt::Display for PropertyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.property, self.problem)
+    }
+}
+
+/// What kind of failure an AWS API call had, classified from its error code so callers can match
+/// on meaning rather than on strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// The named resource does not exist (or no longer does).
+    NotFound,
+    /// The resource is still used by another one (`DependencyViolation`).
+    DependencyViolation,
+    /// A resource with that name already exists (`InvalidGroup.Duplicate`).
+    Duplicate,
+    /// A security-group rule that is already there (`InvalidPermission.Duplicate`).
+    RuleExists,
+    /// A security-group rule that is not there (`InvalidPermission.NotFound`).
+    RuleNotFound,
+    /// The same idempotency token was used with other parameters.
+    IdempotencyMismatch,
+    /// Still throttled after the SDK's retries (`RequestLimitExceeded`).
+    Throttled,
+    /// The function's role may not make this call.
+    AccessDenied,
+    /// The service name is unknown or not shared with this account.
+    InvalidServiceName,
+    /// AWS refused a parameter.
+    InvalidParameter,
+    /// The call never got an answer from AWS (network, timeout).
+    Transport,
+    /// Anything else.
+    Other,
+}
+
+impl AwsErrorKind {
+    /// Classifies an EC2 error code.
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "InvalidPermission.NotFound" => Self::RuleNotFound,
+            c if c.ends_with(".NotFound") => Self::NotFound,
+            "DependencyViolation" => Self::DependencyViolation,
+            "InvalidGroup.Duplicate" => Self::Duplicate,
+            "InvalidPermission.Duplicate" => Self::RuleExists,
+            "IdempotentParameterMismatch" => Self::IdempotencyMismatch,
+            "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => Self::Throttled,
+            "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
+                Self::AccessDenied
+            }
+            "InvalidServiceName" => Self::InvalidServiceName,
+            c if c.starts_with("InvalidParameter")
+                || c.ends_with(".Malformed")
+                || c == "DuplicateSubnetsInSameZone" =>
+            {
+                Self::InvalidParameter
+            }
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A failed AWS API call, classified.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {code}: {message}")]
+pub struct AwsError {
+    /// The API operation, e.g. `CreateVpcEndpoint`.
+    pub operation: &'static str,
+    /// What kind of failure it was.
+    pub kind: AwsErrorKind,
+    /// AWS's error code (`Transport` when there was no answer).
+    pub code: String,
+    /// AWS's message.
+    pub message: String,
+}
+
+impl AwsError {
+    /// Classifies an SDK error from `operation`.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match err.code() {
+            Some(code) => Self {
+                operation,
+                kind: AwsErrorKind::from_code(code),
+                code: code.to_owned(),
+                message: err.message().unwrap_or_default().to_owned(),
+            },
+            None => Self {
+                operation,
+                kind: AwsErrorKind::Transport,
+                code: "Transport".to_owned(),
+                message: DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+
+    /// Whether the error says the resource is not there.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == AwsErrorKind::NotFound
+    }
+}
+
+/// Everything that can go wrong while serving a custom resource.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more properties are missing or invalid.
+    #[error("Invalid properties: {}", join(.0))]
+    InvalidProperties(Vec<PropertyProblem>),
+
+    /// An AWS call failed in a way the handler could not recover from.
+    #[error("{}", describe_aws(.0))]
+    Aws(#[from] AwsError),
+
+    /// The endpoint service does not exist or is not shared with this account.
+    #[error("Endpoint service {service} was not found, or is not shared with this account: check ServiceName and ask the provider to allow this account's principal ({detail})")]
+    ServiceNotFound {
+        /// The service name asked for.
+        service: String,
+        /// AWS's own words.
+        detail: String,
+    },
+
+    /// A subnet lies in an Availability Zone the service is not offered in.
+    #[error("Subnet {subnet} is in {zone}, which endpoint service {service} does not offer; it offers {offered}: choose subnets in those zones")]
+    ZoneNotOffered {
+        /// The subnet.
+        subnet: String,
+        /// Its Availability Zone.
+        zone: String,
+        /// The service name.
+        service: String,
+        /// The zones the service offers, comma-joined.
+        offered: String,
+    },
+
+    /// Two of the subnets lie in one Availability Zone.
+    #[error("SubnetIds has {first} and {second} in the same Availability Zone {zone}: an endpoint takes at most one subnet per zone")]
+    SubnetsShareZone {
+        /// One subnet.
+        first: String,
+        /// The other.
+        second: String,
+        /// Their zone.
+        zone: String,
+    },
+
+    /// Private DNS was asked for but the service cannot give it.
+    #[error("PrivateDnsEnabled is true, but endpoint service {service} {why}: set PrivateDnsEnabled to false or ask the provider to verify the domain")]
+    PrivateDnsUnavailable {
+        /// The service name.
+        service: String,
+        /// Why not.
+        why: String,
+    },
+
+    /// A resource did not reach the state we wait for in the time we had.
+    #[error("{what} did not finish in time: {detail}")]
+    NotReady {
+        /// What we were waiting for.
+        what: String,
+        /// Where it stood when we gave up, and what to do.
+        detail: String,
+    },
+
+    /// An endpoint ended in a state it will not leave.
+    #[error("VPC endpoint {endpoint} is {state}{}", last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    EndpointFailed {
+        /// The endpoint id.
+        endpoint: String,
+        /// Its final state.
+        state: String,
+        /// The endpoint's `LastError`, when it has one.
+        last_error: Option<String>,
+    },
+
+    /// The security group is still used, by endpoint interfaces that linger after their endpoint.
+    #[error("Security group {group} is still in use (DependencyViolation) after retrying for {waited_secs} s: network interfaces of a deleted VPC endpoint can linger for several minutes; retry the stack operation later, or find what uses the group with `aws ec2 describe-network-interfaces --filters Name=group-id,Values={group}`")]
+    GroupStillInUse {
+        /// The group id.
+        group: String,
+        /// How long we retried.
+        waited_secs: u64,
+    },
+
+    /// The event is not a CloudFormation custom-resource request we can answer.
+    #[error("Malformed event: {0}")]
+    MalformedEvent(String),
+
+    /// The answer could not be delivered to CloudFormation.
+    #[error("Could not answer CloudFormation: {0}")]
+    Answer(String),
+}
+
+impl Error {
+    /// A single invalid property.
+    pub fn property(property: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidProperties(vec![PropertyProblem {
+            property: property.into(),
+            problem: problem.into(),
+        }])
+    }
+
+    /// The AWS error inside, if this is one.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            Self::Aws(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+fn join(problems: &[PropertyProblem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Adds the advice a person needs to the kinds of AWS failure that have one.
+fn describe_aws(err: &AwsError) -> String {
+    let advice = match err.kind {
+        AwsErrorKind::Throttled => {
+            " (still throttled after retries: the account's EC2 request rate is exhausted; retry the stack operation)"
+        }
+        AwsErrorKind::AccessDenied => {
+            " (the function's IAM role lacks this permission: update the provider stack's role)"
+        }
+        AwsErrorKind::Transport => " (no answer from AWS: check the function's network path to the EC2 API)",
+        _ => "",
+    };
+    format!("{err}{advice}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_classified_by_meaning() {
+        use AwsErrorKind::*;
+        let cases = [
+            ("InvalidVpcEndpointId.NotFound", NotFound),
+            ("InvalidVpcEndpoint.NotFound", NotFound),
+            ("InvalidGroup.NotFound", NotFound),
+            ("InvalidPermission.NotFound", RuleNotFound),
+            ("InvalidPermission.Duplicate", RuleExists),
+            ("InvalidGroup.Duplicate", Duplicate),
+            ("DependencyViolation", DependencyViolation),
+            ("RequestLimitExceeded", Throttled),
+            ("UnauthorizedOperation", AccessDenied),
+            ("IdempotentParameterMismatch", IdempotencyMismatch),
+            ("InvalidServiceName", InvalidServiceName),
+            ("InvalidParameterValue", InvalidParameter),
+            ("DuplicateSubnetsInSameZone", InvalidParameter),
+            ("SomethingNew", Other),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(AwsErrorKind::from_code(code), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn invalid_properties_are_all_named_in_one_reason() {
+        let err = Error::InvalidProperties(vec![
+            PropertyProblem { property: "VpcId".into(), problem: "is required".into() },
+            PropertyProblem {
+                property: "Ports".into(),
+                problem: "\"0\" is not a port (1-65535)".into(),
+            },
+        ]);
+        assert_eq!(
+            err.to_string(),
+            "Invalid properties: VpcId: is required; Ports: \"0\" is not a port (1-65535)"
+        );
+    }
+}

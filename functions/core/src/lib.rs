@@ -1,0 +1,15 @@
+//! Shared logic of the privatelink-lambdas functions: the CloudFormation custom-resource engine
+//! ([`cfn`]), property parsing ([`properties`]), EC2 operations ([`ec2`]) and the resources
+//! themselves ([`security_group`], [`endpoint`]).
+//!
+//! Data flows one way: event -> typed request -> pure decision -> AWS calls -> exactly one answer.
+
+pub mod cfn;
+pub mod ec2;
+pub mod endpoint;
+pub mod error;
+pub mod properties;
+pub mod runtime;
+pub mod security_group;
+
+pub use error::{Error, Result};

@@ -1,0 +1,70 @@
+//! What every function's `main` does before serving: JSON logs and AWS configuration.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use lambda_runtime::tracing::subscriber::{self, filter::EnvFilter, filter::LevelFilter};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::cfn::engine::{CustomResource, Engine};
+use crate::cfn::responder::{Responder, UrlPolicy};
+use crate::error::Error;
+
+/// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO.
+pub fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    subscriber::fmt()
+        .json()
+        .with_target(false)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(EnvFilter::builder().with_default_directive(level.into()).parse_lossy(""))
+        .init();
+}
+
+/// AWS configuration from the standard sources (so `AWS_ENDPOINT_URL`, `AWS_REGION` and the
+/// function's credentials just work), with retries that ride out throttling
+/// (`RequestLimitExceeded`) and 5xx answers, and timeouts so no call can hang the invocation.
+pub async fn aws_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(6)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Serves `resource` under the Lambda Runtime API until the process ends.
+pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
+    let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| engine.handle(event))).await
+}
+
+/// What the Lambda runtime reports for an event we could not answer.
+impl From<Error> for Diagnostic {
+    fn from(error: Error) -> Self {
+        let error_type = match &error {
+            Error::MalformedEvent(_) => "MalformedEvent",
+            Error::Answer(_) => "AnswerNotDelivered",
+            _ => "PrivateLinkError",
+        };
+        Diagnostic { error_type: error_type.to_owned(), error_message: error.to_string() }
+    }
+}

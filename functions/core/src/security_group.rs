@@ -1,0 +1,452 @@
+//! `Custom::PrivateLinkSecurityGroup`: a group that admits only the given CIDRs (by default the
+//! VPC's own) on the service's ports, with no outbound rules.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::Outcome;
+use crate::ec2::{self, Ec2, GroupView, IngressRule};
+use crate::error::{AwsErrorKind, Error, Result};
+use crate::properties::{self, PropertyReader, Tag};
+
+const DEFAULT_DESCRIPTION: &str = "Allow from my VPC";
+
+/// The resource's properties, typed and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    /// `VpcId`.
+    pub vpc_id: String,
+    /// `Ports`, default 443.
+    pub ports: Vec<u16>,
+    /// `SourceCidrs`; `None`: the VPC's own blocks.
+    pub source_cidrs: Option<Vec<String>>,
+    /// `GroupName`; `None`: derived from the stack and logical id.
+    pub group_name: Option<String>,
+    /// `Description`.
+    pub description: String,
+    /// `Tags`.
+    pub tags: Vec<Tag>,
+}
+
+impl GroupSpec {
+    /// Reads and validates `ResourceProperties`, naming every bad property.
+    pub fn parse(properties: &Value) -> Result<Self> {
+        let mut r = PropertyReader::new(properties)?;
+        let vpc_id = r.required_id("VpcId", "vpc-");
+        let ports = match r.optional_list("Ports") {
+            None => vec![443],
+            Some(items) if items.is_empty() => {
+                r.problem("Ports", "must not be empty");
+                vec![]
+            }
+            Some(items) => {
+                let bad: Vec<String> = items
+                    .iter()
+                    .filter(|p| parse_port(p).is_none())
+                    .map(|p| format!("\"{p}\""))
+                    .collect();
+                if !bad.is_empty() {
+                    r.problem("Ports", format!("{} is not a port (1-65535)", bad.join(", ")));
+                }
+                items.iter().filter_map(|p| parse_port(p)).collect()
+            }
+        };
+        let source_cidrs = r.optional_list("SourceCidrs").inspect(|cidrs| {
+            let bad: Vec<String> =
+                cidrs.iter().filter(|c| !is_cidr(c)).map(|c| format!("\"{c}\"")).collect();
+            if cidrs.is_empty() {
+                r.problem(
+                    "SourceCidrs",
+                    "must not be empty (leave it out to use the VPC's CIDR blocks)",
+                );
+            } else if !bad.is_empty() {
+                r.problem(
+                    "SourceCidrs",
+                    format!("{} is not an IPv4 or IPv6 CIDR block", bad.join(", ")),
+                );
+            }
+        });
+        let group_name = r.optional_string("GroupName");
+        if let Some(name) = &group_name {
+            if name.len() > 255 || name.to_ascii_lowercase().starts_with("sg-") {
+                r.problem("GroupName", "must be 1-255 characters and must not start with sg-");
+            }
+        }
+        let description =
+            r.optional_string("Description").unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned());
+        if description.len() > 255 || !description.chars().all(is_description_char) {
+            r.problem(
+                "Description",
+                "must be at most 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*",
+            );
+        }
+        let tags = r.tags("Tags");
+        let spec = Self {
+            vpc_id: vpc_id.unwrap_or_default(),
+            ports,
+            source_cidrs,
+            group_name,
+            description,
+            tags,
+        };
+        r.finish(spec)
+    }
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    text.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+fn is_description_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
+}
+
+/// Whether `text` is an IPv4 or IPv6 CIDR block such as `10.0.0.0/16` or `2600:1f18::/56`.
+pub fn is_cidr(text: &str) -> bool {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => prefix <= 32,
+        Ok(IpAddr::V6(_)) => prefix <= 128,
+        Err(_) => false,
+    }
+}
+
+/// The inbound rules that admit `cidrs` on `ports`.
+pub fn desired_rules(ports: &[u16], cidrs: &[String]) -> BTreeSet<IngressRule> {
+    ports
+        .iter()
+        .flat_map(|port| {
+            cidrs.iter().map(move |cidr| IngressRule { port: *port, cidr: cidr.clone() })
+        })
+        .collect()
+}
+
+/// Rules to authorize and rules to revoke to turn `current` into `desired`.
+pub fn rule_changes(
+    current: &BTreeSet<IngressRule>,
+    desired: &BTreeSet<IngressRule>,
+) -> (Vec<IngressRule>, Vec<IngressRule>) {
+    (desired.difference(current).cloned().collect(), current.difference(desired).cloned().collect())
+}
+
+/// The group name used when `GroupName` is not given: readable (stack and logical id), unique
+/// per resource, and different when the VPC or description changes, because those need a new
+/// group and a group name is unique per VPC.
+pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str) -> String {
+    let digest =
+        Sha256::digest(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
+    let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let mut base = format!("{}-{}", ctx.stack_name(), ctx.logical_id);
+    base.truncate(255 - suffix.len() - 1);
+    format!("{base}-{suffix}")
+}
+
+/// Whether the observed group can't become the desired one in place.
+pub fn needs_replacement(current: &GroupView, vpc_id: &str, name: &str, description: &str) -> bool {
+    current.vpc_id != vpc_id || current.name != name || current.description != description
+}
+
+/// Serves `Custom::PrivateLinkSecurityGroup`.
+pub struct SecurityGroupResource {
+    ec2: Ec2,
+}
+
+impl SecurityGroupResource {
+    /// The resource over EC2 operations.
+    pub fn new(ec2: Ec2) -> Self {
+        Self { ec2 }
+    }
+
+    /// Makes the group (or adopts the one a redelivered request made), then reconciles it.
+    async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        spec: &GroupSpec,
+        replacing: Option<&str>,
+    ) -> Result<Outcome> {
+        let cidrs = match &spec.source_cidrs {
+            Some(cidrs) => cidrs.clone(),
+            None => self.ec2.vpc_cidrs(&spec.vpc_id).await?,
+        };
+        let name = spec
+            .group_name
+            .clone()
+            .unwrap_or_else(|| default_group_name(ctx, &spec.vpc_id, &spec.description));
+        let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+        tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+        let (group_id, made_now) =
+            match self.ec2.create_group(&name, &spec.description, &spec.vpc_id, &tags).await {
+                Ok(id) => (id, true),
+                Err(err) if err.kind == AwsErrorKind::Duplicate => {
+                    (self.adopt(ctx, spec, &name, replacing).await?, false)
+                }
+                Err(err) => return Err(err.into()),
+            };
+        tracing::info!(group_id, made_now, "security group");
+        let reconciled = self.reconcile(&group_id, spec, &cidrs).await;
+        if let Err(err) = reconciled {
+            // A replacement that fails must not leave a second group behind: CloudFormation keeps
+            // the old id and will never ask to delete this one.
+            if made_now && replacing.is_some() {
+                if let Err(cleanup) = self.ec2.delete_group(&group_id).await {
+                    tracing::warn!(group_id, error = %cleanup, "could not remove the half-made replacement");
+                }
+            }
+            return Err(err);
+        }
+        Ok(outcome(&group_id, &cidrs))
+    }
+
+    /// The group a name clash points at, if it is the one this resource made before (a
+    /// redelivered Create, or a rollback to the group being replaced).
+    async fn adopt(
+        &self,
+        ctx: &RequestContext,
+        spec: &GroupSpec,
+        name: &str,
+        replacing: Option<&str>,
+    ) -> Result<String> {
+        let existing = self.ec2.group_by_name(&spec.vpc_id, name).await?;
+        match existing {
+            Some(group)
+                if ec2::is_owned_by(&group.tags, &ctx.stack_id, &ctx.logical_id)
+                    && Some(group.id.as_str()) != replacing
+                    && group.description == spec.description =>
+            {
+                tracing::info!(group_id = %group.id, "adopting the group this resource made before");
+                Ok(group.id)
+            }
+            _ => Err(Error::property(
+                "GroupName",
+                format!(
+                    "a security group named \"{name}\" already exists in {}; a change of VpcId, GroupName or Description needs a new group, so choose another GroupName (or leave it out for a generated one)",
+                    spec.vpc_id
+                ),
+            )),
+        }
+    }
+
+    /// Makes the group's rules and tags what the spec asks for, and removes every other rule.
+    async fn reconcile(&self, group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Result<()> {
+        let Some(current) = self.ec2.group(group_id).await? else {
+            return Err(Error::NotReady {
+                what: format!("Security group {group_id}"),
+                detail: "it was created but cannot be found yet; retry the stack operation".into(),
+            });
+        };
+        // Endpoint interfaces only answer, and security groups are stateful: no outbound rule.
+        self.ec2.revoke_egress(group_id, &current.egress).await?;
+        let desired = desired_rules(&spec.ports, cidrs);
+        let (add, remove) = rule_changes(&current.ingress, &desired);
+        let description = rule_description(&spec.description);
+        self.ec2.authorize_ingress(group_id, &add, &description).await?;
+        self.ec2.revoke_ingress(group_id, &remove, &current.foreign_ingress).await?;
+        let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
+        self.ec2.tag(group_id, &set).await?;
+        self.ec2.untag(group_id, &unset).await?;
+        Ok(())
+    }
+
+    /// Deletes a group, retrying while lingering network interfaces still use it.
+    async fn delete_group(&self, ctx: &RequestContext, group_id: &str) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match self.ec2.delete_group(group_id).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.is_not_found() => return Ok(()),
+                Err(err) if err.kind == AwsErrorKind::DependencyViolation => {
+                    if ctx.remaining() <= pause {
+                        return Err(Error::GroupStillInUse {
+                            group: group_id.to_owned(),
+                            waited_secs: started.elapsed().as_secs(),
+                        });
+                    }
+                    tracing::info!(
+                        group_id,
+                        pause_ms = pause.as_millis() as u64,
+                        "group still in use; retrying"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+}
+
+fn rule_description(description: &str) -> String {
+    let mut text = format!("{description} (privatelink-lambdas)");
+    text.truncate(255);
+    text
+}
+
+fn outcome(group_id: &str, cidrs: &[String]) -> Outcome {
+    Outcome::new(group_id).with("GroupId", group_id).with("SourceCidrs", cidrs.join(","))
+}
+
+impl CustomResource for SecurityGroupResource {
+    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Outcome> {
+        let spec = GroupSpec::parse(properties)?;
+        self.create_group(ctx, &spec, None).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+        _old: &Value,
+    ) -> Result<Outcome> {
+        let spec = GroupSpec::parse(properties)?;
+        // Decided from the group as it is, not from OldResourceProperties: on a rollback those
+        // are the properties that failed.
+        let current = match properties::is_aws_id(physical_id, "sg-") {
+            true => self.ec2.group(physical_id).await?,
+            false => None,
+        };
+        let Some(current) = current else {
+            tracing::info!("the group is gone; making a new one");
+            return self.create_group(ctx, &spec, None).await;
+        };
+        let name = spec
+            .group_name
+            .clone()
+            .unwrap_or_else(|| default_group_name(ctx, &spec.vpc_id, &spec.description));
+        if needs_replacement(&current, &spec.vpc_id, &name, &spec.description) {
+            tracing::info!("VpcId, GroupName or Description changed: replacing the group");
+            return self.create_group(ctx, &spec, Some(physical_id)).await;
+        }
+        let cidrs = match &spec.source_cidrs {
+            Some(cidrs) => cidrs.clone(),
+            None => self.ec2.vpc_cidrs(&spec.vpc_id).await?,
+        };
+        self.reconcile(physical_id, &spec, &cidrs).await?;
+        Ok(outcome(physical_id, &cidrs))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        _properties: &Value,
+    ) -> Result<Outcome> {
+        if properties::is_aws_id(physical_id, "sg-") {
+            match self.ec2.group(physical_id).await? {
+                Some(group) if ec2::is_owned_by(&group.tags, &ctx.stack_id, &ctx.logical_id) => {
+                    self.delete_group(ctx, physical_id).await?;
+                }
+                Some(_) => tracing::warn!("the group is not one this resource made; leaving it"),
+                None => tracing::info!("the group is already gone"),
+            }
+        } else {
+            // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
+            // cancelled: whatever that Create made is found by its tags.
+            for group in self.ec2.groups_made_for(&ctx.stack_id, &ctx.logical_id).await? {
+                tracing::info!(group_id = %group.id, "deleting a group left by an unfinished Create");
+                self.delete_group(ctx, &group.id).await?;
+            }
+        }
+        Ok(Outcome::new(physical_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(properties: Value) -> String {
+        GroupSpec::parse(&properties).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_port_443_from_the_vpc_with_the_runbook_description() {
+        let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "ServiceToken": "arn"})).unwrap();
+        assert_eq!(spec.ports, [443]);
+        assert_eq!(spec.source_cidrs, None);
+        assert_eq!(spec.description, "Allow from my VPC");
+    }
+
+    #[test]
+    fn ports_arrive_as_strings_and_are_range_checked() {
+        let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "Ports": ["443", "8443"]})).unwrap();
+        assert_eq!(spec.ports, [443, 8443]);
+        for bad in ["0", "65536", "https", "-1"] {
+            let reason = problems(json!({"VpcId": "vpc-1", "Ports": [bad]}));
+            assert!(reason.contains(&format!("Ports: \"{bad}\" is not a port")), "{reason}");
+        }
+    }
+
+    #[test]
+    fn bad_values_of_every_property_are_named() {
+        let reason = problems(json!({
+            "VpcId": "subnet-1",
+            "Ports": [],
+            "SourceCidrs": ["10.0.0.0/33", "10.0.0.0"],
+            "GroupName": "sg-mine",
+            "Description": "naïve ✓",
+            "Tags": "team=a"
+        }));
+        for property in ["VpcId", "Ports", "SourceCidrs", "GroupName", "Description", "Tags"] {
+            assert!(reason.contains(&format!("{property}:")), "{property} not named in: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_missing_vpc_is_named() {
+        assert!(problems(json!({})).contains("VpcId: is required"));
+    }
+
+    #[test]
+    fn cidrs_of_both_families_are_accepted() {
+        assert!(is_cidr("10.0.0.0/16"));
+        assert!(is_cidr("2600:1f18:abcd::/56"));
+        assert!(!is_cidr("10.0.0.0/40"));
+        assert!(!is_cidr("vpc-1"));
+    }
+
+    #[test]
+    fn rule_changes_authorize_what_is_new_and_revoke_what_is_gone() {
+        let current = desired_rules(&[443], &["10.0.0.0/16".into(), "10.1.0.0/16".into()]);
+        let desired = desired_rules(&[443, 8443], &["10.0.0.0/16".into()]);
+        let (add, remove) = rule_changes(&current, &desired);
+        assert_eq!(add, [IngressRule { port: 8443, cidr: "10.0.0.0/16".into() }]);
+        assert_eq!(remove, [IngressRule { port: 443, cidr: "10.1.0.0/16".into() }]);
+    }
+
+    #[test]
+    fn the_default_name_is_readable_and_changes_with_vpc_and_description() {
+        let ctx = RequestContext::for_test(Duration::from_secs(1));
+        let name = default_group_name(&ctx, "vpc-1", "Allow from my VPC");
+        assert!(name.starts_with("test-Resource-"), "{name}");
+        assert_eq!(name, default_group_name(&ctx, "vpc-1", "Allow from my VPC"));
+        assert_ne!(name, default_group_name(&ctx, "vpc-2", "Allow from my VPC"));
+        assert_ne!(name, default_group_name(&ctx, "vpc-1", "Other"));
+    }
+
+    #[test]
+    fn a_new_vpc_name_or_description_needs_a_new_group() {
+        let current = GroupView {
+            vpc_id: "vpc-1".into(),
+            name: "n".into(),
+            description: "d".into(),
+            ..GroupView::default()
+        };
+        assert!(!needs_replacement(&current, "vpc-1", "n", "d"));
+        assert!(needs_replacement(&current, "vpc-2", "n", "d"));
+        assert!(needs_replacement(&current, "vpc-1", "m", "d"));
+        assert!(needs_replacement(&current, "vpc-1", "n", "e"));
+    }
+}

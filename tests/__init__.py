@@ -1,0 +1,1 @@
+"""Python test suites for the custom resource functions (run from the repo root)."""

@@ -1,0 +1,199 @@
+"""Shared fixtures: the emulator, CloudFormation, boto3 clients, a partner's
+endpoint service, a consumer VPC and the function binaries under the Runtime API.
+
+Every resource fixture creates fresh resources (new VPCs, new names), so tests
+share the one emulator without seeing each other's resources."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.harness.cfn import CloudFormation
+from tests.harness.emulator import Emulator, start_emulator
+from tests.harness.runtime import LambdaFunction
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _client(emulator: Emulator, service: str, **config: Any) -> Any:
+    return boto3.client(
+        service, endpoint_url=emulator.url, region_name=REGION,
+        config=Config(**config) if config else None, **CREDENTIALS,
+    )
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    emu = start_emulator(port=0)
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_emulator_controls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults and settings are emulator-wide: give each test the defaults back."""
+    yield
+    if "emulator" in request.fixturenames:
+        emu: Emulator = request.getfixturevalue("emulator")
+        emu.clear_faults()
+        emu.set_settings(pending_seconds=1.0, eni_linger_seconds=0.0)
+
+
+@pytest.fixture(scope="session")
+def cfn(emulator: Emulator) -> CloudFormation:
+    return CloudFormation(emulator.url)
+
+
+@pytest.fixture(scope="session")
+def ec2(emulator: Emulator) -> Any:
+    return _client(emulator, "ec2")
+
+
+@pytest.fixture(scope="session")
+def ec2_no_retry(emulator: Emulator) -> Any:
+    """An EC2 client that makes exactly one attempt (to see injected faults as is)."""
+    return _client(emulator, "ec2", retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="session")
+def elbv2(emulator: Emulator) -> Any:
+    return _client(emulator, "elbv2")
+
+
+# --------------------------------------------------------------------------- #
+# Partner (endpoint service) and consumer VPC
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class ProviderService:
+    service_name: str
+    service_id: str
+    availability_zones: list[str]
+    private_dns_name: str | None
+    vpc_id: str
+    nlb_arn: str
+
+
+@dataclass
+class ConsumerVpc:
+    vpc_id: str
+    cidr: str
+    subnets: dict[str, str]  # AZ -> subnet id
+    subnet_cidrs: dict[str, str]  # subnet id -> CIDR
+
+    def subnet(self, az_suffix: str) -> str:
+        """`subnet("a")` -> the subnet in us-east-1a."""
+        return self.subnets[f"{REGION}{az_suffix}"]
+
+
+@pytest.fixture
+def provider(ec2: Any, elbv2: Any) -> Callable[..., ProviderService]:
+    """Plays the partner: VPC, NLB in us-east-1a/b, endpoint service configuration.
+
+    `provider(acceptance_required=False, private_dns_name="api.partner.com", tags=None)`
+    creates a fresh service each call; `tags` go on the configuration (e.g.
+    {"emulator:private-dns-state": "pendingVerification"})."""
+
+    def make(acceptance_required: bool = False,
+             private_dns_name: str | None = "api.partner.com",
+             tags: dict[str, str] | None = None) -> ProviderService:
+        vpc_id = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.100.{i}.0/24",
+                              AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+            for i, az in enumerate("ab", start=1)
+        ]
+        nlb_arn = elbv2.create_load_balancer(
+            Name=f"partner-{uuid.uuid4().hex[:12]}", Subnets=subnets,
+            Type="network", Scheme="internal",
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        params: dict[str, Any] = {
+            "NetworkLoadBalancerArns": [nlb_arn],
+            "AcceptanceRequired": acceptance_required,
+        }
+        if private_dns_name:
+            params["PrivateDnsName"] = private_dns_name
+        if tags:
+            params["TagSpecifications"] = [{
+                "ResourceType": "vpc-endpoint-service",
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            }]
+        config = ec2.create_vpc_endpoint_service_configuration(**params)["ServiceConfiguration"]
+        return ProviderService(
+            service_name=config["ServiceName"],
+            service_id=config["ServiceId"],
+            availability_zones=config["AvailabilityZones"],
+            private_dns_name=private_dns_name,
+            vpc_id=vpc_id,
+            nlb_arn=nlb_arn,
+        )
+
+    return make
+
+
+@pytest.fixture
+def consumer_vpc(ec2: Any) -> ConsumerVpc:
+    """A fresh 10.0.0.0/16 VPC with DNS support/hostnames and subnets in us-east-1a/b/c."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnets, cidrs = {}, {}
+    for i, az in enumerate("abc", start=1):
+        cidr = f"10.0.{i}.0/24"
+        subnet_id = ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}"
+        )["Subnet"]["SubnetId"]
+        subnets[f"{REGION}{az}"] = subnet_id
+        cidrs[subnet_id] = cidr
+    return ConsumerVpc(vpc_id=vpc_id, cidr="10.0.0.0/16", subnets=subnets, subnet_cidrs=cidrs)
+
+
+# --------------------------------------------------------------------------- #
+# Function binaries under the Runtime API
+# --------------------------------------------------------------------------- #
+
+
+def function_env(emulator: Emulator) -> dict[str, str]:
+    """What a function needs to talk to the emulator instead of AWS."""
+    return {
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+    }
+
+
+@pytest.fixture
+def lambda_function(emulator: Emulator) -> Iterator[Callable[..., LambdaFunction]]:
+    """Factory: `lambda_function("endpoint")` runs target/debug/endpoint under the
+    Runtime API, talking to the emulator; `env` adds/overrides variables.
+    Fails (never skips) when the binary has not been built."""
+    started: list[LambdaFunction] = []
+
+    def start(name: str, env: dict[str, str] | None = None,
+              profile: str = "debug") -> LambdaFunction:
+        binary = REPO_ROOT / "target" / profile / name
+        if not binary.is_file():
+            pytest.fail(
+                f"function binary {binary} is missing: build it first "
+                f"(cargo build --bin {name})", pytrace=False,
+            )
+        fn = LambdaFunction(binary, {**function_env(emulator), **(env or {})}, name=name)
+        started.append(fn)
+        return fn
+
+    yield start
+    for fn in started:
+        fn.stop()

@@ -1,0 +1,1024 @@
+"""moto's server, extended to behave like AWS where moto 5.2.5 does not.
+
+The emulator is moto's own WSGI app (``DomainDispatcherApplication`` +
+``create_backend_app``) served by werkzeug's threaded server, with:
+
+* patches applied to moto's EC2 backend/response classes at import time
+  (``install_patches``), each one adding a documented AWS behaviour that the
+  custom resources depend on (acceptance, ClientToken idempotency, ENI
+  addressing, ModifyVpcEndpoint, AZ checks, private DNS verification state,
+  DependencyViolation, DeleteVpcEndpoints' Unsuccessful items);
+* a WSGI middleware (``EmulatorMiddleware``) that logs every call, injects
+  faults and serves a small JSON control API under ``/_emulator/``.
+
+Use ``start_emulator()`` in-process (tests) or the CLI from the repo root::
+
+    python -m tests.harness.emulator --port 4566
+    # prints EMULATOR_URL=http://127.0.0.1:4566 and serves until killed
+
+Control API (JSON):
+    GET    /_emulator/health     -> {"ok": true}
+    GET    /_emulator/calls      -> [{"service": "ec2", "action": "CreateVpcEndpoint"}, ...]
+    DELETE /_emulator/calls      -> clears the call log
+    GET    /_emulator/faults     -> pending faults
+    POST   /_emulator/faults     {"action", "count"=1, "code", "status"=400, "message", "service"?}
+    DELETE /_emulator/faults     -> clears pending faults
+    GET    /_emulator/settings   -> {"pending_seconds": 1.0, "eni_linger_seconds": 0.0}
+    POST   /_emulator/settings   {"pending_seconds"?: float, "eni_linger_seconds"?: float}
+    POST   /_emulator/reset      -> resets moto's backends, faults, calls and settings
+
+moto's backends are process-global, so the patches and the settings are too:
+one emulator per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import (
+    DependencyViolationError,
+    EC2ClientError,
+    InvalidParameter,
+    InvalidSecurityGroupNotFoundError,
+    InvalidServiceName,
+    UnknownVpcEndpointService,
+)
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
+from moto.ec2.responses import EC2Response
+from moto.ec2.utils import add_tag_specification
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+# Tag on an endpoint service configuration whose value overrides the reported
+# private DNS name verification state (tests use it to make an unverified service).
+PRIVATE_DNS_STATE_TAG = "emulator:private-dns-state"
+
+# Endpoint states in which an endpoint no longer holds ENIs/DNS names in its VPC.
+_GONE_STATES = ("deleted", "deleting", "rejected", "failed", "expired")
+
+
+# --------------------------------------------------------------------------- #
+# Settings and control state (process-global, like moto's backends)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class Settings:
+    # How long an accepted endpoint stays `pending` before it reads `available`.
+    pending_seconds: float = 1.0
+    # How long a deleted endpoint's ENIs keep its security groups "in use".
+    eni_linger_seconds: float = 0.0
+
+
+SETTINGS = Settings()
+
+
+@dataclass
+class _ControlState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: list[dict[str, str]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, service: str, action: str) -> None:
+        with self.lock:
+            self.calls.append({"service": service, "action": action})
+
+    def take_fault(self, service: str, action: str) -> dict[str, Any] | None:
+        """Consume one use of the first fault matching this call, if any."""
+        with self.lock:
+            for fault in self.faults:
+                if fault["action"] != action:
+                    continue
+                if fault.get("service") and fault["service"] != service:
+                    continue
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    self.faults.remove(fault)
+                return dict(fault)
+        return None
+
+
+CONTROL = _ControlState()
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+# --------------------------------------------------------------------------- #
+# Helpers shared by the patches
+# --------------------------------------------------------------------------- #
+
+
+def _as_bool(value: Any) -> bool | None:
+    """moto hands booleans over as bool or as 'true'/'false' depending on the path."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() == "true"
+
+
+@dataclass
+class _Service:
+    name: str
+    availability_zones: list[str]
+    private_dns_name: str | None
+    config: VPCServiceConfiguration | None  # None for AWS-owned services
+
+
+def _lookup_service(backend: Any, service_name: str) -> _Service | None:
+    """The endpoint service called `service_name`: one of the account's
+    endpoint service configurations, else one of moto's AWS services."""
+    for config in backend.configurations.values():
+        if config.service_name == service_name:
+            return _Service(
+                service_name,
+                list(dict.fromkeys(config.availability_zones)),
+                config.private_dns_name,
+                config,
+            )
+    for svc in backend._collect_default_endpoint_services(
+        backend.account_id, backend.region_name
+    ):
+        if svc["ServiceName"] == service_name:
+            return _Service(
+                service_name,
+                list(svc.get("AvailabilityZones", [])),
+                svc.get("PrivateDnsName"),
+                None,
+            )
+    return None
+
+
+def _check_subnet_azs(service: _Service, subnets: list[Any]) -> None:
+    """AWS: every subnet must be in an AZ the service supports, one subnet per AZ."""
+    seen: set[str] = set()
+    for subnet in subnets:
+        az = subnet.availability_zone
+        if az not in service.availability_zones:
+            raise InvalidParameter(
+                f"The VPC endpoint service {service.name} does not support "
+                f"the availability zone of the subnet: {subnet.id}."
+            )
+        if az in seen:
+            raise EC2ClientError(
+                "DuplicateSubnetsInSameZone",
+                f"Found another VPC endpoint subnet in the availability zone of {subnet.id}. "
+                "VPC endpoint subnets should be in different availability zones "
+                "supported by the VPC endpoint service.",
+            )
+        seen.add(az)
+
+
+def _check_private_dns_conflict(
+    backend: Any, vpc_id: str, service: _Service, endpoint_id: str | None
+) -> None:
+    """AWS: a VPC holds one private hosted zone per private DNS name, so a second
+    endpoint with private DNS for the same name in the same VPC is refused."""
+    name = service.private_dns_name
+    if not name:
+        return
+    for other in backend.vpc_end_points.values():
+        if other.id == endpoint_id or other.vpc_id != vpc_id:
+            continue
+        if other.state in _GONE_STATES or not other.private_dns_enabled:
+            continue
+        other_service = _lookup_service(backend, other.service_name)
+        if other_service and other_service.private_dns_name == name:
+            raise InvalidParameter(
+                "private-dns-enabled cannot be set because there is already a "
+                f"conflicting DNS domain for {name} in the VPC {vpc_id}"
+            )
+
+
+def _check_security_groups(backend: Any, group_ids: Iterable[str]) -> None:
+    for group_id in group_ids:
+        if backend.get_security_group_from_id(group_id) is None:
+            raise InvalidSecurityGroupNotFoundError(group_id)
+
+
+class _IpPlaceholder:
+    """Holds a subnet IP while the ENI that will own it is being built."""
+
+
+def _attach_eni(backend: Any, endpoint: VPCEndPoint, subnet: Any) -> Any:
+    """Create the endpoint's requester-managed ENI in `subnet`, as AWS does: the
+    next free address of the subnet, the endpoint's groups, AWS's description."""
+    ip = subnet.get_available_subnet_ip(_IpPlaceholder())
+    eni = backend.create_network_interface(
+        subnet,
+        ip,
+        group_ids=list(endpoint.security_group_ids) or None,  # None: VPC's default SG
+        description=f"VPC Endpoint Interface {endpoint.id}",
+    )
+    subnet._subnet_ips[ip] = eni  # the subnet's IP book now points at the real owner
+    eni.interface_type = "vpc_endpoint"
+    eni.requester_managed = True
+    eni.status = "in-use"
+    endpoint.network_interface_ids.append(eni.id)
+    return eni
+
+
+def _detach_eni(backend: Any, endpoint: VPCEndPoint, eni_id: str) -> None:
+    eni = backend.enis.pop(eni_id, None)
+    if eni is not None:
+        for address in eni.private_ip_addresses:
+            eni.subnet.del_subnet_ip(address["PrivateIpAddress"])
+    if eni_id in endpoint.network_interface_ids:
+        endpoint.network_interface_ids.remove(eni_id)
+
+
+def _sync_eni_groups(backend: Any, endpoint: VPCEndPoint) -> None:
+    """AWS applies the endpoint's security groups to all of its ENIs."""
+    groups = [backend.get_security_group_from_id(g) for g in endpoint.security_group_ids]
+    for eni_id in endpoint.network_interface_ids:
+        eni = backend.enis.get(eni_id)
+        if eni is not None and groups:
+            eni._group_set = [g for g in groups if g is not None]
+
+
+def _fingerprint(**params: Any) -> str:
+    """Order-insensitive digest of a CreateVpcEndpoint request, for ClientToken checks."""
+    normal = {
+        k: sorted(v) if isinstance(v, list) else (sorted(v.items()) if isinstance(v, dict) else v)
+        for k, v in params.items()
+    }
+    return hashlib.sha256(json.dumps(normal, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _unsuccessful(resource_id: str, code: str, message: str) -> dict[str, Any]:
+    return {"ResourceId": resource_id, "Error": {"Code": code, "Message": message}}
+
+
+# --------------------------------------------------------------------------- #
+# Patches
+# --------------------------------------------------------------------------- #
+
+
+def _original(cls: type, name: str) -> Any:
+    """moto's own implementation of `cls.name`, stashed on the class the first
+    time, so that importing this module twice (e.g. as __main__ and as
+    tests.harness.emulator) never wraps a patch in a patch."""
+    key = f"_emu_original_{name}"
+    if key not in cls.__dict__:
+        setattr(cls, key, cls.__dict__[name])
+    return cls.__dict__[key]
+
+
+_orig_create_vpc_endpoint = _original(VPCBackend, "create_vpc_endpoint")
+_orig_delete_vpc_endpoints = _original(VPCBackend, "delete_vpc_endpoints")
+_orig_delete_security_group = _original(SecurityGroupBackend, "delete_security_group")
+_orig_config_to_dict = _original(VPCServiceConfiguration, "to_dict")
+
+
+# (a) Endpoint state as a lazily computed property: AWS moves an accepted
+# endpoint pendingAcceptance -> pending -> available on its own; computing the
+# transition on read needs no timer thread.
+def _get_state(self: VPCEndPoint) -> str:
+    state = self.__dict__.get("_emu_state", "available")
+    if state == "pending" and _now() >= self.__dict__.get("_emu_available_at", 0.0):
+        state = self._emu_state = "available"
+    return state
+
+
+def _set_state(self: VPCEndPoint, value: str) -> None:
+    self._emu_state = value
+    if value == "pending":
+        self._emu_available_at = _now() + SETTINGS.pending_seconds
+
+
+def _create_vpc_endpoint(
+    self: Any,
+    vpc_id: str,
+    service_name: str,
+    endpoint_type: str | None,
+    policy_document: str | None,
+    route_table_ids: list[str],
+    subnet_ids: list[str] | None = None,
+    network_interface_ids: list[str] | None = None,
+    dns_entries: dict[str, str] | None = None,
+    client_token: str | None = None,
+    security_group_ids: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    private_dns_enabled: bool | None = None,
+) -> VPCEndPoint:
+    subnet_ids = list(subnet_ids or [])
+    security_group_ids = list(security_group_ids or [])
+    route_table_ids = list(route_table_ids or [])
+    private_dns_enabled = _as_bool(private_dns_enabled)
+
+    # (b) ClientToken idempotency: AWS returns the endpoint created with the same
+    # token and the same parameters, and refuses the token with other parameters.
+    fingerprint = _fingerprint(
+        vpc_id=vpc_id,
+        service_name=service_name,
+        endpoint_type=(endpoint_type or "").lower(),
+        policy_document=policy_document,
+        route_table_ids=route_table_ids,
+        subnet_ids=subnet_ids,
+        security_group_ids=security_group_ids,
+        tags=tags or {},
+        private_dns_enabled=private_dns_enabled,
+    )
+    if client_token:
+        for existing in self.vpc_end_points.values():
+            if existing.client_token != client_token:
+                continue
+            if existing.__dict__.get("_emu_fingerprint") == fingerprint:
+                return existing
+            raise EC2ClientError(
+                "IdempotentParameterMismatch",
+                "The client token you have provided is associated with a resource "
+                "created with different parameters. Use a different client token "
+                "or repeat the original request.",
+            )
+
+    if (endpoint_type or "").lower() != "interface":
+        # Gateway endpoints: moto's behaviour (no private DNS on gateways).
+        endpoint = _orig_create_vpc_endpoint(
+            self, vpc_id, service_name, endpoint_type, policy_document, route_table_ids,
+            subnet_ids=subnet_ids, client_token=client_token,
+            security_group_ids=security_group_ids, tags=tags,
+            private_dns_enabled=bool(private_dns_enabled),
+        )
+        endpoint._emu_fingerprint = fingerprint
+        return endpoint
+
+    # Validate everything before creating anything, as AWS does.
+    self.get_vpc(vpc_id)
+    service = _lookup_service(self, service_name)
+    if service is None:
+        raise InvalidServiceName(service_name)
+    subnets = [self.get_subnet(s) for s in subnet_ids]  # InvalidSubnetID.NotFound
+    _check_security_groups(self, security_group_ids)
+    if not security_group_ids:
+        # AWS associates the VPC's default security group when none is given.
+        default_group = self.get_default_security_group(vpc_id)
+        security_group_ids = [default_group.id] if default_group else []
+    # (e) AZ check.
+    _check_subnet_azs(service, subnets)
+    # AWS defaults PrivateDnsEnabled to true for interface endpoints; a service
+    # without a private DNS name has nothing to enable.
+    if private_dns_enabled is None:
+        private_dns_enabled = True
+    private_dns_enabled = private_dns_enabled and bool(service.private_dns_name)
+    # (d) Private DNS conflict applies to creation too.
+    if private_dns_enabled:
+        _check_private_dns_conflict(self, vpc_id, service, None)
+
+    # moto creates randomly addressed ENIs; pass no subnets and attach our own.
+    endpoint = _orig_create_vpc_endpoint(
+        self, vpc_id, service_name, endpoint_type, policy_document, route_table_ids,
+        subnet_ids=[], client_token=client_token,
+        security_group_ids=security_group_ids, tags=tags,
+        private_dns_enabled=private_dns_enabled,
+    )
+    endpoint.subnet_ids = list(subnet_ids)
+    endpoint._emu_fingerprint = fingerprint
+    # (c) ENIs addressed from their subnet.
+    for subnet in subnets:
+        _attach_eni(self, endpoint, subnet)
+    # (a) Acceptance: a service that requires acceptance holds new connections.
+    if service.config is not None and _as_bool(service.config.acceptance_required):
+        endpoint.state = "pendingAcceptance"
+    return endpoint
+
+
+def _modify_vpc_endpoint(
+    self: Any,
+    endpoint_id: str,
+    *,
+    policy_doc: str | None = None,
+    reset_policy: bool = False,
+    private_dns_enabled: bool | None = None,
+    add_subnets: list[str] | None = None,
+    remove_subnets: list[str] | None = None,
+    add_route_tables: list[str] | None = None,
+    remove_route_tables: list[str] | None = None,
+    add_security_groups: list[str] | None = None,
+    remove_security_groups: list[str] | None = None,
+) -> None:
+    """(d) ModifyVpcEndpoint as AWS applies it: PrivateDnsEnabled, ResetPolicy and
+    subnet changes that add/remove ENIs; the rest is moto's handling."""
+    endpoint = self.get_vpc_end_point(endpoint_id)
+    add_subnets = [s for s in add_subnets or [] if s not in endpoint.subnet_ids]
+    remove_subnets = list(remove_subnets or [])
+    is_interface = (endpoint.vpc_endpoint_type or "").lower() == "interface"
+
+    if is_interface:
+        new_subnet_ids = [s for s in endpoint.subnet_ids if s not in remove_subnets]
+        new_subnet_ids += [s for s in add_subnets if s not in new_subnet_ids]
+        subnets = [self.get_subnet(s) for s in new_subnet_ids]
+        _check_security_groups(self, add_security_groups or [])
+        service = _lookup_service(self, endpoint.service_name)
+        if service is not None:
+            _check_subnet_azs(service, subnets)  # (e)
+            if private_dns_enabled and not endpoint.private_dns_enabled:
+                _check_private_dns_conflict(self, endpoint.vpc_id, service, endpoint.id)
+
+    endpoint.modify(
+        policy_doc,
+        None,  # subnets are handled below, with their ENIs
+        None,
+        add_route_tables,
+        remove_route_tables,
+        add_security_groups,
+        remove_security_groups,
+    )
+    if reset_policy:
+        endpoint.policy_document = json.dumps(VPCEndPoint.DEFAULT_POLICY)
+    if private_dns_enabled is not None:
+        endpoint.private_dns_enabled = private_dns_enabled
+
+    if is_interface:
+        for subnet_id in remove_subnets:
+            for eni_id in list(endpoint.network_interface_ids):
+                eni = self.enis.get(eni_id)
+                if eni is not None and eni.subnet.id == subnet_id:
+                    _detach_eni(self, endpoint, eni_id)
+        for subnet_id in add_subnets:
+            if subnet_id in new_subnet_ids:
+                _attach_eni(self, endpoint, self.get_subnet(subnet_id))
+        endpoint.subnet_ids = new_subnet_ids
+        if add_security_groups or remove_security_groups:
+            _sync_eni_groups(self, endpoint)
+
+
+def _delete_vpc_endpoints(self: Any, vpce_ids: list[str] | None = None) -> None:
+    for vpce_id in vpce_ids or []:
+        endpoint = self.vpc_end_points.get(vpce_id)
+        if endpoint is None or endpoint.state == "deleted":
+            continue
+        # (g) In AWS the endpoint's ENIs linger for minutes after deletion and keep
+        # its security groups in use; remember until when.
+        endpoint._emu_groups_free_at = _now() + SETTINGS.eni_linger_seconds
+        # Give the addresses back to their subnets (moto only drops the ENIs).
+        for eni_id in list(endpoint.network_interface_ids):
+            eni = self.enis.get(eni_id)
+            if eni is not None:
+                for address in eni.private_ip_addresses:
+                    eni.subnet.del_subnet_ip(address["PrivateIpAddress"])
+    _orig_delete_vpc_endpoints(self, vpce_ids)
+
+
+def _security_group_in_use(backend: Any, group_id: str) -> bool:
+    for eni in list(backend.enis.values()):
+        if any(g is not None and g.id == group_id for g in eni._group_set):
+            return True
+    for endpoint in list(backend.vpc_end_points.values()):
+        if group_id not in endpoint.security_group_ids:
+            continue
+        if endpoint.state != "deleted":
+            return True
+        if _now() < endpoint.__dict__.get("_emu_groups_free_at", 0.0):
+            return True
+    return False
+
+
+def _delete_security_group(
+    self: Any, name: str | None = None, group_id: str | None = None
+) -> None:
+    # (g) DependencyViolation: AWS refuses to delete a group that ENIs still use.
+    group = (
+        self.get_security_group_from_id(group_id)
+        if group_id
+        else self.get_security_group_by_name_or_id(name) if name else None
+    )
+    if group is not None and _security_group_in_use(self, group.id):
+        raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    return _orig_delete_security_group(self, name=name, group_id=group_id)
+
+
+def _accept_or_reject(
+    self: Any, service_id: str, endpoint_ids: list[str], accept: bool
+) -> list[dict[str, Any]]:
+    """(a) AcceptVpcEndpointConnections / RejectVpcEndpointConnections: act on
+    endpoints awaiting acceptance, report the others as Unsuccessful items."""
+    config = self.configurations.get(service_id)
+    if config is None:
+        raise UnknownVpcEndpointService(service_id)
+    unsuccessful = []
+    for endpoint_id in endpoint_ids:
+        endpoint = self.vpc_end_points.get(endpoint_id)
+        if endpoint is None or endpoint.service_name != config.service_name:
+            unsuccessful.append(_unsuccessful(
+                endpoint_id, "InvalidVpcEndpointId.NotFound",
+                f"The Vpc Endpoint Id '{endpoint_id}' does not exist",
+            ))
+        elif endpoint.state != "pendingAcceptance":
+            unsuccessful.append(_unsuccessful(
+                endpoint_id, "InvalidState",
+                f"Endpoint {endpoint_id} is in state {endpoint.state}, not pendingAcceptance",
+            ))
+        else:
+            endpoint.state = "pending" if accept else "rejected"
+    return unsuccessful
+
+
+def _endpoint_connections(self: Any, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """DescribeVpcEndpointConnections: the endpoints connected to this account's services."""
+    by_name = {c.service_name: c for c in self.configurations.values()}
+    connections = []
+    for endpoint in list(self.vpc_end_points.values()):
+        config = by_name.get(endpoint.service_name)
+        if config is None:
+            continue
+        connection = {
+            "ServiceId": config.id,
+            "VpcEndpointId": endpoint.id,
+            "VpcEndpointOwner": self.account_id,
+            "VpcEndpointState": endpoint.state,
+            "CreationTimestamp": endpoint.creation_timestamp,
+            "DnsEntries": endpoint.dns_entries,
+            "NetworkLoadBalancerArns": list(config.network_load_balancer_arns),
+            "GatewayLoadBalancerArns": list(config.gateway_load_balancer_arns),
+            "IpAddressType": "ipv4",
+            "VpcEndpointConnectionId": f"vpce-con-{endpoint.id[len('vpce-'):]}",
+        }
+        wanted = {
+            "service-id": connection["ServiceId"],
+            "vpc-endpoint-id": connection["VpcEndpointId"],
+            "vpc-endpoint-owner": connection["VpcEndpointOwner"],
+            "vpc-endpoint-state": connection["VpcEndpointState"],
+        }
+        if all(wanted.get(k) in v for k, v in filters.items() if k in wanted):
+            connections.append(connection)
+    return connections
+
+
+def _private_dns_state(config: VPCServiceConfiguration) -> str:
+    """(f) `verified`, unless the configuration's emulator tag says otherwise."""
+    tags = config.ec2_backend.tags.get(config.id, {})
+    return tags.get(PRIVATE_DNS_STATE_TAG, "verified")
+
+
+def _config_to_dict(self: VPCServiceConfiguration) -> dict[str, Any]:
+    # (f) ServiceDetail as AWS reports it: the private DNS name's verification state,
+    # no empty private DNS entries, and the service's tags (which moto's own
+    # tag filters of DescribeVpcEndpointServices expect to find).
+    result = _orig_config_to_dict(self)
+    if self.private_dns_name:
+        result["PrivateDnsNameVerificationState"] = _private_dns_state(self)
+    else:
+        result.pop("PrivateDnsName", None)
+        result.pop("PrivateDnsNames", None)
+    result["Tags"] = [
+        {"Key": k, "Value": v} for k, v in self.ec2_backend.tags.get(self.id, {}).items()
+    ]
+    return result
+
+
+def _private_dns_name_configuration(self: VPCServiceConfiguration) -> dict[str, str]:
+    # (f) PrivateDnsNameConfiguration.State of DescribeVpcEndpointServiceConfigurations;
+    # AWS's verification record is a TXT record `_<token>` = `vpce:<token>`.
+    if not self.private_dns_name:
+        return {}
+    token = hashlib.sha256(self.id.encode()).hexdigest()[:20]
+    return {
+        "State": _private_dns_state(self),
+        "Type": "TXT",
+        "Value": f"vpce:{token}",
+        "Name": f"_{token}",
+    }
+
+
+# ---- response methods (EC2 query API) ------------------------------------ #
+
+
+def _resp_create_vpc_endpoint(self: Any) -> ActionResult:
+    # Like moto's, but an absent PrivateDnsEnabled stays None so the backend can
+    # apply AWS's default, and the ClientToken is echoed as AWS does.
+    endpoint = self.ec2_backend.create_vpc_endpoint(
+        vpc_id=self._get_param("VpcId"),
+        service_name=self._get_param("ServiceName"),
+        endpoint_type=self._get_param("VpcEndpointType"),
+        policy_document=self._get_param("PolicyDocument"),
+        route_table_ids=self._get_param("RouteTableIds", []),
+        subnet_ids=self._get_param("SubnetIds", []),
+        client_token=self._get_param("ClientToken"),
+        security_group_ids=self._get_param("SecurityGroupIds", []),
+        tags=add_tag_specification(self._get_param("TagSpecifications", [])),
+        private_dns_enabled=self._get_bool_param("PrivateDnsEnabled"),
+    )
+    result: dict[str, Any] = {"VpcEndpoint": endpoint}
+    if endpoint.client_token:
+        result["ClientToken"] = endpoint.client_token
+    return ActionResult(result)
+
+
+def _resp_modify_vpc_endpoint(self: Any) -> ActionResult:
+    self.ec2_backend.emulator_modify_vpc_endpoint(
+        self._get_param("VpcEndpointId"),
+        policy_doc=self._get_param("PolicyDocument"),
+        reset_policy=bool(self._get_bool_param("ResetPolicy", False)),
+        private_dns_enabled=self._get_bool_param("PrivateDnsEnabled"),
+        add_subnets=self._get_param("AddSubnetIds", []),
+        remove_subnets=self._get_param("RemoveSubnetIds", []),
+        add_route_tables=self._get_param("AddRouteTableIds", []),
+        remove_route_tables=self._get_param("RemoveRouteTableIds", []),
+        add_security_groups=self._get_param("AddSecurityGroupIds", []),
+        remove_security_groups=self._get_param("RemoveSecurityGroupIds", []),
+    )
+    return ActionResult({"Return": True})
+
+
+def _resp_delete_vpc_endpoints(self: Any) -> ActionResult:
+    # (h) AWS answers 200 and lists unknown ids as Unsuccessful items.
+    ids = self._get_param("VpcEndpointIds", [])
+    known = self.ec2_backend.vpc_end_points
+    unsuccessful = [
+        _unsuccessful(i, "InvalidVpcEndpoint.NotFound", f"The Vpc Endpoint Id '{i}' does not exist")
+        for i in ids
+        if i not in known
+    ]
+    self.ec2_backend.delete_vpc_endpoints(vpce_ids=[i for i in ids if i in known])
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
+def _resp_accept_vpc_endpoint_connections(self: Any) -> ActionResult:
+    unsuccessful = self.ec2_backend.emulator_accept_or_reject(
+        self._get_param("ServiceId"), self._get_param("VpcEndpointIds", []), accept=True
+    )
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
+def _resp_reject_vpc_endpoint_connections(self: Any) -> ActionResult:
+    unsuccessful = self.ec2_backend.emulator_accept_or_reject(
+        self._get_param("ServiceId"), self._get_param("VpcEndpointIds", []), accept=False
+    )
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
+def _resp_describe_vpc_endpoint_connections(self: Any) -> ActionResult:
+    connections = self.ec2_backend.emulator_endpoint_connections(self._filters_from_querystring())
+    return ActionResult({"VpcEndpointConnections": connections})
+
+
+def install_patches() -> None:
+    """Patch moto's EC2 classes (idempotent). Each patch adds an AWS behaviour."""
+    # (a) lazy pending -> available state.
+    VPCEndPoint.state = property(_get_state, _set_state)  # type: ignore[assignment]
+    # (a)(b)(c)(d)(e) CreateVpcEndpoint.
+    VPCBackend.create_vpc_endpoint = _create_vpc_endpoint  # type: ignore[method-assign]
+    EC2Response.create_vpc_endpoint = _resp_create_vpc_endpoint  # type: ignore[method-assign]
+    # (d)(e) ModifyVpcEndpoint.
+    VPCBackend.emulator_modify_vpc_endpoint = _modify_vpc_endpoint  # type: ignore[attr-defined]
+    EC2Response.modify_vpc_endpoint = _resp_modify_vpc_endpoint  # type: ignore[method-assign]
+    # (g)(h) DeleteVpcEndpoints.
+    VPCBackend.delete_vpc_endpoints = _delete_vpc_endpoints  # type: ignore[method-assign]
+    EC2Response.delete_vpc_endpoints = _resp_delete_vpc_endpoints  # type: ignore[method-assign]
+    # (g) DeleteSecurityGroup.
+    SecurityGroupBackend.delete_security_group = _delete_security_group  # type: ignore[method-assign]
+    # (a) Accept/Reject/DescribeVpcEndpointConnections (absent from moto).
+    VPCBackend.emulator_accept_or_reject = _accept_or_reject  # type: ignore[attr-defined]
+    VPCBackend.emulator_endpoint_connections = _endpoint_connections  # type: ignore[attr-defined]
+    EC2Response.accept_vpc_endpoint_connections = _resp_accept_vpc_endpoint_connections  # type: ignore[attr-defined]
+    EC2Response.reject_vpc_endpoint_connections = _resp_reject_vpc_endpoint_connections  # type: ignore[attr-defined]
+    EC2Response.describe_vpc_endpoint_connections = _resp_describe_vpc_endpoint_connections  # type: ignore[attr-defined]
+    # (f) private DNS name verification state.
+    VPCServiceConfiguration.to_dict = _config_to_dict  # type: ignore[method-assign]
+    VPCServiceConfiguration.private_dns_name_configuration = property(  # type: ignore[assignment]
+        _private_dns_name_configuration
+    )
+
+
+install_patches()
+
+
+# --------------------------------------------------------------------------- #
+# (i) Middleware: call log, fault injection, control API
+# --------------------------------------------------------------------------- #
+
+_QUERY_PROTOCOL_ERROR = (
+    "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+    "</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+)
+_EC2_ERROR = (
+    "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+    "<RequestID>{request_id}</RequestID></Response>"
+)
+_S3_ERROR = (
+    "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+)
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back, since moto reads it again."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, bool]:
+    """(service, action, is_json_protocol) of an AWS request."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    # SigV4 credential scope: AKID/date/region/SERVICE/aws4_request (header or presigned URL).
+    scope = ""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
+    elif "X-Amz-Credential" in query:
+        scope = query["X-Amz-Credential"][0]
+    parts = scope.split("/")
+    service = parts[3] if len(parts) >= 5 else "s3"  # moto's default for unsigned calls
+
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.rsplit(".", 1)[-1], True
+    action = query.get("Action", [None])[0]
+    if action is None and environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    if action is None:
+        action = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
+    return service, action, False
+
+
+def _fault_response(
+    fault: dict[str, Any], service: str, is_json: bool
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    request_id = str(uuid.uuid4())
+    code, message = str(fault["code"]), str(fault.get("message") or fault["code"])
+    status = int(fault.get("status", 400))
+    if is_json:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        template = {"ec2": _EC2_ERROR, "s3": _S3_ERROR}.get(service, _QUERY_PROTOCOL_ERROR)
+        body = template.format(
+            code=_xml_escape(code), message=_xml_escape(message), request_id=request_id
+        ).encode()
+        content_type = "text/xml"
+    reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error",
+              503: "Service Unavailable"}.get(status, "Error")
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", request_id),
+        ("x-amz-request-id", request_id),
+        ("x-amzn-ErrorType", code),
+    ]
+    return f"{status} {reason}", headers, body
+
+
+class EmulatorMiddleware:
+    """Wraps moto's WSGI app: logs calls, injects faults, serves /_emulator/."""
+
+    def __init__(self, app: Callable[..., Any], reset_moto: Callable[[], None]):
+        self.app = app
+        self.reset_moto = reset_moto
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return self._control(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.app(environ, start_response)
+        body = _read_body(environ)
+        service, action, is_json = _identify(environ, body)
+        CONTROL.record(service, action)
+        fault = CONTROL.take_fault(service, action)
+        if fault is not None:
+            status, headers, payload = _fault_response(fault, service, is_json)
+            start_response(status, headers)
+            return [payload]
+        return self.app(environ, start_response)
+
+    # ---- control API ------------------------------------------------------ #
+
+    def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        try:
+            raw = _read_body(environ)
+            payload = json.loads(raw) if raw.strip() else {}
+            status, result = self._route(method, path, payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
+        body = json.dumps(result).encode()
+        start_response(
+            f"{status} {'OK' if status < 400 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def _route(self, method: str, path: str, payload: Any) -> tuple[int, Any]:
+        if path == "/_emulator/health":
+            return 200, {"ok": True}
+        if path == "/_emulator/calls":
+            with CONTROL.lock:
+                if method == "DELETE":
+                    CONTROL.calls.clear()
+                    return 200, []
+                return 200, list(CONTROL.calls)
+        if path == "/_emulator/faults":
+            with CONTROL.lock:
+                if method == "POST":
+                    fault = {
+                        "action": str(payload["action"]),
+                        "count": int(payload.get("count", 1)),
+                        "code": str(payload["code"]),
+                        "status": int(payload.get("status", 400)),
+                        "message": str(payload.get("message") or payload["code"]),
+                    }
+                    if payload.get("service"):
+                        fault["service"] = str(payload["service"])
+                    CONTROL.faults.append(fault)
+                elif method == "DELETE":
+                    CONTROL.faults.clear()
+                return 200, [dict(f) for f in CONTROL.faults]
+        if path == "/_emulator/settings":
+            if method == "POST":
+                for key in ("pending_seconds", "eni_linger_seconds"):
+                    if key in payload:
+                        setattr(SETTINGS, key, float(payload[key]))
+            return 200, {
+                "pending_seconds": SETTINGS.pending_seconds,
+                "eni_linger_seconds": SETTINGS.eni_linger_seconds,
+            }
+        if path == "/_emulator/reset" and method == "POST":
+            self.reset_moto()
+            with CONTROL.lock:
+                CONTROL.calls.clear()
+                CONTROL.faults.clear()
+            defaults = Settings()
+            SETTINGS.pending_seconds = defaults.pending_seconds
+            SETTINGS.eni_linger_seconds = defaults.eni_linger_seconds
+            return 200, {"ok": True}
+        return 404, {"error": f"no route {method} {path}"}
+
+
+def _reset_moto() -> None:
+    # What moto's own POST /moto-api/reset does.
+    from moto.moto_api._internal import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def make_app() -> EmulatorMiddleware:
+    """moto's dispatcher app wrapped in the emulator middleware."""
+    return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app), _reset_moto)
+
+
+# --------------------------------------------------------------------------- #
+# Emulator handle
+# --------------------------------------------------------------------------- #
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without one stderr line per request."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Emulator:
+    """A running emulator: `.url`, `.stop()` and helpers for the control API.
+
+    Also usable against an emulator started elsewhere: `Emulator(url)`."""
+
+    def __init__(self, url: str, server: BaseWSGIServer | None = None,
+                 thread: threading.Thread | None = None):
+        self.url = url.rstrip("/")
+        self._server = server
+        self._thread = thread
+
+    # ---- lifecycle -------------------------------------------------------- #
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- control API ------------------------------------------------------ #
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def calls(self) -> list[dict[str, str]]:
+        return self._call("GET", "calls")
+
+    def clear_calls(self) -> None:
+        self._call("DELETE", "calls")
+
+    def add_fault(self, action: str, code: str, *, status: int = 400, message: str | None = None,
+                  count: int = 1, service: str | None = None) -> list[dict[str, Any]]:
+        fault: dict[str, Any] = {"action": action, "code": code, "status": status, "count": count,
+                                 "message": message or code}
+        if service:
+            fault["service"] = service
+        return self._call("POST", "faults", fault)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "faults")
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def settings(self) -> dict[str, float]:
+        return self._call("GET", "settings")
+
+    def set_settings(self, *, pending_seconds: float | None = None,
+                     eni_linger_seconds: float | None = None) -> dict[str, float]:
+        payload = {k: v for k, v in {"pending_seconds": pending_seconds,
+                                     "eni_linger_seconds": eni_linger_seconds}.items()
+                   if v is not None}
+        return self._call("POST", "settings", payload)
+
+    def reset(self) -> None:
+        """Reset moto's state, faults, call log and settings."""
+        self._call("POST", "reset", {})
+
+    def health(self) -> bool:
+        try:
+            return bool(self._call("GET", "health").get("ok"))
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+def _serve(port: int, quiet: bool = True) -> BaseWSGIServer:
+    return make_server(
+        "127.0.0.1", port, make_app(), threaded=True,
+        request_handler=_QuietHandler if quiet else MotoRequestHandler,
+    )
+
+
+def start_emulator(port: int = 0, quiet: bool = True) -> Emulator:
+    """Serve the emulator in a daemon thread of this process (port 0: a free port)."""
+    server = _serve(port, quiet)
+    thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+    thread.start()
+    return Emulator(f"http://127.0.0.1:{server.server_port}", server, thread)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="moto, extended to behave like AWS.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    server = _serve(args.port, quiet=not args.verbose)
+    print(f"EMULATOR_URL=http://127.0.0.1:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    # Run the copy importable as tests.harness.emulator, so that the patches,
+    # settings and control state in use are those of one single module.
+    from tests.harness.emulator import main as _main
+
+    _main(sys.argv[1:])

@@ -1,0 +1,510 @@
+"""The harness behaves like AWS where the custom resources depend on it.
+
+Each test names the AWS behaviour it proves; together they justify trusting the
+emulator (moto + tests/harness/emulator.py patches), the Runtime API harness and
+the CloudFormation driver when they run the real functions."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.harness.cfn import stringify_properties
+from tests.harness.emulator import PRIVATE_DNS_STATE_TAG
+from tests.harness.runtime import LambdaFunction
+
+# --------------------------------------------------------------------------- #
+# helpers
+# --------------------------------------------------------------------------- #
+
+
+def create_endpoint(ec2: Any, vpc_id: str, service_name: str, subnet_ids: list[str],
+                    **extra: Any) -> dict[str, Any]:
+    return ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=service_name,
+        SubnetIds=subnet_ids, **extra,
+    )["VpcEndpoint"]
+
+
+def describe_endpoint(ec2: Any, endpoint_id: str) -> dict[str, Any]:
+    return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+
+
+def security_group(ec2: Any, vpc_id: str) -> str:
+    return ec2.create_security_group(
+        VpcId=vpc_id, GroupName=f"sg-{uuid.uuid4().hex[:8]}", Description="endpoint"
+    )["GroupId"]
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    response = excinfo.value.response
+    return (response["Error"]["Code"], response["Error"]["Message"],
+            response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+# --------------------------------------------------------------------------- #
+# (a) acceptance
+# --------------------------------------------------------------------------- #
+
+
+def test_endpoint_to_service_without_acceptance_is_available(ec2, provider, consumer_vpc):
+    service = provider(acceptance_required=False)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    assert endpoint["State"] == "available"
+    # No SecurityGroupIds: AWS associates the VPC's default group.
+    assert [g["GroupName"] for g in endpoint["Groups"]] == ["default"]
+
+
+def test_accepted_endpoint_goes_pending_acceptance_then_pending_then_available(
+    ec2, emulator, provider, consumer_vpc
+):
+    emulator.set_settings(pending_seconds=0.3)
+    service = provider(acceptance_required=True)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    assert endpoint["State"] == "pendingAcceptance"
+
+    result = ec2.accept_vpc_endpoint_connections(
+        ServiceId=service.service_id, VpcEndpointIds=[endpoint["VpcEndpointId"]]
+    )
+    assert result["Unsuccessful"] == []
+    assert describe_endpoint(ec2, endpoint["VpcEndpointId"])["State"] == "pending"
+    time.sleep(0.35)
+    assert describe_endpoint(ec2, endpoint["VpcEndpointId"])["State"] == "available"
+
+
+def test_rejected_endpoint_is_rejected(ec2, provider, consumer_vpc):
+    service = provider(acceptance_required=True)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    result = ec2.reject_vpc_endpoint_connections(
+        ServiceId=service.service_id, VpcEndpointIds=[endpoint["VpcEndpointId"]]
+    )
+    assert result["Unsuccessful"] == []
+    assert describe_endpoint(ec2, endpoint["VpcEndpointId"])["State"] == "rejected"
+
+
+def test_accept_lists_unknown_and_not_pending_endpoints_as_unsuccessful(ec2, provider,
+                                                                          consumer_vpc):
+    service = provider(acceptance_required=True)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    endpoint_id = endpoint["VpcEndpointId"]
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+
+    result = ec2.accept_vpc_endpoint_connections(
+        ServiceId=service.service_id, VpcEndpointIds=[endpoint_id, "vpce-0123456789abcdef0"]
+    )
+    failed = {item["ResourceId"]: item["Error"]["Code"] for item in result["Unsuccessful"]}
+    assert failed == {
+        endpoint_id: "InvalidState",
+        "vpce-0123456789abcdef0": "InvalidVpcEndpointId.NotFound",
+    }
+
+
+def test_describe_vpc_endpoint_connections_shows_the_service_consumers(ec2, provider,
+                                                                       consumer_vpc):
+    service = provider(acceptance_required=True)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    connections = ec2.describe_vpc_endpoint_connections(
+        Filters=[{"Name": "service-id", "Values": [service.service_id]}]
+    )["VpcEndpointConnections"]
+    assert [(c["VpcEndpointId"], c["VpcEndpointState"]) for c in connections] == [
+        (endpoint["VpcEndpointId"], "pendingAcceptance")
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# (b) ClientToken idempotency
+# --------------------------------------------------------------------------- #
+
+
+def test_same_client_token_and_parameters_return_the_existing_endpoint(ec2, provider,
+                                                                       consumer_vpc):
+    service = provider()
+    token = str(uuid.uuid4())
+    args = (ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")])
+    first = create_endpoint(*args, ClientToken=token)
+    second = create_endpoint(*args, ClientToken=token)
+    assert second["VpcEndpointId"] == first["VpcEndpointId"]
+    endpoints = ec2.describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-id", "Values": [consumer_vpc.vpc_id]}]
+    )["VpcEndpoints"]
+    assert len(endpoints) == 1
+
+
+def test_same_client_token_with_other_parameters_fails_idempotent_parameter_mismatch(
+    ec2, provider, consumer_vpc
+):
+    service = provider()
+    token = str(uuid.uuid4())
+    create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                    [consumer_vpc.subnet("a")], ClientToken=token)
+    with pytest.raises(ClientError) as excinfo:
+        create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                        [consumer_vpc.subnet("b")], ClientToken=token)
+    code, _, status = error_of(excinfo)
+    assert (code, status) == ("IdempotentParameterMismatch", 400)
+
+
+# --------------------------------------------------------------------------- #
+# (c) ENIs
+# --------------------------------------------------------------------------- #
+
+
+def test_endpoint_network_interfaces_are_addressed_from_their_subnets(ec2, provider,
+                                                                      consumer_vpc):
+    service = provider()
+    group = security_group(ec2, consumer_vpc.vpc_id)
+    subnets = [consumer_vpc.subnet("a"), consumer_vpc.subnet("b")]
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, subnets,
+                               SecurityGroupIds=[group])
+    assert len(endpoint["NetworkInterfaceIds"]) == 2
+
+    enis = ec2.describe_network_interfaces(
+        NetworkInterfaceIds=endpoint["NetworkInterfaceIds"]
+    )["NetworkInterfaces"]
+    assert sorted(e["SubnetId"] for e in enis) == sorted(subnets)
+    for eni in enis:
+        subnet_cidr = ipaddress.ip_network(consumer_vpc.subnet_cidrs[eni["SubnetId"]])
+        assert ipaddress.ip_address(eni["PrivateIpAddress"]) in subnet_cidr
+        assert [g["GroupId"] for g in eni["Groups"]] == [group]
+        assert eni["InterfaceType"] == "vpc_endpoint"
+        assert eni["Description"] == f"VPC Endpoint Interface {endpoint['VpcEndpointId']}"
+        assert eni["RequesterManaged"] is True
+
+
+# --------------------------------------------------------------------------- #
+# (d) ModifyVpcEndpoint
+# --------------------------------------------------------------------------- #
+
+
+def test_modify_applies_private_dns_reset_policy_and_subnets(ec2, provider, consumer_vpc):
+    service = provider()
+    endpoint = create_endpoint(
+        ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")],
+        PrivateDnsEnabled=False,
+        PolicyDocument=json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*",
+                                                  "Action": "*", "Resource": "*"}]}),
+    )
+    endpoint_id = endpoint["VpcEndpointId"]
+    old_eni = endpoint["NetworkInterfaceIds"][0]
+    group = security_group(ec2, consumer_vpc.vpc_id)
+
+    ec2.modify_vpc_endpoint(
+        VpcEndpointId=endpoint_id, PrivateDnsEnabled=True, ResetPolicy=True,
+        AddSubnetIds=[consumer_vpc.subnet("b")], RemoveSubnetIds=[consumer_vpc.subnet("a")],
+        AddSecurityGroupIds=[group],
+    )
+
+    after = describe_endpoint(ec2, endpoint_id)
+    assert after["PrivateDnsEnabled"] is True
+    assert json.loads(after["PolicyDocument"])["Statement"][0]["Effect"] == "Allow"
+    assert after["SubnetIds"] == [consumer_vpc.subnet("b")]
+    assert len(after["NetworkInterfaceIds"]) == 1 and old_eni not in after["NetworkInterfaceIds"]
+    eni = ec2.describe_network_interfaces(
+        NetworkInterfaceIds=after["NetworkInterfaceIds"]
+    )["NetworkInterfaces"][0]
+    assert eni["SubnetId"] == consumer_vpc.subnet("b")
+    assert group in [g["GroupId"] for g in eni["Groups"]]
+    with pytest.raises(ClientError):  # the removed subnet's ENI is gone
+        ec2.describe_network_interfaces(NetworkInterfaceIds=[old_eni])
+
+
+def test_second_endpoint_with_private_dns_for_the_same_name_in_a_vpc_is_refused(
+    ec2, provider, consumer_vpc
+):
+    # Two services with the same private DNS name (api.partner.com).
+    first, second = provider(), provider()
+    create_endpoint(ec2, consumer_vpc.vpc_id, first.service_name, [consumer_vpc.subnet("a")],
+                    PrivateDnsEnabled=True)
+    other = create_endpoint(ec2, consumer_vpc.vpc_id, second.service_name,
+                            [consumer_vpc.subnet("a")], PrivateDnsEnabled=False)
+
+    expected = ("private-dns-enabled cannot be set because there is already a conflicting "
+                f"DNS domain for api.partner.com in the VPC {consumer_vpc.vpc_id}")
+    with pytest.raises(ClientError) as excinfo:
+        ec2.modify_vpc_endpoint(VpcEndpointId=other["VpcEndpointId"], PrivateDnsEnabled=True)
+    assert error_of(excinfo) == ("InvalidParameter", expected, 400)
+    with pytest.raises(ClientError) as excinfo:
+        create_endpoint(ec2, consumer_vpc.vpc_id, second.service_name,
+                        [consumer_vpc.subnet("b")], PrivateDnsEnabled=True)
+    assert error_of(excinfo)[:2] == ("InvalidParameter", expected)
+
+
+# --------------------------------------------------------------------------- #
+# (e) AZ checks
+# --------------------------------------------------------------------------- #
+
+
+def test_subnet_in_an_az_the_service_lacks_is_refused(ec2, provider, consumer_vpc):
+    service = provider()  # NLB in us-east-1a and us-east-1b only
+    subnet_c = consumer_vpc.subnet("c")
+    expected = (f"The VPC endpoint service {service.service_name} does not support the "
+                f"availability zone of the subnet: {subnet_c}.")
+    with pytest.raises(ClientError) as excinfo:
+        create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [subnet_c])
+    assert error_of(excinfo) == ("InvalidParameter", expected, 400)
+
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    with pytest.raises(ClientError) as excinfo:
+        ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], AddSubnetIds=[subnet_c])
+    assert error_of(excinfo)[:2] == ("InvalidParameter", expected)
+
+
+def test_two_subnets_in_one_az_are_refused(ec2, provider, consumer_vpc):
+    service = provider()
+    another_a = ec2.create_subnet(VpcId=consumer_vpc.vpc_id, CidrBlock="10.0.4.0/24",
+                                  AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    with pytest.raises(ClientError) as excinfo:
+        create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                        [consumer_vpc.subnet("a"), another_a])
+    assert error_of(excinfo)[0] == "DuplicateSubnetsInSameZone"
+
+
+# --------------------------------------------------------------------------- #
+# (f) private DNS name verification state
+# --------------------------------------------------------------------------- #
+
+
+def test_private_dns_name_verification_state_is_reported(ec2, provider):
+    verified = provider()
+    unverified = provider(tags={PRIVATE_DNS_STATE_TAG: "pendingVerification"})
+    details = {
+        d["ServiceId"]: d
+        for d in ec2.describe_vpc_endpoint_services(
+            ServiceNames=[verified.service_name, unverified.service_name]
+        )["ServiceDetails"]
+    }
+    assert details[verified.service_id]["PrivateDnsNameVerificationState"] == "verified"
+    assert details[unverified.service_id]["PrivateDnsNameVerificationState"] == \
+        "pendingVerification"
+    assert details[verified.service_id]["PrivateDnsName"] == "api.partner.com"
+
+    configs = {
+        c["ServiceId"]: c
+        for c in ec2.describe_vpc_endpoint_service_configurations(
+            ServiceIds=[verified.service_id, unverified.service_id]
+        )["ServiceConfigurations"]
+    }
+    assert configs[verified.service_id]["PrivateDnsNameConfiguration"]["State"] == "verified"
+    assert configs[unverified.service_id]["PrivateDnsNameConfiguration"]["State"] == \
+        "pendingVerification"
+
+
+# --------------------------------------------------------------------------- #
+# (g) DependencyViolation
+# --------------------------------------------------------------------------- #
+
+
+def test_security_group_used_by_an_endpoint_cannot_be_deleted(ec2, provider, consumer_vpc):
+    service = provider()
+    group = security_group(ec2, consumer_vpc.vpc_id)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")], SecurityGroupIds=[group])
+    with pytest.raises(ClientError) as excinfo:
+        ec2.delete_security_group(GroupId=group)
+    assert error_of(excinfo) == (
+        "DependencyViolation", f"resource {group} has a dependent object", 400
+    )
+
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    ec2.delete_security_group(GroupId=group)  # default linger 0: free at once
+
+
+def test_security_group_stays_in_use_while_deleted_endpoint_enis_linger(
+    ec2, emulator, provider, consumer_vpc
+):
+    emulator.set_settings(eni_linger_seconds=0.4)
+    service = provider()
+    group = security_group(ec2, consumer_vpc.vpc_id)
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")], SecurityGroupIds=[group])
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+
+    with pytest.raises(ClientError) as excinfo:
+        ec2.delete_security_group(GroupId=group)
+    assert error_of(excinfo)[0] == "DependencyViolation"
+    time.sleep(0.45)
+    ec2.delete_security_group(GroupId=group)
+
+
+# --------------------------------------------------------------------------- #
+# (h) DeleteVpcEndpoints
+# --------------------------------------------------------------------------- #
+
+
+def test_deleting_an_unknown_endpoint_answers_an_unsuccessful_item(ec2):
+    result = ec2.delete_vpc_endpoints(VpcEndpointIds=["vpce-0000000000000000f"])
+    assert result["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert [(u["ResourceId"], u["Error"]["Code"]) for u in result["Unsuccessful"]] == [
+        ("vpce-0000000000000000f", "InvalidVpcEndpoint.NotFound")
+    ]
+
+
+def test_deleted_endpoint_is_described_as_deleted(ec2, provider, consumer_vpc):
+    service = provider()
+    endpoint = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                               [consumer_vpc.subnet("a")])
+    result = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    assert result["Unsuccessful"] == []
+    assert describe_endpoint(ec2, endpoint["VpcEndpointId"])["State"] == "deleted"
+
+
+# --------------------------------------------------------------------------- #
+# (i) faults, call log, control API
+# --------------------------------------------------------------------------- #
+
+
+def test_injected_faults_fail_the_next_calls_with_the_ec2_error_code(emulator, ec2_no_retry):
+    emulator.add_fault("DescribeSecurityGroups", "RequestLimitExceeded", status=503,
+                       message="Request limit exceeded.", count=2)
+    for _ in range(2):
+        with pytest.raises(ClientError) as excinfo:
+            ec2_no_retry.describe_security_groups()
+        assert error_of(excinfo) == ("RequestLimitExceeded", "Request limit exceeded.", 503)
+    ec2_no_retry.describe_security_groups()  # the fault is used up
+    assert emulator.faults() == []
+
+
+def test_call_log_records_service_and_action_and_can_be_cleared(emulator, ec2):
+    emulator.clear_calls()
+    ec2.describe_vpcs()
+    ec2.describe_subnets()
+    assert emulator.calls() == [
+        {"service": "ec2", "action": "DescribeVpcs"},
+        {"service": "ec2", "action": "DescribeSubnets"},
+    ]
+    emulator.clear_calls()
+    assert emulator.calls() == []
+
+
+def test_control_api_settings_round_trip_and_bad_requests_are_400(emulator):
+    assert emulator.set_settings(pending_seconds=2.5)["pending_seconds"] == 2.5
+    assert emulator.settings()["eni_linger_seconds"] == 0.0
+    request = urllib.request.Request(f"{emulator.url}/_emulator/faults", data=b"{}",
+                                     method="POST")
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request, timeout=5)
+    assert excinfo.value.code == 400
+
+
+# --------------------------------------------------------------------------- #
+# CloudFormation driver
+# --------------------------------------------------------------------------- #
+
+
+def test_cloudformation_properties_are_stringified_like_cloudformation():
+    assert stringify_properties(
+        {"Port": 443, "Enabled": True, "Ids": ["a", 1], "Nested": {"Flag": False, "L": [{"n": 2}]}}
+    ) == {"Port": "443", "Enabled": "true", "Ids": ["a", "1"],
+          "Nested": {"Flag": "false", "L": [{"n": "2"}]}}
+
+
+def test_cloudformation_collects_every_answer_put_to_the_presigned_url(cfn):
+    event, key = cfn.create_event("Custom::Thing", "Thing", {"Count": 2})
+    assert event["ResourceProperties"] == {"ServiceToken": event["ServiceToken"], "Count": "2"}
+    assert event["StackId"].startswith("arn:aws:cloudformation:us-east-1:123456789012:stack/")
+    for status in ("SUCCESS", "FAILED"):
+        body = json.dumps({"Status": status, "RequestId": event["RequestId"]}).encode()
+        request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
+                                         headers={"Content-Type": ""})
+        assert urllib.request.urlopen(request, timeout=5).status == 200
+    assert [a["Status"] for a in cfn.answers(key)] == ["SUCCESS", "FAILED"]
+    with pytest.raises(AssertionError):
+        cfn.answer(key)
+
+    update, _ = cfn.update_event("Custom::Thing", "Thing", "phys-1", {"Count": 3},
+                                 {"Count": 2}, stack_id=event["StackId"])
+    assert update["OldResourceProperties"]["Count"] == "2"
+    assert update["PhysicalResourceId"] == "phys-1"
+    assert update["StackId"] == event["StackId"]
+
+
+# --------------------------------------------------------------------------- #
+# Runtime API harness, with a fake runtime client written in Python
+# --------------------------------------------------------------------------- #
+
+FAKE_RUNTIME = textwrap.dedent('''
+    """A Lambda runtime client: echoes events; {"crash": n} exits with n,
+    {"fail": true} posts an error, {"sleep": s} sleeps first."""
+    import json, os, sys, time, urllib.request
+
+    api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+    print("init", os.environ["AWS_LAMBDA_FUNCTION_NAME"], flush=True)
+    while True:
+        with urllib.request.urlopen(api + "/invocation/next") as r:
+            event = json.loads(r.read())
+            request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+            context = {h: r.headers[h] for h in (
+                "Lambda-Runtime-Deadline-Ms", "Lambda-Runtime-Invoked-Function-Arn",
+                "Lambda-Runtime-Trace-Id")}
+        print("handling", request_id, flush=True)
+        if "crash" in event:
+            print("crashing", file=sys.stderr, flush=True)
+            os._exit(event["crash"])
+        time.sleep(event.get("sleep", 0))
+        if event.get("fail"):
+            url, body = f"{api}/invocation/{request_id}/error", {
+                "errorType": "Boom", "errorMessage": "asked to fail"}
+        else:
+            url, body = f"{api}/invocation/{request_id}/response", {
+                "echo": event, "context": context}
+        urllib.request.urlopen(urllib.request.Request(
+            url, data=json.dumps(body).encode(), method="POST"))
+''')
+
+
+@pytest.fixture
+def fake_function(tmp_path: Path):
+    script = tmp_path / "bootstrap.py"
+    script.write_text(FAKE_RUNTIME)
+    with LambdaFunction([sys.executable, str(script)], {"GREETING": "hi"},
+                        name="fake") as fn:
+        yield fn
+
+
+def test_runtime_harness_delivers_events_and_collects_responses(fake_function):
+    result = fake_function.invoke({"hello": "world"}, deadline_s=30)
+    assert result.kind == "response"
+    assert result.body["echo"] == {"hello": "world"}
+    context = result.body["context"]
+    assert context["Lambda-Runtime-Invoked-Function-Arn"] == \
+        "arn:aws:lambda:us-east-1:123456789012:function:fake"
+    assert int(context["Lambda-Runtime-Deadline-Ms"]) > (time.time() + 25) * 1000
+    assert any(line.startswith("handling ") for line in result.logs)
+
+    failed = fake_function.invoke({"fail": True})
+    assert (failed.kind, failed.body["errorType"]) == ("error", "Boom")
+    assert fake_function.starts == 1  # one warm process served both
+
+
+def test_runtime_harness_reports_a_crash_and_restarts_the_process(fake_function):
+    crashed = fake_function.invoke({"crash": 3}, timeout_s=10)
+    assert (crashed.kind, crashed.exit_code) == ("crashed", 3)
+    assert "crashing" in crashed.logs
+
+    again = fake_function.invoke({"after": "crash"}, timeout_s=10)
+    assert again.kind == "response" and again.body["echo"] == {"after": "crash"}
+    assert fake_function.starts == 2
+    assert any(line == "init fake" for line in again.logs)  # a cold start
+
+
+def test_runtime_harness_times_out_and_kills_a_slow_invocation(fake_function):
+    slow = fake_function.invoke({"sleep": 30}, timeout_s=0.5)
+    assert slow.kind == "timeout" and slow.duration_s < 5
+    assert fake_function.invoke({"n": 1}, timeout_s=10).kind == "response"
