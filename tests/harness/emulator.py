@@ -49,6 +49,7 @@ from urllib.parse import parse_qs
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import (
+    RulesPerSecurityGroupLimitExceededError,
     DependencyViolationError,
     EC2ClientError,
     InvalidParameter,
@@ -83,6 +84,9 @@ class Settings:
     pending_seconds: float = 1.0
     # How long a deleted endpoint's ENIs keep its security groups "in use".
     eni_linger_seconds: float = 0.0
+    # The account's "inbound or outbound rules per security group" quota: 60 by default in
+    # AWS, adjustable on request (the rules in a group may then total up to 1000).
+    rules_per_group: float = 60
 
 
 SETTINGS = Settings()
@@ -698,7 +702,20 @@ def install_patches() -> None:
     )
 
 
+def _verify_group_will_respect_rule_count_limit(
+    self: Any, group: Any, current_rule_nb: int, ip_ranges: list[str],
+    source_groups: list[dict[str, str]] | None = None, egress: bool = False,
+) -> None:
+    """moto hard-codes 60; AWS's quota is adjustable, so tests can play a raised one."""
+    future = current_rule_nb + len(ip_ranges or []) + len(source_groups or [])
+    if future > (SETTINGS.rules_per_group if group.vpc_id else 100):
+        raise RulesPerSecurityGroupLimitExceededError
+
+
 install_patches()
+SecurityGroupBackend._verify_group_will_respect_rule_count_limit = (  # type: ignore[method-assign]
+    _verify_group_will_respect_rule_count_limit
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -812,7 +829,10 @@ class EmulatorMiddleware:
         service, action, is_json = _identify(environ, body)
         CONTROL.record(service, action)
         fault = CONTROL.take_fault(service, action)
-        if fault is not None:
+        if fault is not None and fault.get("delay_seconds"):
+            # A slow or hanging AWS API: what makes an invocation run into its deadline.
+            time.sleep(fault["delay_seconds"])
+        if fault is not None and fault["code"]:
             status, headers, payload = _fault_response(fault, service, is_json)
             start_response(status, headers)
             return [payload]
@@ -854,6 +874,7 @@ class EmulatorMiddleware:
                         "code": str(payload["code"]),
                         "status": int(payload.get("status", 400)),
                         "message": str(payload.get("message") or payload["code"]),
+                        "delay_seconds": float(payload.get("delay_seconds", 0)),
                     }
                     if payload.get("service"):
                         fault["service"] = str(payload["service"])
@@ -863,12 +884,13 @@ class EmulatorMiddleware:
                 return 200, [dict(f) for f in CONTROL.faults]
         if path == "/_emulator/settings":
             if method == "POST":
-                for key in ("pending_seconds", "eni_linger_seconds"):
+                for key in ("pending_seconds", "eni_linger_seconds", "rules_per_group"):
                     if key in payload:
                         setattr(SETTINGS, key, float(payload[key]))
             return 200, {
                 "pending_seconds": SETTINGS.pending_seconds,
                 "eni_linger_seconds": SETTINGS.eni_linger_seconds,
+                "rules_per_group": SETTINGS.rules_per_group,
             }
         if path == "/_emulator/reset" and method == "POST":
             self.reset_moto()
@@ -878,6 +900,7 @@ class EmulatorMiddleware:
             defaults = Settings()
             SETTINGS.pending_seconds = defaults.pending_seconds
             SETTINGS.eni_linger_seconds = defaults.eni_linger_seconds
+            SETTINGS.rules_per_group = defaults.rules_per_group
             return 200, {"ok": True}
         return 404, {"error": f"no route {method} {path}"}
 
@@ -952,9 +975,12 @@ class Emulator:
         self._call("DELETE", "calls")
 
     def add_fault(self, action: str, code: str, *, status: int = 400, message: str | None = None,
-                  count: int = 1, service: str | None = None) -> list[dict[str, Any]]:
+                  count: int = 1, service: str | None = None,
+                  delay_seconds: float = 0) -> list[dict[str, Any]]:
+        """Fail the next `count` calls of `action` with `code`; with `delay_seconds`, answer
+        that much later (and with `code=""`, answer normally after the delay)."""
         fault: dict[str, Any] = {"action": action, "code": code, "status": status, "count": count,
-                                 "message": message or code}
+                                 "message": message or code, "delay_seconds": delay_seconds}
         if service:
             fault["service"] = service
         return self._call("POST", "faults", fault)
@@ -969,9 +995,11 @@ class Emulator:
         return self._call("GET", "settings")
 
     def set_settings(self, *, pending_seconds: float | None = None,
-                     eni_linger_seconds: float | None = None) -> dict[str, float]:
+                     eni_linger_seconds: float | None = None,
+                     rules_per_group: int | None = None) -> dict[str, float]:
         payload = {k: v for k, v in {"pending_seconds": pending_seconds,
-                                     "eni_linger_seconds": eni_linger_seconds}.items()
+                                     "eni_linger_seconds": eni_linger_seconds,
+                                     "rules_per_group": rules_per_group}.items()
                    if v is not None}
         return self._call("POST", "settings", payload)
 
