@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import sys
 import os
 import subprocess
 import threading
@@ -142,6 +143,12 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
 
 class _RuntimeApiServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A function killed mid-request (a timeout, a stop) drops its connection: not news.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, owner: "LambdaFunction"):
         self.owner = owner

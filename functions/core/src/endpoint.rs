@@ -241,6 +241,15 @@ pub fn endpoint_outcome(
         .with("SecurityGroupIds", endpoint.group_ids.join(","))
 }
 
+/// Turns AWS's "conflicting DNS domain" refusal into a reason a person can act on.
+fn explain(err: crate::error::AwsError, vpc_id: &str) -> Error {
+    if err.message.contains("conflicting DNS domain") {
+        Error::PrivateDnsConflict { vpc: vpc_id.to_owned(), detail: err.message }
+    } else {
+        err.into()
+    }
+}
+
 /// Serves `Custom::PrivateLinkEndpoint`.
 pub struct EndpointResource {
     ec2: Ec2,
@@ -296,7 +305,8 @@ impl EndpointResource {
                 client_token: &token,
                 tags: &tags,
             })
-            .await?;
+            .await
+            .map_err(|e| explain(e, &spec.vpc_id))?;
         tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
         match self.settle(ctx, &created.id, &service, private_dns).await {
             Ok(outcome) => Ok(outcome),
@@ -356,6 +366,23 @@ impl EndpointResource {
         }
     }
 
+    /// A live endpoint this resource made before, other than `current`, that already is what the
+    /// spec asks for: the one being replaced, when a rollback asks for it again.
+    async fn earlier_endpoint(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        current: &str,
+    ) -> Result<Option<EndpointView>> {
+        let region = self.ec2.region();
+        Ok(self
+            .ec2
+            .endpoints_made_for(&ctx.stack_id, &ctx.logical_id)
+            .await?
+            .into_iter()
+            .find(|e| e.id != current && !e.is_deleted() && !needs_replacement(e, spec, &region)))
+    }
+
     /// Deletes an endpoint and waits (bounded) until it is gone.
     async fn delete_endpoint(&self, ctx: &RequestContext, id: &str) -> Result<()> {
         self.ec2.delete_endpoint(id).await?;
@@ -399,21 +426,36 @@ impl CustomResource for EndpointResource {
             tracing::info!("the endpoint is gone; making a new one");
             return self.create_endpoint(ctx, &spec, false).await;
         };
-        if needs_replacement(&current, &spec, &self.ec2.region()) {
-            tracing::info!("ServiceName, VpcId, ServiceRegion or IpAddressType changed: replacing the endpoint");
-            return self.create_endpoint(ctx, &spec, true).await;
-        }
+        let current = if needs_replacement(&current, &spec, &self.ec2.region()) {
+            match self.earlier_endpoint(ctx, &spec, &current.id).await? {
+                // A rollback to the endpoint being replaced: it still exists, so it is the one
+                // to return to (a new one would clash with its private DNS name).
+                Some(earlier) => {
+                    tracing::info!(endpoint_id = %earlier.id, "returning to the endpoint this resource made before");
+                    earlier
+                }
+                None => {
+                    tracing::info!("ServiceName, VpcId, ServiceRegion or IpAddressType changed: replacing the endpoint");
+                    return self.create_endpoint(ctx, &spec, true).await;
+                }
+            }
+        } else {
+            current
+        };
         let (service, private_dns) = self.verify(&spec).await?;
         let old_policy_given = old.get("PolicyDocument").is_some_and(|p| !p.is_null());
         let change = plan_change(&current, &spec, private_dns, old_policy_given);
         if !change.is_empty() {
             tracing::info!(?change, "changing the endpoint in place");
-            self.ec2.modify_endpoint(physical_id, &change).await?;
+            self.ec2
+                .modify_endpoint(&current.id, &change)
+                .await
+                .map_err(|e| explain(e, &spec.vpc_id))?;
         }
         let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
-        self.ec2.tag(physical_id, &set).await?;
-        self.ec2.untag(physical_id, &unset).await?;
-        self.settle(ctx, physical_id, &service, private_dns).await
+        self.ec2.tag(&current.id, &set).await?;
+        self.ec2.untag(&current.id, &unset).await?;
+        self.settle(ctx, &current.id, &service, private_dns).await
     }
 
     async fn delete(

@@ -173,6 +173,15 @@ pub enum Error {
         why: String,
     },
 
+    /// Another endpoint in the VPC already answers for the service's private DNS name.
+    #[error("Private DNS can't be switched on: another endpoint in {vpc} already has private DNS for this name ({detail}). Only one endpoint per VPC can own a private DNS name: set PrivateDnsEnabled to false here, or on the other endpoint first (when replacing an endpoint of a service with the same name, update in two steps)")]
+    PrivateDnsConflict {
+        /// The VPC.
+        vpc: String,
+        /// AWS's words.
+        detail: String,
+    },
+
     /// A resource did not reach the state we wait for in the time we had.
     #[error("{what} did not finish in time: {detail}")]
     NotReady {

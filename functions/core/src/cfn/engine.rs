@@ -156,26 +156,29 @@ impl<R: CustomResource> Engine<R> {
                 return Err(err);
             }
         };
-        let (physical_id, result) = match request {
-            Err((physical_id, err)) => {
-                tracing::error!(error = %err, "answering FAILED to an event we do not understand");
-                (physical_id, Err(err.to_string()))
-            }
-            Ok(request) => {
-                let physical_id = request.physical_id().map(str::to_owned);
-                let span = tracing::info_span!(
-                    "request",
-                    request_type = request.kind(),
-                    request_id = %envelope.request_id,
-                    stack_id = %envelope.stack_id,
-                    logical_id = %envelope.logical_id,
-                    resource_id = physical_id.as_deref().unwrap_or(""),
-                );
-                let result = self.run_guarded(&envelope, request, deadline).instrument(span).await;
-                (physical_id, result)
-            }
-        };
-        self.answer(&envelope, &url, physical_id.as_deref(), result).await
+        let span = tracing::info_span!(
+            "request",
+            request_type = request.as_ref().map_or("Unknown", Request::kind),
+            request_id = %envelope.request_id,
+            stack_id = %envelope.stack_id,
+            logical_id = %envelope.logical_id,
+            resource_id = request.as_ref().ok().and_then(Request::physical_id).unwrap_or(""),
+        );
+        async {
+            let (physical_id, result) = match request {
+                Err((physical_id, err)) => {
+                    tracing::error!(error = %err, "answering FAILED to an event we do not understand");
+                    (physical_id, Err(err.to_string()))
+                }
+                Ok(request) => {
+                    let physical_id = request.physical_id().map(str::to_owned);
+                    (physical_id, self.run_guarded(&envelope, request, deadline).await)
+                }
+            };
+            self.answer(&envelope, &url, physical_id.as_deref(), result).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Runs the handler in its own task, bounded by the deadline; a panic or the deadline

@@ -1,0 +1,299 @@
+"""`Custom::PrivateLinkEndpoint`, black-box: the real `privatelink-endpoint` binary under the
+Lambda Runtime API, against the extended moto emulator (acceptance, ClientToken, AZ checks,
+interfaces addressed from their subnets), answering through a pre-signed S3 URL."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+
+from tests.harness.cfn import stack_id
+
+TYPE = "Custom::PrivateLinkEndpoint"
+PLACEHOLDER = "privatelink-failed-create-"
+
+
+@pytest.fixture
+def fn(lambda_function):
+    return lambda_function("privatelink-endpoint")
+
+
+def run(fn, cfn, event_and_key, **invoke) -> dict[str, Any]:
+    event, key = event_and_key
+    invocation = fn.invoke(event, **invoke)
+    assert invocation.kind == "response", (invocation.kind, invocation.body, invocation.logs[-5:])
+    return cfn.answer(key)
+
+
+def endpoint(ec2: Any, endpoint_id: str) -> dict[str, Any]:
+    return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+
+
+def live_endpoints(ec2: Any, stack: str, logical_id: str = "Endpoint") -> list[str]:
+    found = ec2.describe_vpc_endpoints(Filters=[
+        {"Name": "tag:privatelink-lambdas:stack-id", "Values": [stack]},
+        {"Name": "tag:privatelink-lambdas:logical-id", "Values": [logical_id]},
+    ])["VpcEndpoints"]
+    return [e["VpcEndpointId"] for e in found if e["State"].lower() not in ("deleted", "deleting")]
+
+
+def props(service, vpc, *azs: str, **extra: Any) -> dict[str, Any]:
+    return {"ServiceName": service.service_name, "VpcId": vpc.vpc_id,
+            "SubnetIds": [vpc.subnet(az) for az in (azs or ("a", "b"))], **extra}
+
+
+def test_create_makes_one_interface_per_zone_and_answers_its_attributes(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))
+    assert answer["Status"] == "SUCCESS", answer
+    data = answer["Data"]
+    endpoint_id = answer["PhysicalResourceId"]
+    assert endpoint_id.startswith("vpce-") and data["VpcEndpointId"] == endpoint_id
+    assert data["State"] == "available"
+    described = endpoint(ec2, endpoint_id)
+    assert described["VpcEndpointType"] == "Interface"
+    assert sorted(described["SubnetIds"]) == sorted([consumer_vpc.subnet("a"), consumer_vpc.subnet("b")])
+    # The service has a verified private DNS name, so Private DNS defaults on.
+    assert described["PrivateDnsEnabled"] is True
+    assert data["PrivateDnsName"] == "api.partner.com"
+    enis = data["NetworkInterfaceIds"].split(",")
+    assert len(enis) == 2
+    addresses = data["PrivateIpAddresses"].split(",")
+    subnets = [ipaddress.ip_network(c) for c in consumer_vpc.subnet_cidrs.values()]
+    assert len(addresses) == 2
+    assert all(any(ipaddress.ip_address(a) in s for s in subnets) for a in addresses), addresses
+    assert data["DnsName"] in data["DnsEntries"].split(",")
+    assert data["SecurityGroupIds"]  # the VPC's default group, as AWS does without SecurityGroupIds
+    tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    assert tags["privatelink-lambdas:stack-id"] == stack
+    assert tags["privatelink-lambdas:logical-id"] == "Endpoint"
+
+
+def test_an_unknown_service_fails_saying_it_is_not_found_or_not_shared(fn, cfn, ec2, consumer_vpc):
+    stack = stack_id()
+    bad = {"ServiceName": "com.amazonaws.vpce.us-east-1.vpce-svc-0000000000000dead",
+           "VpcId": consumer_vpc.vpc_id, "SubnetIds": [consumer_vpc.subnet("a")]}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", bad, stack))
+    assert answer["Status"] == "FAILED"
+    assert "was not found, or is not shared with this account" in answer["Reason"], answer["Reason"]
+    assert answer["PhysicalResourceId"].startswith(PLACEHOLDER)
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_a_subnet_in_a_zone_the_service_does_not_offer_fails_before_anything_is_made(
+        fn, cfn, ec2, emulator, consumer_vpc, provider):
+    service = provider()  # offered in us-east-1a and us-east-1b
+    stack = stack_id()
+    emulator.clear_calls()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, "a", "c"), stack))
+    assert answer["Status"] == "FAILED"
+    reason = answer["Reason"]
+    assert f"{consumer_vpc.subnet('c')} is in us-east-1c" in reason, reason
+    assert "us-east-1a, us-east-1b" in reason, reason
+    assert "CreateVpcEndpoint" not in [c["action"] for c in emulator.calls()]
+
+
+def test_private_dns_asked_for_a_service_without_a_verified_name_fails_saying_so(
+        fn, cfn, ec2, consumer_vpc, provider):
+    service = provider(tags={"emulator:private-dns-state": "pendingVerification"})
+    answer = run(fn, cfn, cfn.create_event(
+        TYPE, "Endpoint", props(service, consumer_vpc, PrivateDnsEnabled=True)))
+    assert answer["Status"] == "FAILED"
+    assert "not verified" in answer["Reason"] and "pendingVerification" in answer["Reason"], answer["Reason"]
+    # Left to its default, Private DNS is simply off for such a service.
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc)))
+    assert answer["Status"] == "SUCCESS", answer
+    assert endpoint(ec2, answer["PhysicalResourceId"])["PrivateDnsEnabled"] is False
+    assert answer["Data"]["PrivateDnsName"] == ""
+
+
+def test_the_string_false_switches_private_dns_off(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    event, key = cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, PrivateDnsEnabled=False))
+    assert event["ResourceProperties"]["PrivateDnsEnabled"] == "false"
+    answer = run(fn, cfn, (event, key))
+    assert answer["Status"] == "SUCCESS", answer
+    assert endpoint(ec2, answer["PhysicalResourceId"])["PrivateDnsEnabled"] is False
+
+
+@pytest.mark.parametrize("bad, named", [
+    ({"ServiceName": ""}, "ServiceName: is required"),
+    ({"VpcId": "vpc"}, "VpcId"),
+    ({"SubnetIds": []}, "SubnetIds"),
+    ({"SubnetIds": ["sg-123"]}, "SubnetIds"),
+    ({"SecurityGroupIds": ["subnet-1"]}, "SecurityGroupIds"),
+    ({"PolicyDocument": "{not json"}, "PolicyDocument"),
+    ({"PrivateDnsEnabled": "yes"}, "PrivateDnsEnabled"),
+    ({"IpAddressType": "ipv5"}, "IpAddressType"),
+    ({"ServiceRegion": "Virginia"}, "ServiceRegion"),
+    ({"Tags": [{"Key": "aws:x", "Value": "1"}]}, "Tags"),
+    ({"WaitForAcceptance": "maybe"}, "WaitForAcceptance"),
+    ({"AcceptanceTimeoutSeconds": "ten"}, "AcceptanceTimeoutSeconds"),
+])
+def test_each_bad_property_is_answered_failed_naming_it(fn, cfn, ec2, consumer_vpc, provider, bad, named):
+    service = provider()
+    stack = stack_id()
+    properties = {**props(service, consumer_vpc), **bad}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties, stack))
+    assert answer["Status"] == "FAILED"
+    assert named in answer["Reason"], answer["Reason"]
+    assert live_endpoints(ec2, stack) == []
+    deleted = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", answer["PhysicalResourceId"], properties, stack))
+    assert deleted["Status"] == "SUCCESS", deleted
+
+
+def test_an_acceptance_required_service_answers_pending_acceptance_with_private_dns_off(
+        fn, cfn, ec2, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc)))
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["State"] == "pendingAcceptance"
+    # Switching Private DNS on before the provider accepts would break the name: it stays off.
+    assert endpoint(ec2, answer["PhysicalResourceId"])["PrivateDnsEnabled"] is False
+
+
+def test_a_redelivered_create_makes_no_second_endpoint(fn, cfn, ec2, emulator, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    event, key = cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack)
+    emulator.clear_calls()
+    assert fn.invoke(event).kind == "response"
+    assert fn.invoke(event).kind == "response"
+    answers = cfn.answers(key)
+    assert [a["Status"] for a in answers] == ["SUCCESS", "SUCCESS"]
+    assert answers[0]["PhysicalResourceId"] == answers[1]["PhysicalResourceId"]
+    assert [c["action"] for c in emulator.calls()].count("CreateVpcEndpoint") == 2
+    assert live_endpoints(ec2, stack) == [answers[0]["PhysicalResourceId"]]
+
+
+def test_subnets_groups_policy_private_dns_and_tags_change_in_place(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    sg = ec2.create_security_group(GroupName=f"g-{stack[-8:]}", Description="x", VpcId=consumer_vpc.vpc_id)["GroupId"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*"}]}
+    old = props(service, consumer_vpc, "a", Tags=[{"Key": "team", "Value": "a"}])
+    endpoint_id = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", old, stack))["PhysicalResourceId"]
+    new = props(service, consumer_vpc, "a", "b", SecurityGroupIds=[sg], PolicyDocument=policy,
+                PrivateDnsEnabled=False, Tags=[{"Key": "team", "Value": "b"}])
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, new, old, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == endpoint_id
+    described = endpoint(ec2, endpoint_id)
+    assert sorted(described["SubnetIds"]) == sorted([consumer_vpc.subnet("a"), consumer_vpc.subnet("b")])
+    assert [g["GroupId"] for g in described["Groups"]] == [sg]
+    assert json.loads(described["PolicyDocument"]) == policy
+    assert described["PrivateDnsEnabled"] is False
+    assert {t["Key"]: t["Value"] for t in described["Tags"]}["team"] == "b"
+    assert len(answer["Data"]["PrivateIpAddresses"].split(",")) == 2
+    # Removing the policy restores the default one.
+    newer = {k: v for k, v in new.items() if k != "PolicyDocument"}
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, newer, new, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert json.loads(endpoint(ec2, endpoint_id)["PolicyDocument"]) != policy
+
+
+def test_a_new_service_replaces_the_endpoint_and_a_rollback_update_works_the_same_way(
+        fn, cfn, ec2, consumer_vpc, provider):
+    first, second = provider(), provider(private_dns_name=None)
+    stack = stack_id()
+    old = props(first, consumer_vpc)
+    original = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", old, stack))["PhysicalResourceId"]
+    new = props(second, consumer_vpc)
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", original, new, old, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    replacement = answer["PhysicalResourceId"]
+    assert replacement != original
+    assert endpoint(ec2, replacement)["ServiceName"] == second.service_name
+    assert endpoint(ec2, original)["State"] == "available"  # CloudFormation deletes it later
+    # Rollback: old and new swapped, sent for the replacement.
+    rolled = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", replacement, old, new, stack))
+    assert rolled["Status"] == "SUCCESS", rolled
+    assert endpoint(ec2, rolled["PhysicalResourceId"])["ServiceName"] == first.service_name
+    # Then CloudFormation deletes the endpoints it no longer holds.
+    for leftover in {original, replacement} - {rolled["PhysicalResourceId"]}:
+        deleted = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", leftover, new, stack))
+        assert deleted["Status"] == "SUCCESS", deleted
+    assert live_endpoints(ec2, stack) == [rolled["PhysicalResourceId"]]
+
+
+def test_a_failed_update_keeps_the_endpoint_and_its_id(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    old = props(service, consumer_vpc, "a")
+    endpoint_id = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", old, stack))["PhysicalResourceId"]
+    new = props(service, consumer_vpc, "a", "c")  # us-east-1c is not offered
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, new, old, stack))
+    assert answer["Status"] == "FAILED"
+    assert answer["PhysicalResourceId"] == endpoint_id
+    assert endpoint(ec2, endpoint_id)["SubnetIds"] == [consumer_vpc.subnet("a")]
+
+
+def test_delete_removes_the_endpoint_and_a_second_delete_of_it_succeeds(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    endpoint_id = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))["PhysicalResourceId"]
+    for _ in range(2):
+        answer = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", endpoint_id, {}, stack))
+        assert answer["Status"] == "SUCCESS", answer
+        assert answer["PhysicalResourceId"] == endpoint_id
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_delete_of_a_cancelled_create_finds_the_endpoint_by_its_tags(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))
+    assert len(live_endpoints(ec2, stack)) == 1
+    # CloudFormation cancelled the Create before reading its answer, and deletes with an id it made up.
+    made_up = f"{stack.split('/')[1]}-Endpoint-1A2B3C4D5E6F"
+    answer = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", made_up, props(service, consumer_vpc), stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == made_up
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_delete_of_an_endpoint_not_made_by_this_resource_leaves_it(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    foreign = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=False)["VpcEndpoint"]["VpcEndpointId"]
+    answer = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", foreign, {}))
+    assert answer["Status"] == "SUCCESS", answer
+    assert endpoint(ec2, foreign)["State"] == "available"
+
+
+def test_throttling_and_a_not_yet_visible_endpoint_are_ridden_out(fn, cfn, ec2, emulator, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    emulator.add_fault("CreateVpcEndpoint", "RequestLimitExceeded", status=503, count=2,
+                       message="Request limit exceeded.")
+    emulator.add_fault("DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", count=1,
+                       message="The VpcEndpoint Id does not exist")  # eventual consistency
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert live_endpoints(ec2, stack) == [answer["PhysicalResourceId"]]
+
+
+def test_create_makes_at_most_four_ec2_calls_besides_state_polls(fn, cfn, emulator, consumer_vpc, provider):
+    service = provider()
+    emulator.clear_calls()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc)))
+    assert answer["Status"] == "SUCCESS", answer
+    calls = [c["action"] for c in emulator.calls() if c["service"] == "ec2"]
+    assert [c for c in calls if c != "DescribeVpcEndpoints"] == [
+        "DescribeVpcEndpointServices", "DescribeSubnets", "CreateVpcEndpoint", "DescribeNetworkInterfaces"]
+
+
+def test_a_second_endpoint_claiming_the_same_private_dns_name_fails_saying_what_to_do(
+        fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    stack = stack_id()
+    first = run(fn, cfn, cfn.create_event(TYPE, "First", props(service, consumer_vpc), stack))
+    assert first["Status"] == "SUCCESS", first
+    second = run(fn, cfn, cfn.create_event(TYPE, "Second", props(service, consumer_vpc), stack))
+    assert second["Status"] == "FAILED"
+    assert "Only one endpoint per VPC can own a private DNS name" in second["Reason"], second["Reason"]

@@ -1,0 +1,114 @@
+"""The custom-resource engine, black-box, through the real `privatelink-security-group` binary
+(the cheapest resource to drive): exactly one answer per event, whatever happens.
+
+A panic inside a handler can't be provoked from outside a correct binary; the engine's unit
+test `a_panic_in_a_handler_is_answered_failed` covers it with a handler that panics."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.harness.cfn import stack_id
+
+TYPE = "Custom::PrivateLinkSecurityGroup"
+
+
+@pytest.fixture
+def fn(lambda_function):
+    return lambda_function("privatelink-security-group")
+
+
+def answer_path(cfn, key: str) -> str:
+    return f"/{cfn.bucket}/{key}"
+
+
+def test_malformed_events_are_rejected_and_the_next_event_is_served_by_the_same_process(
+        fn, cfn, consumer_vpc):
+    no_url, _ = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    del no_url["ResponseURL"]
+    for malformed in (b"not json", [1, 2, 3], "Create", {"RequestType": "Create"}, no_url):
+        invocation = fn.invoke(malformed)
+        assert invocation.kind == "error", (malformed, invocation.kind, invocation.body)
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    assert fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    assert fn.starts == 1  # never crashed
+
+
+def test_an_unknown_request_type_is_answered_failed(fn, cfn, consumer_vpc):
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    event["RequestType"] = "Upgrade"
+    assert fn.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert 'unknown RequestType "Upgrade"' in answer["Reason"]
+
+
+def test_a_response_url_that_is_not_s3_is_refused_before_any_work(fn, cfn, emulator, consumer_vpc):
+    event, _ = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    for url in ("https://attacker.example.com/collect?X-Amz-Signature=abc",
+                "http://10.0.0.5/bucket/key"):
+        event["ResponseURL"] = url
+        emulator.clear_calls()
+        invocation = fn.invoke(event)
+        assert invocation.kind == "error"
+        assert "MalformedEvent" in json.dumps(invocation.body)
+        assert not [c for c in emulator.calls() if c["service"] == "ec2"]
+        assert not any("abc" in line for line in invocation.logs)
+
+
+def test_the_deadline_is_answered_failed_before_the_invocation_ends(fn, cfn, emulator, consumer_vpc):
+    emulator.add_fault("DescribeVpcs", "", delay_seconds=30)  # an EC2 call that hangs
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    invocation = fn.invoke(event, deadline_s=8, timeout_s=30)
+    assert invocation.kind == "response", (invocation.kind, invocation.body)
+    assert invocation.duration_s < 8
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("Timed out"), answer["Reason"]
+    assert answer["PhysicalResourceId"].startswith("privatelink-failed-create-")
+
+
+def test_a_failed_answer_upload_is_retried(fn, cfn, emulator, consumer_vpc):
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    emulator.add_fault(f"PUT {answer_path(cfn, key)}", "SlowDown", status=503, count=2, service="s3")
+    assert fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    puts = [c for c in emulator.calls() if c["action"] == f"PUT {answer_path(cfn, key)}"]
+    assert len(puts) == 3
+
+
+def test_an_answer_that_cannot_be_delivered_is_reported_to_lambda_so_it_retries(fn, cfn, emulator, consumer_vpc):
+    stack = stack_id()
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}, stack)
+    emulator.add_fault(f"PUT {answer_path(cfn, key)}", "InternalError", status=500, count=100, service="s3")
+    invocation = fn.invoke(event)
+    assert invocation.kind == "error"
+    assert invocation.body["errorType"] == "AnswerNotDelivered", invocation.body
+    assert cfn.answers(key) == []
+    # Lambda's retry of the event answers, and makes nothing twice.
+    emulator.clear_faults()
+    assert fn.invoke(event).kind == "response"
+    first = cfn.answer(key)
+    assert first["Status"] == "SUCCESS"
+
+
+def test_logs_are_json_lines_with_the_request_and_never_the_signed_url(fn, cfn, consumer_vpc):
+    stack = stack_id()
+    event, _ = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}, stack)
+    signature = dict(p.split("=", 1) for p in urlsplit(event["ResponseURL"]).query.split("&"))["X-Amz-Signature"]
+    invocation = fn.invoke(event)
+    lines = [json.loads(line) for line in invocation.logs if line.startswith("{")]
+    assert lines, invocation.logs
+    answered = [line for line in lines if line.get("fields", {}).get("message") == "answered CloudFormation"]
+    assert len(answered) == 1, lines
+    span: dict[str, Any] = answered[0]["span"]
+    assert span["request_id"] == event["RequestId"]
+    assert span["stack_id"] == stack
+    assert span["logical_id"] == "Sg"
+    assert answered[0]["fields"]["physical_id"].startswith("sg-")
+    assert not any(signature in line for line in invocation.logs)
