@@ -262,3 +262,9 @@ def test_an_answer_that_would_exceed_4096_bytes_is_answered_failed_and_cleaned_u
     deleted = run(fn, cfn, cfn.delete_event(TYPE, "Sg", answer["PhysicalResourceId"], props, stack))
     assert deleted["Status"] == "SUCCESS"
     assert groups_tagged(ec2, stack, "Sg") == []
+
+
+def test_a_vpc_that_does_not_exist_is_named_as_the_bad_property(fn, cfn):
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": "vpc-0123456789abcdef0"}))
+    assert answer["Status"] == "FAILED"
+    assert "VpcId: vpc-0123456789abcdef0 does not exist" in answer["Reason"], answer["Reason"]

@@ -714,3 +714,36 @@ fn none_if_not_found<T>(error: AwsError) -> Ec2Result<Option<T>> {
         Err(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsOutput;
+    use aws_sdk_ec2::types::{UnsuccessfulItem, UnsuccessfulItemError};
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn unsuccessful(code: &'static str) -> DeleteVpcEndpointsOutput {
+        DeleteVpcEndpointsOutput::builder()
+            .unsuccessful(
+                UnsuccessfulItem::builder()
+                    .resource_id("vpce-1")
+                    .error(UnsuccessfulItemError::builder().code(code).message("m").build())
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn delete_endpoint_reads_the_failures_reported_inside_a_200() {
+        let gone = mock!(Client::delete_vpc_endpoints)
+            .then_output(|| unsuccessful("InvalidVpcEndpoint.NotFound"));
+        let ec2 = Ec2::new(mock_client!(aws_sdk_ec2, [&gone]));
+        ec2.delete_endpoint("vpce-1").await.expect("not found counts as deleted");
+
+        let refused = mock!(Client::delete_vpc_endpoints)
+            .then_output(|| unsuccessful("UnauthorizedOperation"));
+        let ec2 = Ec2::new(mock_client!(aws_sdk_ec2, [&refused]));
+        let err = ec2.delete_endpoint("vpce-1").await.unwrap_err();
+        assert_eq!(err.kind, AwsErrorKind::AccessDenied);
+    }
+}

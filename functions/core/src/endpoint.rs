@@ -274,7 +274,11 @@ impl EndpointResource {
                 }
                 Err(err) => return Err(err.into()),
             };
-        let zones = self.ec2.subnet_zones(&spec.subnet_ids).await?;
+        let zones = self
+            .ec2
+            .subnet_zones(&spec.subnet_ids)
+            .await
+            .map_err(|e| e.not_found_is_property("SubnetIds", &spec.subnet_ids.join(", ")))?;
         check_zones(&service, &zones)?;
         let private_dns = private_dns_wanted(spec, &service)?;
         Ok((service, private_dns))

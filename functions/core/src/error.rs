@@ -114,6 +114,19 @@ impl AwsError {
         }
     }
 
+    /// A not-found error becomes a problem with `property` (a user's typo, not an AWS failure);
+    /// any other stays what it is.
+    pub fn not_found_is_property(self, property: &str, value: &str) -> Error {
+        if self.is_not_found() {
+            Error::property(
+                property,
+                format!("{value} does not exist in this account and Region ({})", self.message),
+            )
+        } else {
+            Error::Aws(self)
+        }
+    }
+
     /// Whether the error says the resource is not there.
     pub fn is_not_found(&self) -> bool {
         self.kind == AwsErrorKind::NotFound

@@ -167,6 +167,18 @@ impl SecurityGroupResource {
         Self { ec2 }
     }
 
+    /// `SourceCidrs`, or else the VPC's own blocks.
+    async fn source_cidrs(&self, spec: &GroupSpec) -> Result<Vec<String>> {
+        match &spec.source_cidrs {
+            Some(cidrs) => Ok(cidrs.clone()),
+            None => self
+                .ec2
+                .vpc_cidrs(&spec.vpc_id)
+                .await
+                .map_err(|e| e.not_found_is_property("VpcId", &spec.vpc_id)),
+        }
+    }
+
     /// Makes the group (or adopts the one a redelivered request made), then reconciles it.
     async fn create_group(
         &self,
@@ -174,10 +186,7 @@ impl SecurityGroupResource {
         spec: &GroupSpec,
         replacing: Option<&str>,
     ) -> Result<Outcome> {
-        let cidrs = match &spec.source_cidrs {
-            Some(cidrs) => cidrs.clone(),
-            None => self.ec2.vpc_cidrs(&spec.vpc_id).await?,
-        };
+        let cidrs = self.source_cidrs(spec).await?;
         let name = spec
             .group_name
             .clone()
@@ -328,10 +337,7 @@ impl CustomResource for SecurityGroupResource {
             tracing::info!("VpcId, GroupName or Description changed: replacing the group");
             return self.create_group(ctx, &spec, Some(physical_id)).await;
         }
-        let cidrs = match &spec.source_cidrs {
-            Some(cidrs) => cidrs.clone(),
-            None => self.ec2.vpc_cidrs(&spec.vpc_id).await?,
-        };
+        let cidrs = self.source_cidrs(&spec).await?;
         self.reconcile(physical_id, &spec, &cidrs).await?;
         Ok(outcome(physical_id, &cidrs))
     }
@@ -365,7 +371,49 @@ impl CustomResource for SecurityGroupResource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::delete_security_group::{
+        DeleteSecurityGroupError, DeleteSecurityGroupOutput,
+    };
+    use aws_smithy_mocks::{mock, mock_client};
     use serde_json::json;
+
+    fn in_use() -> DeleteSecurityGroupError {
+        DeleteSecurityGroupError::generic(
+            ErrorMetadata::builder().code("DependencyViolation").message("in use").build(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_retries_while_the_group_is_in_use_then_succeeds() {
+        let rule = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .sequence()
+            .error(in_use)
+            .times(3)
+            .output(|| DeleteSecurityGroupOutput::builder().build())
+            .build();
+        let resource = SecurityGroupResource::new(Ec2::new(mock_client!(aws_sdk_ec2, [&rule])));
+        let ctx = RequestContext::for_test(Duration::from_secs(60));
+        resource.delete_group(&ctx, "sg-1").await.unwrap();
+        assert_eq!(rule.num_calls(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_gives_up_before_the_deadline_naming_the_group() {
+        let rule = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .sequence()
+            .error(in_use)
+            .repeatedly()
+            .build();
+        let resource = SecurityGroupResource::new(Ec2::new(mock_client!(aws_sdk_ec2, [&rule])));
+        let ctx = RequestContext::for_test(Duration::from_secs(30));
+        let err = resource.delete_group(&ctx, "sg-1").await.unwrap_err();
+        assert!(
+            matches!(err, Error::GroupStillInUse { ref group, .. } if group == "sg-1"),
+            "{err}"
+        );
+        assert!(tokio::time::Instant::now() <= ctx.deadline);
+    }
 
     fn problems(properties: Value) -> String {
         GroupSpec::parse(&properties).unwrap_err().to_string()

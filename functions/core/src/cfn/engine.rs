@@ -223,7 +223,7 @@ impl<R: CustomResource> Engine<R> {
                 let message = panic_message(join_error);
                 tracing::error!(panic = %message, "handler panicked");
                 Err(format!(
-                    "Internal error: the function panicked ({message}); see its CloudWatch log. No retry is needed to clean up: Delete finds what was made by its tags"
+                    "Internal error: the function panicked ({message}); see its CloudWatch log"
                 ))
             }
             Err(_elapsed) => {
@@ -242,13 +242,13 @@ impl<R: CustomResource> Engine<R> {
         request_physical_id: Option<&str>,
         result: Result<Outcome, String>,
     ) -> Result<Value> {
-        let answer = build_answer(envelope, request_physical_id, result);
+        let mut answer = build_answer(envelope, request_physical_id, result);
+        let body = encode_answer(&mut answer);
         let summary = json!({
             "Status": answer.status,
             "PhysicalResourceId": answer.physical_resource_id,
             "Reason": answer.reason,
         });
-        let body = encode_answer(answer);
         self.responder.send(url, body).await?;
         tracing::info!(
             status = summary["Status"].as_str().unwrap_or_default(),

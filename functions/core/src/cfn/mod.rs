@@ -235,10 +235,10 @@ pub fn build_answer(
     answer
 }
 
-/// Serializes `answer`; one that would exceed [`MAX_ANSWER_BYTES`] becomes a FAILED answer that
-/// says which attributes made it too long, since CloudFormation would refuse it anyway.
-pub fn encode_answer(mut answer: CloudFormationCustomResourceResponse) -> Vec<u8> {
-    let body = serde_json::to_vec(&answer).expect("an answer is plain strings");
+/// Serializes `answer`; one that would exceed [`MAX_ANSWER_BYTES`] is first turned into a FAILED
+/// answer that says which attributes made it too long, since CloudFormation would refuse it.
+pub fn encode_answer(answer: &mut CloudFormationCustomResourceResponse) -> Vec<u8> {
+    let body = serde_json::to_vec(&*answer).expect("an answer is plain strings");
     if body.len() <= MAX_ANSWER_BYTES {
         return body;
     }
@@ -255,7 +255,7 @@ pub fn encode_answer(mut answer: CloudFormationCustomResourceResponse) -> Vec<u8
     answer.status = CloudFormationCustomResourceResponseStatus::Failed;
     answer.reason = Some(truncate(&reason, MAX_REASON_BYTES));
     answer.data.clear();
-    serde_json::to_vec(&answer).expect("an answer is plain strings")
+    serde_json::to_vec(&*answer).expect("an answer is plain strings")
 }
 
 /// The first `max` bytes of `text`, cut at a character boundary, marked when cut.
@@ -371,7 +371,9 @@ mod tests {
         let outcome = Outcome::new("sg-1")
             .with("SourceCidrs", "10.0.0.0/32,".repeat(400))
             .with("GroupId", "sg-1");
-        let body = encode_answer(build_answer(&envelope(), None, Ok(outcome)));
+        let mut answer = build_answer(&envelope(), None, Ok(outcome));
+        let body = encode_answer(&mut answer);
+        assert_eq!(answer.status, CloudFormationCustomResourceResponseStatus::Failed);
         assert!(body.len() <= MAX_ANSWER_BYTES);
         let answer: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(answer["Status"], "FAILED");
@@ -381,11 +383,9 @@ mod tests {
 
     #[test]
     fn a_successful_answer_has_the_fields_cloudformation_reads() {
-        let body = encode_answer(build_answer(
-            &envelope(),
-            None,
-            Ok(Outcome::new("vpce-1").with("State", "available")),
-        ));
+        let mut answer =
+            build_answer(&envelope(), None, Ok(Outcome::new("vpce-1").with("State", "available")));
+        let body = encode_answer(&mut answer);
         let answer: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(answer["Status"], "SUCCESS");
         assert_eq!(answer["PhysicalResourceId"], "vpce-1");
