@@ -7,11 +7,14 @@ real binaries under a Lambda Runtime API, answered through pre-signed S3 URLs; t
 events in reverse order, and a check that nothing is left. Exits 0 only when every step did
 what it should.
 
-The full scenario (acceptance by the provider, the waiter, the validator, the templates)
-arrives with the later issues; this is the part the two functions serve today."""
+The endpoint's service requires acceptance: the Create is handed to the acceptance loop (a Step
+Functions execution of templates/acceptance-waiter.asl.json, run here state by state because
+moto does not run executions), the provider accepts, and the waiter answers SUCCESS with Private
+DNS switched on. The validator and the templates arrive with later issues."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -22,6 +25,7 @@ import boto3
 from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import start_emulator
 from tests.harness.runtime import LambdaFunction
+from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -60,7 +64,11 @@ def main() -> None:
     ec2 = boto3.client("ec2", endpoint_url=emulator.url, region_name=REGION, **CREDS)
     elbv2 = boto3.client("elbv2", endpoint_url=emulator.url, region_name=REGION, **CREDS)
 
-    step("Provider: a VPC, a network load balancer in us-east-1a/b, an endpoint service for api.partner.com")
+    sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, region_name=REGION, **CREDS)
+    state_machine = create_state_machine(sfn, "privatelink-acceptance")
+    step(f"Acceptance loop registered: {state_machine}")
+
+    step("Provider: a VPC, a network load balancer in us-east-1a/b, an endpoint service for api.partner.com that requires acceptance")
     pvpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
     psubnets = [ec2.create_subnet(VpcId=pvpc, CidrBlock=f"10.100.{i}.0/24",
                                   AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
@@ -68,7 +76,7 @@ def main() -> None:
     nlb = elbv2.create_load_balancer(Name="partner-api", Subnets=psubnets, Type="network",
                                      Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
     service = ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False, PrivateDnsName="api.partner.com",
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True, PrivateDnsName="api.partner.com",
     )["ServiceConfiguration"]
     step(f"  service {service['ServiceName']} in {', '.join(service['AvailabilityZones'])}")
 
@@ -81,7 +89,9 @@ def main() -> None:
     cfn = CloudFormation(emulator.url)
     stack = stack_id("partner-api-consumer")
     sg_fn = LambdaFunction(REPO / "target/debug/privatelink-security-group", env)
-    ep_fn = LambdaFunction(REPO / "target/debug/privatelink-endpoint", env)
+    ep_fn = LambdaFunction(REPO / "target/debug/privatelink-endpoint",
+                           {**env, "ACCEPTANCE_STATE_MACHINE_ARN": state_machine})
+    waiter = LambdaFunction(REPO / "target/debug/privatelink-acceptance-waiter", env)
     try:
         step("CloudFormation: Create EndpointSecurityGroup (port 443 from the VPC)")
         sg_props = {"VpcId": vpc, "Ports": ["443"]}
@@ -89,14 +99,36 @@ def main() -> None:
         group_id = sg["PhysicalResourceId"]
         step(f"  GroupId={sg['Data']['GroupId']} SourceCidrs={sg['Data']['SourceCidrs']}")
 
-        step("CloudFormation: Create PartnerEndpoint (verify, one subnet per zone, Private DNS)")
+        step("CloudFormation: Create PartnerEndpoint (verify, one subnet per zone, Private DNS after acceptance)")
         ep_props = {"ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": subnets,
-                    "SecurityGroupIds": [group_id]}
-        ep = send(ep_fn, cfn, cfn.create_event("Custom::PrivateLinkEndpoint", "PartnerEndpoint", ep_props, stack))
+                    "SecurityGroupIds": [group_id], "PrivateDnsEnabled": "true"}
+        event, key = cfn.create_event("Custom::PrivateLinkEndpoint", "PartnerEndpoint", ep_props, stack)
+        step(f"  -> Create {event['ResourceType']} {event['LogicalResourceId']}")
+        handed = ep_fn.invoke(event, deadline_s=120, timeout_s=150)
+        if handed.kind != "response" or handed.body.get("Status") != "HANDED_OFF" or cfn.answers(key):
+            fail(f"expected a hand-off to the acceptance loop, got {handed.kind}: {handed.body}")
+        executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+        state = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+        endpoint_id = state["VpcEndpointId"]
+        step(f"  endpoint {endpoint_id} is pendingAcceptance; CloudFormation waits, the loop {executions[0]['name']} polls")
+
+        def progress(n: int, data: dict[str, Any]) -> None:
+            step(f"  check {n}: {data.get('LastState')}{' (done)' if data['Done'] else ', waiting'}")
+            if n == 2:
+                step("Provider: accepts the connection")
+                ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"], VpcEndpointIds=[endpoint_id])
+
+        run_loop(load_definition(), waiter, state, on_check=progress, max_wait_s=0.5)
+        ep = cfn.answer(key)
+        step(f"  <- {ep['Status']} PhysicalResourceId={ep['PhysicalResourceId']} (answered by the waiter)")
+        if ep["Status"] != "SUCCESS":
+            fail(f"PartnerEndpoint answered {ep['Status']}: {ep.get('Reason')}")
         for key in ("State", "DnsName", "PrivateDnsName", "PrivateIpAddresses", "NetworkInterfaceIds"):
             step(f"  {key}={ep['Data'][key]}")
-        if ep["Data"]["State"] != "available" or ep["Data"]["PrivateDnsName"] != "api.partner.com":
+        dns_on = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"]
+        if ep["Data"]["State"] != "available" or ep["Data"]["PrivateDnsName"] != "api.partner.com" or not dns_on:
             fail("the endpoint is not available with Private DNS for api.partner.com")
+        step("  Private DNS is on: inside the VPC, api.partner.com now names the endpoint")
 
         step("CloudFormation: Delete PartnerEndpoint, then EndpointSecurityGroup")
         send(ep_fn, cfn, cfn.delete_event("Custom::PrivateLinkEndpoint", "PartnerEndpoint", ep["PhysicalResourceId"], ep_props, stack))
@@ -112,6 +144,7 @@ def main() -> None:
     finally:
         sg_fn.stop()
         ep_fn.stop()
+        waiter.stop()
         emulator.stop()
 
 

@@ -6,13 +6,14 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::Outcome;
+use crate::cfn::{Outcome, Reply};
 use crate::ec2::{self, Ec2, EndpointChange, EndpointView, NewEndpoint, ServiceView};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
 
-/// Default of `AcceptanceTimeoutSeconds`: under CloudFormation's default hour.
+/// Default of `AcceptanceTimeoutSeconds` while CloudFormation waits: under its default hour.
 pub const DEFAULT_ACCEPTANCE_TIMEOUT_SECS: u64 = 3300;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -37,10 +38,14 @@ pub struct EndpointSpec {
     pub service_region: Option<String>,
     /// `Tags`.
     pub tags: Vec<Tag>,
-    /// `WaitForAcceptance`, default true.
+    /// `WaitForAcceptance`, default true: CloudFormation waits until the provider accepts.
     pub wait_for_acceptance: bool,
-    /// `AcceptanceTimeoutSeconds`.
-    pub acceptance_timeout_secs: u64,
+    /// `AcceptanceTimeoutSeconds`; `None`: 3300 while CloudFormation waits, 7 days otherwise.
+    pub acceptance_timeout_secs: Option<u64>,
+    /// `AcceptancePollIntervalSeconds`; `None`: 15 while CloudFormation waits, 300 otherwise.
+    pub acceptance_poll_secs: Option<u64>,
+    /// `ServiceTimeout`, CloudFormation's own wait for this resource, if the template set one.
+    pub service_timeout_secs: Option<u64>,
 }
 
 impl EndpointSpec {
@@ -89,9 +94,10 @@ impl EndpointSpec {
         }
         let tags = r.tags("Tags");
         let wait_for_acceptance = r.optional_bool("WaitForAcceptance").unwrap_or(true);
-        let acceptance_timeout_secs = r
-            .optional_u64("AcceptanceTimeoutSeconds", 60..=30 * 24 * 3600)
-            .unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS);
+        let acceptance_timeout_secs =
+            r.optional_u64("AcceptanceTimeoutSeconds", 1..=30 * 24 * 3600);
+        let acceptance_poll_secs = r.optional_u64("AcceptancePollIntervalSeconds", 1..=3600);
+        let service_timeout_secs = r.optional_u64("ServiceTimeout", 1..=3600);
         let spec = Self {
             service_name: service_name.unwrap_or_default(),
             vpc_id: vpc_id.unwrap_or_default(),
@@ -104,6 +110,8 @@ impl EndpointSpec {
             tags,
             wait_for_acceptance,
             acceptance_timeout_secs,
+            acceptance_poll_secs,
+            service_timeout_secs,
         };
         r.finish(spec)
     }
@@ -242,7 +250,7 @@ pub fn endpoint_outcome(
 }
 
 /// Turns AWS's "conflicting DNS domain" refusal into a reason a person can act on.
-fn explain(err: crate::error::AwsError, vpc_id: &str) -> Error {
+pub fn explain(err: crate::error::AwsError, vpc_id: &str) -> Error {
     if err.message.contains("conflicting DNS domain") {
         Error::PrivateDnsConflict { vpc: vpc_id.to_owned(), detail: err.message }
     } else {
@@ -253,12 +261,20 @@ fn explain(err: crate::error::AwsError, vpc_id: &str) -> Error {
 /// Serves `Custom::PrivateLinkEndpoint`.
 pub struct EndpointResource {
     ec2: Ec2,
+    handoff: Option<Handoff>,
 }
 
 impl EndpointResource {
-    /// The resource over EC2 operations.
+    /// The resource over EC2 operations. Without a hand-off, an endpoint waiting for acceptance
+    /// is answered at once with `State` = `pendingAcceptance`.
     pub fn new(ec2: Ec2) -> Self {
-        Self { ec2 }
+        Self { ec2, handoff: None }
+    }
+
+    /// Hands the wait for acceptance to the acceptance loop.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// The console's "Verify", and the subnet check, before anything is made.
@@ -289,7 +305,7 @@ impl EndpointResource {
         ctx: &RequestContext,
         spec: &EndpointSpec,
         replacing: bool,
-    ) -> Result<Outcome> {
+    ) -> Result<Reply> {
         let (service, private_dns) = self.verify(spec).await?;
         let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
         tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
@@ -312,8 +328,15 @@ impl EndpointResource {
             .await
             .map_err(|e| explain(e, &spec.vpc_id))?;
         tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
-        match self.settle(ctx, &created.id, &service, private_dns).await {
-            Ok(outcome) => Ok(outcome),
+        let settled = match self.settle(ctx, &created.id, &service, private_dns).await {
+            Ok(outcome) => {
+                self.wait_for_acceptance(ctx, spec, &service, private_dns, outcome, !replacing)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match settled {
+            Ok(reply) => Ok(reply),
             Err(err) => {
                 // A replacement that fails must not leave a second endpoint: CloudFormation keeps
                 // the old id and will never ask to delete this one.
@@ -325,6 +348,65 @@ impl EndpointResource {
                 Err(err)
             }
         }
+    }
+
+    /// Hands an endpoint that waits for the provider to the acceptance loop. While CloudFormation
+    /// waits (a Create with `WaitForAcceptance` on) the loop answers it later; otherwise the
+    /// answer is given now and a background loop only switches Private DNS on after acceptance.
+    async fn wait_for_acceptance(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        service: &ServiceView,
+        private_dns: bool,
+        outcome: Outcome,
+        is_create: bool,
+    ) -> Result<Reply> {
+        let state = outcome.data.get("State").map(String::as_str).unwrap_or_default();
+        let waiting = state.eq_ignore_ascii_case("pendingAcceptance")
+            || state.eq_ignore_ascii_case("pending");
+        let answering = is_create && spec.wait_for_acceptance;
+        let Some(handoff) = self.handoff.as_ref().filter(|_| waiting && (answering || private_dns))
+        else {
+            if waiting && self.handoff.is_none() {
+                tracing::warn!("no acceptance loop configured (ACCEPTANCE_STATE_MACHINE_ARN): answering pendingAcceptance now; Private DNS stays off");
+            }
+            return Ok(outcome.into());
+        };
+        let wait = WaitState {
+            response_url: answering.then(|| ctx.response_url.clone()),
+            stack_id: ctx.stack_id.clone(),
+            request_id: ctx.request_id.clone(),
+            logical_resource_id: ctx.logical_id.clone(),
+            vpc_endpoint_id: outcome.physical_id.clone(),
+            service_name: spec.service_name.clone(),
+            private_dns_enabled: private_dns,
+            private_dns_name: service.private_dns_name.clone(),
+            timeout_seconds: match answering {
+                true => acceptance::answering_timeout(
+                    spec.acceptance_timeout_secs.unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS),
+                    spec.service_timeout_secs,
+                ),
+                false => spec
+                    .acceptance_timeout_secs
+                    .unwrap_or(acceptance::DEFAULT_BACKGROUND_TIMEOUT_SECS),
+            },
+            poll_interval_seconds: spec.acceptance_poll_secs.unwrap_or(match answering {
+                true => acceptance::DEFAULT_POLL_SECS,
+                false => acceptance::DEFAULT_BACKGROUND_POLL_SECS,
+            }),
+            started_at: None,
+            done: false,
+            last_state: None,
+            error: None,
+        };
+        let execution = handoff.start(ctx, &wait).await?;
+        tracing::info!(
+            execution,
+            answering,
+            "waiting for the provider's acceptance in the acceptance loop"
+        );
+        Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
     }
 
     /// Waits (bounded) until the endpoint leaves `pending`, then describes it for the answer.
@@ -407,7 +489,7 @@ impl EndpointResource {
 }
 
 impl CustomResource for EndpointResource {
-    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Outcome> {
+    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
         let spec = EndpointSpec::parse(properties)?;
         self.create_endpoint(ctx, &spec, false).await
     }
@@ -418,7 +500,7 @@ impl CustomResource for EndpointResource {
         physical_id: &str,
         properties: &Value,
         old: &Value,
-    ) -> Result<Outcome> {
+    ) -> Result<Reply> {
         let spec = EndpointSpec::parse(properties)?;
         // Decided from the endpoint as it is, not from OldResourceProperties: on a rollback those
         // are the properties that failed.
@@ -428,7 +510,8 @@ impl CustomResource for EndpointResource {
         };
         let Some(current) = current else {
             tracing::info!("the endpoint is gone; making a new one");
-            return self.create_endpoint(ctx, &spec, false).await;
+            // As for a replacement: a failure must not leave the new one behind.
+            return self.create_endpoint(ctx, &spec, true).await;
         };
         let current = if needs_replacement(&current, &spec, &self.ec2.region()) {
             match self.earlier_endpoint(ctx, &spec, &current.id).await? {
@@ -459,7 +542,7 @@ impl CustomResource for EndpointResource {
         let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
         self.ec2.tag(&current.id, &set).await?;
         self.ec2.untag(&current.id, &unset).await?;
-        self.settle(ctx, &current.id, &service, private_dns).await
+        self.settle(ctx, &current.id, &service, private_dns).await.map(Reply::from)
     }
 
     async fn delete(
@@ -467,7 +550,14 @@ impl CustomResource for EndpointResource {
         ctx: &RequestContext,
         physical_id: &str,
         _properties: &Value,
-    ) -> Result<Outcome> {
+    ) -> Result<Reply> {
+        if let Some(handoff) = &self.handoff {
+            // A Delete while waiting: the loop must not answer, nor switch anything on, later.
+            // Best effort: a loop left running finds the endpoint gone and ends by itself.
+            if let Err(err) = handoff.stop_all(&ctx.stack_id, &ctx.logical_id).await {
+                tracing::warn!(error = %err, "could not stop the acceptance loop");
+            }
+        }
         if properties::is_aws_id(physical_id, "vpce-") {
             match self.ec2.endpoint(physical_id).await? {
                 Some(endpoint) if endpoint.is("deleted") => {
@@ -491,7 +581,7 @@ impl CustomResource for EndpointResource {
                 }
             }
         }
-        Ok(Outcome::new(physical_id))
+        Ok(Outcome::new(physical_id).into())
     }
 }
 
@@ -530,7 +620,7 @@ mod tests {
         let spec = EndpointSpec::parse(&valid()).unwrap();
         assert_eq!(spec.private_dns, None);
         assert!(spec.wait_for_acceptance);
-        assert_eq!(spec.acceptance_timeout_secs, 3300);
+        assert_eq!(spec.acceptance_timeout_secs, None);
         assert!(spec.group_ids.is_empty());
     }
 
@@ -539,10 +629,12 @@ mod tests {
         let mut props = with("PrivateDnsEnabled", json!("false"));
         props["WaitForAcceptance"] = json!("false");
         props["AcceptanceTimeoutSeconds"] = json!("600");
+        props["ServiceTimeout"] = json!("900");
         let spec = EndpointSpec::parse(&props).unwrap();
         assert_eq!(spec.private_dns, Some(false));
         assert!(!spec.wait_for_acceptance);
-        assert_eq!(spec.acceptance_timeout_secs, 600);
+        assert_eq!(spec.acceptance_timeout_secs, Some(600));
+        assert_eq!(spec.service_timeout_secs, Some(900));
     }
 
     #[test]
@@ -559,7 +651,8 @@ mod tests {
             ("ServiceRegion", json!("Virginia")),
             ("Tags", json!([{"Key": "aws:x", "Value": "y"}])),
             ("WaitForAcceptance", json!("maybe")),
-            ("AcceptanceTimeoutSeconds", json!("5")),
+            ("AcceptanceTimeoutSeconds", json!("0")),
+            ("AcceptancePollIntervalSeconds", json!("fast")),
         ];
         for (key, value) in cases {
             let reason = EndpointSpec::parse(&with(key, value.clone())).unwrap_err().to_string();

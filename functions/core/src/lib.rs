@@ -1,9 +1,10 @@
 //! Shared logic of the privatelink-lambdas functions: the CloudFormation custom-resource engine
-//! ([`cfn`]), property parsing ([`properties`]), EC2 operations ([`ec2`]) and the resources
-//! themselves ([`security_group`], [`endpoint`]).
+//! ([`cfn`]), property parsing ([`properties`]), EC2 operations ([`ec2`]), the resources
+//! themselves ([`security_group`], [`endpoint`]) and the wait for acceptance ([`acceptance`]).
 //!
 //! Data flows one way: event -> typed request -> pure decision -> AWS calls -> exactly one answer.
 
+pub mod acceptance;
 pub mod cfn;
 pub mod ec2;
 pub mod endpoint;

@@ -51,6 +51,11 @@ pub async fn aws_config() -> SdkConfig {
         .await
 }
 
+/// An optional setting from the environment: unset and blank are the same.
+pub fn optional_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 /// Serves `resource` under the Lambda Runtime API until the process ends.
 pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
     let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()));

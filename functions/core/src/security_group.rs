@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::Outcome;
+use crate::cfn::{Outcome, Reply};
 use crate::ec2::{self, Ec2, GroupView, IngressRule};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
@@ -306,9 +306,9 @@ fn outcome(group_id: &str, cidrs: &[String]) -> Outcome {
 }
 
 impl CustomResource for SecurityGroupResource {
-    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Outcome> {
+    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
         let spec = GroupSpec::parse(properties)?;
-        self.create_group(ctx, &spec, None).await
+        self.create_group(ctx, &spec, None).await.map(Reply::from)
     }
 
     async fn update(
@@ -317,7 +317,7 @@ impl CustomResource for SecurityGroupResource {
         physical_id: &str,
         properties: &Value,
         _old: &Value,
-    ) -> Result<Outcome> {
+    ) -> Result<Reply> {
         let spec = GroupSpec::parse(properties)?;
         // Decided from the group as it is, not from OldResourceProperties: on a rollback those
         // are the properties that failed.
@@ -327,7 +327,7 @@ impl CustomResource for SecurityGroupResource {
         };
         let Some(current) = current else {
             tracing::info!("the group is gone; making a new one");
-            return self.create_group(ctx, &spec, None).await;
+            return self.create_group(ctx, &spec, None).await.map(Reply::from);
         };
         let name = spec
             .group_name
@@ -335,11 +335,11 @@ impl CustomResource for SecurityGroupResource {
             .unwrap_or_else(|| default_group_name(ctx, &spec.vpc_id, &spec.description));
         if needs_replacement(&current, &spec.vpc_id, &name, &spec.description) {
             tracing::info!("VpcId, GroupName or Description changed: replacing the group");
-            return self.create_group(ctx, &spec, Some(physical_id)).await;
+            return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         }
         let cidrs = self.source_cidrs(&spec).await?;
         self.reconcile(physical_id, &spec, &cidrs).await?;
-        Ok(outcome(physical_id, &cidrs))
+        Ok(outcome(physical_id, &cidrs).into())
     }
 
     async fn delete(
@@ -347,7 +347,7 @@ impl CustomResource for SecurityGroupResource {
         ctx: &RequestContext,
         physical_id: &str,
         _properties: &Value,
-    ) -> Result<Outcome> {
+    ) -> Result<Reply> {
         if properties::is_aws_id(physical_id, "sg-") {
             match self.ec2.group(physical_id).await? {
                 Some(group) if ec2::is_owned_by(&group.tags, &ctx.stack_id, &ctx.logical_id) => {
@@ -364,7 +364,7 @@ impl CustomResource for SecurityGroupResource {
                 self.delete_group(ctx, &group.id).await?;
             }
         }
-        Ok(Outcome::new(physical_id))
+        Ok(Outcome::new(physical_id).into())
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::responder::{redact, Responder};
-use super::{build_answer, encode_answer, parse_event, Envelope, Outcome, Parsed, Request};
+use super::{build_answer, encode_answer, parse_event, Envelope, Outcome, Parsed, Reply, Request};
 use crate::error::Result;
 
 /// What a handler knows about the request it serves.
@@ -27,6 +27,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The resource's logical id.
     pub logical_id: String,
+    /// Where the answer goes, for a handler that hands the answer over to someone else.
+    pub response_url: String,
     /// When the handler must stop waiting and return, leaving the engine time to answer.
     pub deadline: Instant,
 }
@@ -38,6 +40,7 @@ impl RequestContext {
             stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),
             request_id: "00000000-0000-0000-0000-000000000001".into(),
             logical_id: "Resource".into(),
+            response_url: "https://s3.amazonaws.com/test".into(),
             deadline: Instant::now() + budget,
         }
     }
@@ -56,14 +59,15 @@ impl RequestContext {
 /// A custom resource type: what to do on Create, Update and Delete.
 ///
 /// Handlers parse their own properties (so a Delete never fails on the invalid properties of a
-/// failed Create) and return an [`Outcome`] or an [`Error`] whose text becomes the `Reason`.
+/// failed Create) and return a [`Reply`] (an [`Outcome`] to answer now, or a hand-off to whoever
+/// answers later) or an [`Error`] whose text becomes the `Reason`.
 pub trait CustomResource: Send + Sync + 'static {
     /// Makes the resource.
     fn create(
         &self,
         ctx: &RequestContext,
         properties: &Value,
-    ) -> impl Future<Output = Result<Outcome>> + Send;
+    ) -> impl Future<Output = Result<Reply>> + Send;
 
     /// Changes the resource, in place or by replacement (an outcome with a new id).
     fn update(
@@ -72,7 +76,7 @@ pub trait CustomResource: Send + Sync + 'static {
         physical_id: &str,
         properties: &Value,
         old_properties: &Value,
-    ) -> impl Future<Output = Result<Outcome>> + Send;
+    ) -> impl Future<Output = Result<Reply>> + Send;
 
     /// Removes the resource; an id that is not ours, a placeholder, or a resource already gone
     /// is a success.
@@ -81,7 +85,7 @@ pub trait CustomResource: Send + Sync + 'static {
         ctx: &RequestContext,
         physical_id: &str,
         properties: &Value,
-    ) -> impl Future<Output = Result<Outcome>> + Send;
+    ) -> impl Future<Output = Result<Reply>> + Send;
 }
 
 /// How much of the invocation's time is kept back at the end.
@@ -172,7 +176,14 @@ impl<R: CustomResource> Engine<R> {
                 }
                 Ok(request) => {
                     let physical_id = request.physical_id().map(str::to_owned);
-                    (physical_id, self.run_guarded(&envelope, request, deadline).await)
+                    match self.run_guarded(&envelope, request, deadline).await {
+                        Ok(Reply::Later { by }) => {
+                            tracing::info!(by, "handed off: the answer comes later");
+                            return Ok(json!({"Status": "HANDED_OFF", "AnsweredBy": by}));
+                        }
+                        Ok(Reply::Now(outcome)) => (physical_id, Ok(outcome)),
+                        Err(reason) => (physical_id, Err(reason)),
+                    }
                 }
             };
             self.answer(&envelope, &url, physical_id.as_deref(), result).await
@@ -188,13 +199,14 @@ impl<R: CustomResource> Engine<R> {
         envelope: &Envelope,
         request: Request,
         deadline: Instant,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Reply, String> {
         let margins = self.margins.scaled(deadline.saturating_duration_since(Instant::now()));
         let guard_at = deadline.checked_sub(margins.answer).unwrap_or(deadline);
         let ctx = RequestContext {
             stack_id: envelope.stack_id.clone(),
             request_id: envelope.request_id.clone(),
             logical_id: envelope.logical_id.clone(),
+            response_url: envelope.response_url.clone(),
             deadline: guard_at.checked_sub(margins.handler).unwrap_or(guard_at),
         };
         tracing::info!(remaining_ms = ctx.remaining().as_millis() as u64, "handling");
@@ -214,7 +226,7 @@ impl<R: CustomResource> Engine<R> {
             .in_current_span(),
         );
         match tokio::time::timeout_at(guard_at, &mut task).await {
-            Ok(Ok(Ok(outcome))) => Ok(outcome),
+            Ok(Ok(Ok(reply))) => Ok(reply),
             Ok(Ok(Err(err))) => {
                 tracing::error!(error = %err, "handler failed");
                 Err(err.to_string())
@@ -335,6 +347,7 @@ mod tests {
 
     enum Behaviour {
         Succeed,
+        HandOff,
         Fail,
         Panic,
         Hang,
@@ -343,9 +356,10 @@ mod tests {
     struct Scripted(Behaviour);
 
     impl Scripted {
-        async fn run(&self) -> Result<Outcome> {
+        async fn run(&self) -> Result<Reply> {
             match self.0 {
-                Behaviour::Succeed => Ok(Outcome::new("thing-1").with("Answer", "42")),
+                Behaviour::Succeed => Ok(Outcome::new("thing-1").with("Answer", "42").into()),
+                Behaviour::HandOff => Ok(Reply::Later { by: "waiter".into() }),
                 Behaviour::Fail => Err(Error::property("Ports", "is wrong")),
                 Behaviour::Panic => panic!("handler bug"),
                 Behaviour::Hang => {
@@ -357,19 +371,13 @@ mod tests {
     }
 
     impl CustomResource for Scripted {
-        async fn create(&self, _: &RequestContext, _: &Value) -> Result<Outcome> {
+        async fn create(&self, _: &RequestContext, _: &Value) -> Result<Reply> {
             self.run().await
         }
-        async fn update(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: &Value,
-            _: &Value,
-        ) -> Result<Outcome> {
+        async fn update(&self, _: &RequestContext, _: &str, _: &Value, _: &Value) -> Result<Reply> {
             self.run().await
         }
-        async fn delete(&self, _: &RequestContext, _: &str, _: &Value) -> Result<Outcome> {
+        async fn delete(&self, _: &RequestContext, _: &str, _: &Value) -> Result<Reply> {
             self.run().await
         }
     }
@@ -413,6 +421,13 @@ mod tests {
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0]["Data"]["Answer"], "42");
         assert_eq!(answers[0]["PhysicalResourceId"], "thing-1");
+    }
+
+    #[tokio::test]
+    async fn a_hand_off_is_not_answered_by_the_engine() {
+        let (result, answers) = serve(Behaviour::HandOff, "Create", Duration::from_secs(5)).await;
+        assert_eq!(result.unwrap()["Status"], "HANDED_OFF");
+        assert!(answers.is_empty());
     }
 
     #[tokio::test]

@@ -183,6 +183,24 @@ impl Outcome {
     }
 }
 
+/// What a handler hands back to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Answer CloudFormation now with this outcome.
+    Now(Outcome),
+    /// Someone else answers later (the acceptance waiter): the engine must not answer.
+    Later {
+        /// Who will answer, for the log (an execution ARN).
+        by: String,
+    },
+}
+
+impl From<Outcome> for Reply {
+    fn from(outcome: Outcome) -> Self {
+        Self::Now(outcome)
+    }
+}
+
 /// The id a failed Create answers with. CloudFormation then sends a Delete with it, which must
 /// succeed and clean up whatever the Create left (found by tags, not by this id).
 pub fn placeholder_id(request_id: &str) -> String {

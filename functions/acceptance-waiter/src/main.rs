@@ -1,0 +1,19 @@
+//! `privatelink-acceptance-waiter`: one Check of the acceptance loop (see `templates/acceptance-waiter.asl.json`).
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use privatelink_core::acceptance::{WaitState, Waiter};
+use privatelink_core::cfn::responder::{Responder, UrlPolicy};
+use privatelink_core::ec2::Ec2;
+use privatelink_core::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_logging();
+    let config = runtime::aws_config().await;
+    let waiter = Waiter::new(
+        Ec2::new(aws_sdk_ec2::Client::new(&config)),
+        Responder::new(UrlPolicy::from_env()),
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<WaitState>| waiter.check(event.payload)))
+        .await
+}

@@ -1,0 +1,515 @@
+//! Waiting for the provider to accept, past one Lambda invocation.
+//!
+//! When a Create leaves an endpoint in `pendingAcceptance`, `privatelink-endpoint` hands the
+//! answer over to a Step Functions loop (Check -> Done? -> Wait -> Check) instead of answering.
+//! Each Check is one call of `privatelink-acceptance-waiter`, which takes one look at the
+//! endpoint and returns the loop's state with `Done` set when the loop should end. The waiter
+//! answers CloudFormation at most once: before it reports done after answering it tags the
+//! endpoint with the request id, and a retried Check that finds that tag answers nothing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cfn::engine::RequestContext;
+use crate::cfn::responder::Responder;
+use crate::cfn::{build_answer, encode_answer, Envelope, Outcome};
+use crate::ec2::{Ec2, EndpointChange, EndpointView};
+use crate::endpoint::{endpoint_outcome, explain};
+use crate::error::{AwsError, Error, Result};
+
+/// The tag that records that CloudFormation was answered for a request (its value).
+pub const TAG_ANSWERED: &str = "privatelink-lambdas:answered";
+/// Poll interval while CloudFormation waits: acceptance is noticed within one interval.
+pub const DEFAULT_POLL_SECS: u64 = 15;
+/// Poll interval of a background loop (`WaitForAcceptance: "false"`), which may run for days:
+/// slower, so the execution stays far below Step Functions' 25,000-event history limit.
+pub const DEFAULT_BACKGROUND_POLL_SECS: u64 = 300;
+/// How long a background loop waits when `AcceptanceTimeoutSeconds` is not given.
+pub const DEFAULT_BACKGROUND_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+/// CloudFormation's own wait when the resource gives no `ServiceTimeout`.
+pub const CLOUDFORMATION_TIMEOUT_SECS: u64 = 3600;
+/// Kept between our timeout and CloudFormation's, for the hand-off, one poll and the answer.
+const TIMEOUT_MARGIN_SECS: u64 = 60;
+
+/// The loop's state: the waiter's input and output, carried by Step Functions between Checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitState {
+    /// Where to answer (absent for a background loop, which answers nobody).
+    #[serde(rename = "ResponseURL", default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+    /// The stack's ARN.
+    pub stack_id: String,
+    /// The request being answered.
+    pub request_id: String,
+    /// The resource's logical id.
+    pub logical_resource_id: String,
+    /// The endpoint waited on.
+    pub vpc_endpoint_id: String,
+    /// Its service, for the reasons.
+    pub service_name: String,
+    /// Whether to switch Private DNS on once the endpoint is available.
+    pub private_dns_enabled: bool,
+    /// The service's private DNS name, for the answer's `Data`.
+    #[serde(default)]
+    pub private_dns_name: Option<String>,
+    /// How long to wait for acceptance, from the first Check.
+    pub timeout_seconds: u64,
+    /// The loop's Wait, read by the state machine (`SecondsPath`).
+    pub poll_interval_seconds: u64,
+    /// When the first Check ran (seconds since the epoch); set by the waiter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    /// Whether the loop is over: the state machine's Choice reads this field.
+    #[serde(default)]
+    pub done: bool,
+    /// What the last Check saw, for people reading the execution's history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_state: Option<String>,
+    /// Set by the state machine's Catch when Checks kept failing: answer FAILED with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+impl WaitState {
+    /// Whether this loop owes CloudFormation an answer.
+    pub fn answers(&self) -> bool {
+        self.response_url.is_some()
+    }
+}
+
+/// What one look at the endpoint calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Available: switch Private DNS on if asked (and not on yet), then succeed.
+    Succeed {
+        /// Whether `ModifyVpcEndpoint(PrivateDnsEnabled=true)` is needed first.
+        enable_private_dns: bool,
+    },
+    /// Still pending: look again after the interval.
+    KeepWaiting,
+    /// Waited too long for the provider.
+    TimedOut,
+    /// Rejected, failed or expired: it will not become available.
+    Failed {
+        /// The endpoint's state.
+        state: String,
+        /// Its `LastError`.
+        last_error: Option<String>,
+    },
+    /// Deleted or gone: the stack has moved on.
+    Gone,
+    /// CloudFormation was already answered for this request (a retried Check).
+    AlreadyAnswered,
+}
+
+/// Decides the next step from what was observed; `now` in seconds since the epoch.
+pub fn decide(state: &WaitState, endpoint: Option<&EndpointView>, now: u64) -> Step {
+    let Some(endpoint) = endpoint.filter(|e| !e.is_deleted()) else {
+        return Step::Gone;
+    };
+    if state.answers() && endpoint.tags.get(TAG_ANSWERED) == Some(&state.request_id) {
+        return Step::AlreadyAnswered;
+    }
+    if endpoint.is("available") {
+        return Step::Succeed {
+            enable_private_dns: state.private_dns_enabled && !endpoint.private_dns_enabled,
+        };
+    }
+    if ["rejected", "failed", "expired"].iter().any(|s| endpoint.is(s)) {
+        return Step::Failed {
+            state: endpoint.state.clone(),
+            last_error: endpoint.last_error.clone(),
+        };
+    }
+    let started = state.started_at.unwrap_or(now);
+    if now >= started.saturating_add(state.timeout_seconds) {
+        Step::TimedOut
+    } else {
+        Step::KeepWaiting
+    }
+}
+
+/// How long a loop that answers CloudFormation may wait: `AcceptanceTimeoutSeconds`, but never
+/// past CloudFormation's own wait (`ServiceTimeout`, default an hour) less a margin.
+pub fn answering_timeout(acceptance_timeout: u64, service_timeout: Option<u64>) -> u64 {
+    let cloudformation = service_timeout.unwrap_or(CLOUDFORMATION_TIMEOUT_SECS);
+    acceptance_timeout.min(cloudformation.saturating_sub(TIMEOUT_MARGIN_SECS).max(1))
+}
+
+/// The execution name for one request: deterministic, so a redelivered event starts no second
+/// loop (at most 80 characters of `[A-Za-z0-9-_]`, as Step Functions requires).
+pub fn execution_name(stack_id: &str, logical_id: &str, request_id: &str) -> String {
+    let request = hex(&Sha256::digest(request_id.as_bytes()))[..16].to_owned();
+    format!("{}{request}", execution_prefix(stack_id, logical_id))
+}
+
+/// The part of [`execution_name`] shared by every request of one resource.
+pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
+    let resource =
+        hex(&Sha256::digest(format!("{stack_id}\n{logical_id}").as_bytes()))[..20].to_owned();
+    let readable: String =
+        logical_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+    format!("{readable}-{resource}-")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Starts and stops acceptance loops (Step Functions executions).
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    sfn: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+}
+
+impl Handoff {
+    /// Loops of the state machine `state_machine_arn`.
+    pub fn new(sfn: aws_sdk_sfn::Client, state_machine_arn: impl Into<String>) -> Self {
+        Self { sfn, state_machine_arn: state_machine_arn.into() }
+    }
+
+    /// Starts the loop for one request; a loop already started for it (a redelivered event)
+    /// is not an error. Returns the execution's ARN.
+    pub async fn start(&self, ctx: &RequestContext, state: &WaitState) -> Result<String> {
+        let name = execution_name(&ctx.stack_id, &ctx.logical_id, &ctx.request_id);
+        let input = serde_json::to_string(state).expect("the state is plain JSON");
+        match self
+            .sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(&name)
+            .input(input)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.execution_arn().to_owned()),
+            Err(err) if err.code() == Some("ExecutionAlreadyExists") => {
+                tracing::info!(
+                    name,
+                    "the loop for this request is already running (a redelivered event)"
+                );
+                Ok(self.execution_arn(&name))
+            }
+            Err(err) => Err(AwsError::from_sdk("StartExecution", err).into()),
+        }
+    }
+
+    /// Stops every running loop of this resource (a Delete while waiting); returns how many.
+    pub async fn stop_all(&self, stack_id: &str, logical_id: &str) -> Result<usize> {
+        let prefix = execution_prefix(stack_id, logical_id);
+        let mut stopped = 0;
+        let mut pages = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(execution) = pages.next().await {
+            let execution = execution.map_err(|e| AwsError::from_sdk("ListExecutions", e))?;
+            if !execution.name().starts_with(&prefix) {
+                continue;
+            }
+            let stop = self
+                .sfn
+                .stop_execution()
+                .execution_arn(execution.execution_arn())
+                .cause("The resource was deleted while waiting for acceptance")
+                .send()
+                .await;
+            match stop {
+                Ok(_) => stopped += 1,
+                // Finished meanwhile: nothing to stop.
+                Err(err) if err.code() == Some("ExecutionDoesNotExist") => {}
+                Err(err) => return Err(AwsError::from_sdk("StopExecution", err).into()),
+            }
+            tracing::info!(execution = execution.execution_arn(), "stopped the acceptance loop");
+        }
+        Ok(stopped)
+    }
+
+    fn execution_arn(&self, name: &str) -> String {
+        format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+    }
+}
+
+/// The waiter: one look at the endpoint per call.
+pub struct Waiter {
+    ec2: Ec2,
+    responder: Responder,
+}
+
+impl Waiter {
+    /// A waiter over EC2 operations, answering through `responder`.
+    pub fn new(ec2: Ec2, responder: Responder) -> Self {
+        Self { ec2, responder }
+    }
+
+    /// One Check: looks at the endpoint, acts, and returns the next state (`Done` when over).
+    /// An error (EC2 unreachable) is returned to Step Functions, whose Retry calls again.
+    pub async fn check(&self, mut state: WaitState) -> Result<WaitState> {
+        let now = epoch_seconds();
+        state.started_at.get_or_insert(now);
+        let endpoint = self.ec2.endpoint(&state.vpc_endpoint_id).await?;
+        state.last_state = endpoint.as_ref().map(|e| e.state.clone());
+        if let Some(error) = state.error.take() {
+            // Checks kept failing: answer FAILED rather than leave the stack waiting.
+            return self.give_up(state, endpoint.as_ref(), &error).await;
+        }
+        let step = decide(&state, endpoint.as_ref(), now);
+        tracing::info!(endpoint_id = %state.vpc_endpoint_id, ?step, "checked");
+        match step {
+            Step::KeepWaiting => return Ok(state),
+            Step::Gone | Step::AlreadyAnswered => {}
+            Step::Succeed { enable_private_dns } => {
+                let endpoint = endpoint.expect("Succeed is decided on an endpoint");
+                let result = self.finish(&state, &endpoint, enable_private_dns).await;
+                self.answer(&state, result).await?;
+            }
+            Step::Failed { state: ended, last_error } => {
+                let reason = Error::EndpointFailed {
+                    endpoint: state.vpc_endpoint_id.clone(),
+                    state: ended,
+                    last_error,
+                };
+                self.answer(&state, Err(reason)).await?;
+            }
+            Step::TimedOut => {
+                let reason = Error::NotReady {
+                    what: format!("Acceptance of VPC endpoint {}", state.vpc_endpoint_id),
+                    detail: format!(
+                        "the provider of {} has not accepted it after {} s; ask the provider to accept the connection from {} (or raise AcceptanceTimeoutSeconds)",
+                        state.service_name, state.timeout_seconds, state.vpc_endpoint_id
+                    ),
+                };
+                self.answer(&state, Err(reason)).await?;
+            }
+        }
+        state.done = true;
+        Ok(state)
+    }
+
+    /// Switches Private DNS on when asked, and builds the same answer as a direct Create.
+    async fn finish(
+        &self,
+        state: &WaitState,
+        endpoint: &EndpointView,
+        enable_private_dns: bool,
+    ) -> Result<Outcome> {
+        if enable_private_dns {
+            let change =
+                EndpointChange { private_dns_enabled: Some(true), ..EndpointChange::default() };
+            self.ec2
+                .modify_endpoint(&endpoint.id, &change)
+                .await
+                .map_err(|e| explain(e, &endpoint.vpc_id))?;
+            tracing::info!(endpoint_id = %endpoint.id, "Private DNS switched on");
+        }
+        let addresses = self.ec2.interface_addresses(&endpoint.network_interface_ids).await?;
+        let dns_name = state.private_dns_name.as_deref().filter(|_| state.private_dns_enabled);
+        Ok(endpoint_outcome(endpoint, &addresses, dns_name))
+    }
+
+    async fn give_up(
+        &self,
+        mut state: WaitState,
+        endpoint: Option<&EndpointView>,
+        error: &Value,
+    ) -> Result<WaitState> {
+        let already = endpoint.is_some_and(|e| e.tags.get(TAG_ANSWERED) == Some(&state.request_id));
+        if !already {
+            let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("unknown error");
+            let reason = Error::NotReady {
+                what: format!("Waiting for acceptance of VPC endpoint {}", state.vpc_endpoint_id),
+                detail: format!("the acceptance waiter kept failing: {cause}"),
+            };
+            self.answer(&state, Err(reason)).await?;
+        }
+        state.done = true;
+        Ok(state)
+    }
+
+    /// Answers CloudFormation (when this loop answers anyone), then records that it did.
+    async fn answer(&self, state: &WaitState, result: Result<Outcome>) -> Result<()> {
+        let Some(response_url) = &state.response_url else {
+            match result {
+                Ok(_) => tracing::info!("background loop done"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "background loop ended without Private DNS")
+                }
+            }
+            return Ok(());
+        };
+        let envelope = Envelope {
+            response_url: response_url.clone(),
+            stack_id: state.stack_id.clone(),
+            request_id: state.request_id.clone(),
+            logical_id: state.logical_resource_id.clone(),
+            resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
+        };
+        let url = self.responder.policy().check(response_url)?;
+        // A failure keeps the endpoint's id, so the rollback's Delete removes it.
+        let mut answer = build_answer(
+            &envelope,
+            Some(&state.vpc_endpoint_id),
+            result.map_err(|e| e.to_string()),
+        );
+        let body = encode_answer(&mut answer);
+        self.responder.send(&url, body).await?;
+        tracing::info!(status = ?answer.status, reason = answer.reason.as_deref().unwrap_or_default(), "answered CloudFormation");
+        // Recorded after the answer: a Check retried after this point answers nothing more.
+        // (Recording first would risk never answering, which leaves the stack hanging.)
+        if let Err(err) = self
+            .ec2
+            .tag(&state.vpc_endpoint_id, &[(TAG_ANSWERED.to_owned(), state.request_id.clone())])
+            .await
+        {
+            tracing::warn!(error = %err, "could not record the answer on the endpoint");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> WaitState {
+        WaitState {
+            response_url: Some("https://s3.amazonaws.com/x".into()),
+            stack_id: "stack".into(),
+            request_id: "r-1".into(),
+            logical_resource_id: "Endpoint".into(),
+            vpc_endpoint_id: "vpce-1".into(),
+            service_name: "svc".into(),
+            private_dns_enabled: true,
+            private_dns_name: Some("api.partner.com".into()),
+            timeout_seconds: 100,
+            poll_interval_seconds: 15,
+            started_at: Some(1000),
+            done: false,
+            last_state: None,
+            error: None,
+        }
+    }
+
+    fn endpoint(state: &str) -> EndpointView {
+        EndpointView { id: "vpce-1".into(), state: state.into(), ..EndpointView::default() }
+    }
+
+    #[test]
+    fn pending_states_keep_waiting_until_the_timeout() {
+        for pending in ["pendingAcceptance", "pending", "PENDINGACCEPTANCE"] {
+            assert_eq!(decide(&state(), Some(&endpoint(pending)), 1050), Step::KeepWaiting);
+            assert_eq!(decide(&state(), Some(&endpoint(pending)), 1100), Step::TimedOut);
+        }
+    }
+
+    #[test]
+    fn available_succeeds_switching_private_dns_on_only_when_asked_and_off() {
+        let on = EndpointView { private_dns_enabled: true, ..endpoint("available") };
+        assert_eq!(
+            decide(&state(), Some(&endpoint("available")), 1001),
+            Step::Succeed { enable_private_dns: true }
+        );
+        assert_eq!(decide(&state(), Some(&on), 1001), Step::Succeed { enable_private_dns: false });
+        let not_asked = WaitState { private_dns_enabled: false, ..state() };
+        assert_eq!(
+            decide(&not_asked, Some(&endpoint("available")), 1001),
+            Step::Succeed { enable_private_dns: false }
+        );
+    }
+
+    #[test]
+    fn final_states_fail_with_the_last_error() {
+        let rejected = EndpointView {
+            last_error: Some("Rejected: by provider".into()),
+            ..endpoint("rejected")
+        };
+        assert_eq!(
+            decide(&state(), Some(&rejected), 1001),
+            Step::Failed {
+                state: "rejected".into(),
+                last_error: Some("Rejected: by provider".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_deleted_or_missing_endpoint_ends_the_loop_without_answering() {
+        assert_eq!(decide(&state(), None, 1001), Step::Gone);
+        assert_eq!(decide(&state(), Some(&endpoint("deleted")), 1001), Step::Gone);
+    }
+
+    #[test]
+    fn an_answered_request_is_never_answered_again() {
+        let mut answered = endpoint("available");
+        answered.tags.insert(TAG_ANSWERED.into(), "r-1".into());
+        assert_eq!(decide(&state(), Some(&answered), 1001), Step::AlreadyAnswered);
+        // ...but the tag of an earlier request does not count.
+        answered.tags.insert(TAG_ANSWERED.into(), "r-0".into());
+        assert!(matches!(decide(&state(), Some(&answered), 1001), Step::Succeed { .. }));
+    }
+
+    #[test]
+    fn the_timeout_never_passes_cloudformations_own() {
+        assert_eq!(answering_timeout(3300, None), 3300);
+        assert_eq!(answering_timeout(7200, None), 3540);
+        assert_eq!(answering_timeout(3300, Some(600)), 540);
+        assert_eq!(answering_timeout(30, Some(600)), 30);
+    }
+
+    #[test]
+    fn execution_names_are_deterministic_valid_and_share_a_prefix_per_resource() {
+        let name = execution_name(
+            "arn:aws:cloudformation:us-east-1:1:stack/s/g",
+            "PartnerEndpoint",
+            "r-1",
+        );
+        assert_eq!(
+            name,
+            execution_name(
+                "arn:aws:cloudformation:us-east-1:1:stack/s/g",
+                "PartnerEndpoint",
+                "r-1"
+            )
+        );
+        assert!(name.len() <= 80);
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(name.starts_with(&execution_prefix(
+            "arn:aws:cloudformation:us-east-1:1:stack/s/g",
+            "PartnerEndpoint"
+        )));
+        assert_ne!(
+            name,
+            execution_name(
+                "arn:aws:cloudformation:us-east-1:1:stack/s/g",
+                "PartnerEndpoint",
+                "r-2"
+            )
+        );
+        let long = execution_name("s", &"L".repeat(255), "r");
+        assert!(long.len() <= 80, "{}", long.len());
+    }
+
+    #[test]
+    fn the_state_round_trips_with_the_field_names_the_state_machine_reads() {
+        let json = serde_json::to_value(state()).unwrap();
+        assert_eq!(json["Done"], false);
+        assert_eq!(json["PollIntervalSeconds"], 15);
+        assert_eq!(json["ResponseURL"], "https://s3.amazonaws.com/x");
+        let back: WaitState = serde_json::from_value(json).unwrap();
+        assert_eq!(back, state());
+    }
+}

@@ -1,0 +1,223 @@
+"""The acceptance loop, black-box: `privatelink-endpoint` hands the wait over to a Step Functions
+execution of `templates/acceptance-waiter.asl.json` (moto serves the Step Functions API but does
+not run executions, so `run_loop` runs the definition itself, calling the real
+`privatelink-acceptance-waiter` binary for each Check: a loop that ends here proves the
+definition reads the fields the waiter writes). The tests play the provider through
+Accept/RejectVpcEndpointConnections (added to moto by the emulator)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.harness.cfn import stack_id
+from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
+
+TYPE = "Custom::PrivateLinkEndpoint"
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    return load_definition()
+
+
+@pytest.fixture
+def sfn(emulator):
+    return boto3.client("stepfunctions", endpoint_url=emulator.url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def state_machine(sfn) -> str:
+    return create_state_machine(sfn, f"acceptance-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def endpoint_fn(lambda_function, state_machine):
+    return lambda_function("privatelink-endpoint", env={"ACCEPTANCE_STATE_MACHINE_ARN": state_machine})
+
+
+@pytest.fixture
+def waiter(lambda_function):
+    return lambda_function("privatelink-acceptance-waiter")
+
+
+def props(service, vpc, **extra: Any) -> dict[str, Any]:
+    return {"ServiceName": service.service_name, "VpcId": vpc.vpc_id,
+            "SubnetIds": [vpc.subnet("a"), vpc.subnet("b")], **extra}
+
+
+def only_execution(sfn, state_machine: str) -> dict[str, Any]:
+    executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    assert len(executions) == 1, executions
+    return sfn.describe_execution(executionArn=executions[0]["executionArn"])
+
+
+def hand_off(endpoint_fn, cfn, sfn, state_machine, properties, stack=None):
+    """A Create that the endpoint function hands to the loop: no answer yet, one execution."""
+    event, key = cfn.create_event(TYPE, "Endpoint", properties, stack or stack_id())
+    invocation = endpoint_fn.invoke(event)
+    assert invocation.kind == "response", invocation.body
+    assert invocation.body["Status"] == "HANDED_OFF", invocation.body
+    assert cfn.answers(key) == []
+    execution = only_execution(sfn, state_machine)
+    return event, key, execution, json.loads(execution["input"])
+
+
+def test_an_accepted_connection_gets_one_success_with_private_dns_switched_on(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    _, key, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    assert execution["status"] == "RUNNING"
+    assert state["PollIntervalSeconds"] == 15 and state["TimeoutSeconds"] == 3300
+    endpoint_id = state["VpcEndpointId"]
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is False
+
+    def provider_accepts_after_three_polls(n: int, data: dict[str, Any]) -> None:
+        if n == 3:
+            assert cfn.answers(key) == [] and data["Done"] is False
+            ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+
+    final, checks = run_loop(definition, waiter, state, on_check=provider_accepts_after_three_polls)
+    assert final["Done"] is True and checks > 3
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == endpoint_id
+    assert answer["Data"]["State"] == "available"
+    assert answer["Data"]["PrivateDnsName"] == "api.partner.com"
+    assert len(answer["Data"]["PrivateIpAddresses"].split(",")) == 2
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is True
+
+
+def test_a_rejected_connection_is_answered_failed_with_the_state(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    _, key, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+
+    def provider_rejects(n: int, data: dict[str, Any]) -> None:
+        if n == 2:
+            ec2.reject_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[state["VpcEndpointId"]])
+
+    final, _ = run_loop(definition, waiter, state, on_check=provider_rejects)
+    assert final["Done"] is True
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert f"VPC endpoint {state['VpcEndpointId']} is rejected" in answer["Reason"], answer["Reason"]
+    # The failure keeps the endpoint's id, so the rollback's Delete removes it.
+    assert answer["PhysicalResourceId"] == state["VpcEndpointId"]
+
+
+def test_a_provider_that_never_accepts_is_answered_failed_after_the_timeout_saying_whom_to_ask(
+        endpoint_fn, waiter, definition, cfn, sfn, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    properties = props(service, consumer_vpc, AcceptanceTimeoutSeconds=2, AcceptancePollIntervalSeconds=1)
+    _, key, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, properties)
+    assert state["TimeoutSeconds"] == 2 and state["PollIntervalSeconds"] == 1
+    final, checks = run_loop(definition, waiter, state, max_wait_s=1.0)
+    assert final["Done"] is True and checks >= 2
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    reason = answer["Reason"]
+    assert state["VpcEndpointId"] in reason and service.service_name in reason, reason
+    assert "ask the provider to accept" in reason, reason
+
+
+def test_the_timeout_never_passes_a_service_timeout_given_on_the_resource(
+        endpoint_fn, cfn, sfn, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    properties = props(service, consumer_vpc, ServiceTimeout=600)
+    _, _, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, properties)
+    assert state["TimeoutSeconds"] == 540
+
+
+def test_a_redelivered_create_starts_no_second_loop(endpoint_fn, cfn, sfn, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    event, key, _, _ = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    again = endpoint_fn.invoke(event)
+    assert again.kind == "response" and again.body["Status"] == "HANDED_OFF", again.body
+    assert only_execution(sfn, state_machine)["status"] == "RUNNING"
+    assert cfn.answers(key) == []
+
+
+def test_a_check_retried_after_the_answer_answers_nothing_more(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    _, key, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[state["VpcEndpointId"]])
+    inputs: list[dict[str, Any]] = []
+    original = waiter.invoke
+
+    def recording(payload, **kwargs):
+        inputs.append(payload)
+        return original(payload, **kwargs)
+
+    waiter.invoke = recording
+    run_loop(definition, waiter, state, max_wait_s=1.0)
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    # Step Functions retries the Check that answered (say its Lambda timed out after the PUT).
+    retried = original(inputs[-1])
+    assert retried.kind == "response" and retried.body["Done"] is True
+    assert len(cfn.answers(key)) == 1
+
+
+def test_without_waiting_the_create_succeeds_at_once_and_the_background_loop_switches_private_dns_on(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    event, key = cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, WaitForAcceptance=False))
+    assert endpoint_fn.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["State"] == "pendingAcceptance"
+    state = json.loads(only_execution(sfn, state_machine)["input"])
+    assert "ResponseURL" not in state  # the background loop answers nobody
+    assert state["PollIntervalSeconds"] == 300 and state["TimeoutSeconds"] == 7 * 24 * 3600
+    endpoint_id = answer["PhysicalResourceId"]
+
+    def provider_accepts(n: int, data: dict[str, Any]) -> None:
+        if n == 2:
+            ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+
+    final, _ = run_loop(definition, waiter, state, on_check=provider_accepts, max_wait_s=0.5)
+    assert final["Done"] is True
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is True
+    assert len(cfn.answers(key)) == 1
+
+
+def test_a_delete_while_waiting_stops_the_loop_and_removes_the_half_made_endpoint(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    stack = stack_id()
+    _, key, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc), stack)
+    # The stack is cancelled: CloudFormation deletes with an id it made up.
+    made_up = f"{stack.split('/')[1]}-Endpoint-ABCDEF123456"
+    event, delete_key = cfn.delete_event(TYPE, "Endpoint", made_up, props(service, consumer_vpc), stack)
+    assert endpoint_fn.invoke(event).kind == "response"
+    assert cfn.answer(delete_key)["Status"] == "SUCCESS"
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "ABORTED"
+    described = ec2.describe_vpc_endpoints(VpcEndpointIds=[state["VpcEndpointId"]])["VpcEndpoints"][0]
+    assert described["State"].lower() == "deleted"
+    # A Check already under way when the loop was stopped ends it without answering.
+    final, _ = run_loop(definition, waiter, state)
+    assert final["Done"] is True
+    assert cfn.answers(key) == []
+
+
+def test_checks_that_keep_failing_end_in_one_failed_answer(
+        endpoint_fn, waiter, cfn, sfn, state_machine, consumer_vpc, provider, definition):
+    service = provider(acceptance_required=True)
+    _, key, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    catch = definition["States"]["Check"]["Catch"][0]
+    assert catch["ResultPath"] == "$.Error" and definition["States"][catch["Next"]]["Type"] == "Task"
+    # What the Catch hands to GiveUp: the state with the error added.
+    failed = {**state, "Error": {"Error": "Lambda.Unknown", "Cause": "EC2 unreachable"}}
+    result = waiter.invoke(failed)
+    assert result.kind == "response" and result.body["Done"] is True
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert "EC2 unreachable" in answer["Reason"], answer["Reason"]
+    assert waiter.invoke(failed).body["Done"] is True  # GiveUp retried: still one answer
+    assert len(cfn.answers(key)) == 1
