@@ -56,6 +56,15 @@ def send(fn: LambdaFunction, cfn: CloudFormation, event_and_key: tuple[dict[str,
     return answer
 
 
+def vpc_with_subnets(ec2: Any, prefix: str) -> tuple[str, list[str]]:
+    """A VPC `<prefix>.0.0/16` with a /24 subnet in each of us-east-1a and us-east-1b."""
+    vpc = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24",
+                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+               for i, az in enumerate("ab", 1)]
+    return vpc, subnets
+
+
 def main() -> None:
     step("Starting the AWS emulator (moto, extended to behave like AWS where it does not)")
     emulator = start_emulator()
@@ -69,10 +78,7 @@ def main() -> None:
     step(f"Acceptance loop registered: {state_machine}")
 
     step("Provider: a VPC, a network load balancer in us-east-1a/b, an endpoint service for api.partner.com that requires acceptance")
-    pvpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
-    psubnets = [ec2.create_subnet(VpcId=pvpc, CidrBlock=f"10.100.{i}.0/24",
-                                  AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-                for i, az in enumerate("ab", 1)]
+    _, psubnets = vpc_with_subnets(ec2, "10.100")
     nlb = elbv2.create_load_balancer(Name="partner-api", Subnets=psubnets, Type="network",
                                      Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
     service = ec2.create_vpc_endpoint_service_configuration(
@@ -81,10 +87,7 @@ def main() -> None:
     step(f"  service {service['ServiceName']} in {', '.join(service['AvailabilityZones'])}")
 
     step("Consumer: VPC 10.0.0.0/16 with a subnet in each of us-east-1a, us-east-1b")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
-                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-               for i, az in enumerate("ab", 1)]
+    vpc, subnets = vpc_with_subnets(ec2, "10.0")
 
     cfn = CloudFormation(emulator.url)
     stack = stack_id("partner-api-consumer")
