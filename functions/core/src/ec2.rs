@@ -619,6 +619,20 @@ impl Ec2 {
         Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
     }
 
+    /// Every endpoint this project made (tagged with a stack id), optionally in one VPC.
+    pub async fn managed_endpoints(&self, vpc_id: Option<&str>) -> Ec2Result<Vec<EndpointView>> {
+        let mut filters = vec![Filter::builder().name("tag-key").values(TAG_STACK_ID).build()];
+        filters.extend(vpc_id.map(|vpc| Filter::builder().name("vpc-id").values(vpc).build()));
+        let out = self
+            .client
+            .describe_vpc_endpoints()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+        Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
+    }
+
     /// Changes an endpoint in place.
     pub async fn modify_endpoint(&self, id: &str, change: &EndpointChange) -> Ec2Result<()> {
         let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());

@@ -224,6 +224,21 @@ pub enum Error {
         waited_secs: u64,
     },
 
+    /// The endpoint does not work from where the validator runs.
+    #[error(
+        "Validation of {name} failed after {attempts} attempt(s) in {waited_secs} s: {reason}"
+    )]
+    ValidationFailed {
+        /// The name checked.
+        name: String,
+        /// How many times.
+        attempts: u32,
+        /// For how long.
+        waited_secs: u64,
+        /// The first failing check's reason.
+        reason: String,
+    },
+
     /// The event is not a CloudFormation custom-resource request we can answer.
     #[error("Malformed event: {0}")]
     MalformedEvent(String),

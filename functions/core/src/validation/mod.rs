@@ -1,0 +1,286 @@
+//! The runbook's "Testing and Validation", automated: from inside the VPC, the endpoint's name
+//! must resolve to the endpoint's private IPs, each of them must accept a TCP connection, answer
+//! a verified TLS handshake for the name, and answer HTTPS with an expected status.
+//!
+//! [`Checker`] runs the checks; [`report`] shapes what they found (JSON, text, CloudWatch
+//! Embedded Metric Format); [`gate`] serves `Custom::PrivateLinkValidation`; [`schedule`] is the
+//! scheduled Lambda.
+
+pub mod gate;
+mod probe;
+pub mod report;
+pub mod schedule;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::properties::PropertyReader;
+pub use report::TargetReport;
+
+/// The HTTP statuses a check accepts, e.g. `200-399` or `200,204,300-399`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl StatusSet {
+    /// Whether `status` is accepted.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.iter().any(|(low, high)| (*low..=*high).contains(&status))
+    }
+}
+
+impl Default for StatusSet {
+    fn default() -> Self {
+        Self(vec![(200, 399)])
+    }
+}
+
+impl FromStr for StatusSet {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let parse = |s: &str| s.trim().parse::<u16>().ok().filter(|n| (100..=599).contains(n));
+        let ranges = text
+            .split(',')
+            .map(|part| match part.split_once('-') {
+                Some((low, high)) => parse(low).zip(parse(high)).filter(|(l, h)| l <= h),
+                None => parse(part).map(|n| (n, n)),
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|ranges| !ranges.is_empty());
+        ranges.map(Self).ok_or_else(|| {
+            format!("\"{text}\" is not a status set such as 200-399 or 200,204 (100-599)")
+        })
+    }
+}
+
+impl fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(l, h)| if l == h { l.to_string() } else { format!("{l}-{h}") })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// One name to check, and what it must answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The DNS name, e.g. `api.partner.com`.
+    pub name: String,
+    /// The endpoint behind it, for reports and metrics.
+    pub endpoint_id: Option<String>,
+    /// The endpoint's private IPs; empty: whatever the name resolves to is probed.
+    pub expected: Vec<IpAddr>,
+    /// The service port.
+    pub port: u16,
+    /// The path requested.
+    pub path: String,
+    /// The accepted HTTP statuses.
+    pub expect_status: StatusSet,
+    /// The time limit of each check.
+    pub timeout: Duration,
+    /// A DNS server to ask instead of the system's (the VPC's resolver inside a VPC).
+    pub resolver: Option<SocketAddr>,
+}
+
+impl Target {
+    /// A target with the defaults: port 443, path `/`, statuses 200-399, 5 s per check.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            endpoint_id: None,
+            expected: Vec::new(),
+            port: 443,
+            path: "/".into(),
+            expect_status: StatusSet::default(),
+            timeout: Duration::from_millis(5000),
+            resolver: None,
+        }
+    }
+
+    /// Reads a target from properties (`Name`, `ExpectedIps`, `EndpointId`, `Port`, `Path`,
+    /// `ExpectStatus`, `TimeoutMs`, `Resolver`), as CloudFormation or a schedule sends them.
+    pub fn parse(properties: &Value) -> Result<Self> {
+        let mut r = PropertyReader::new(properties)?;
+        let target = Self::read(&mut r);
+        r.finish(target)
+    }
+
+    /// Reads the target's properties with `r`, recording problems there.
+    pub fn read(r: &mut PropertyReader<'_>) -> Self {
+        let mut target = Self::new(r.required_string("Name").unwrap_or_default());
+        if target.name.contains(char::is_whitespace) || target.name.len() > 253 {
+            r.problem("Name", format!("\"{}\" is not a DNS name", target.name));
+        }
+        if let Some(ips) = r.optional_list("ExpectedIps") {
+            let (good, bad): (Vec<_>, Vec<_>) =
+                ips.iter().partition(|ip| ip.parse::<IpAddr>().is_ok());
+            if !bad.is_empty() {
+                r.problem("ExpectedIps", format!("{bad:?} are not IP addresses"));
+            }
+            target.expected = good.iter().filter_map(|ip| ip.parse().ok()).collect();
+        }
+        target.endpoint_id = r.optional_string("EndpointId");
+        target.port = r.optional_u64("Port", 1..=65535).map_or(443, |p| p as u16);
+        if let Some(path) = r.optional_string("Path") {
+            if !path.starts_with('/') {
+                r.problem("Path", format!("\"{path}\" must start with /"));
+            }
+            target.path = path;
+        }
+        if let Some(statuses) = r.optional_string("ExpectStatus") {
+            match statuses.parse() {
+                Ok(set) => target.expect_status = set,
+                Err(problem) => r.problem("ExpectStatus", problem),
+            }
+        }
+        if let Some(ms) = r.optional_u64("TimeoutMs", 1..=120_000) {
+            target.timeout = Duration::from_millis(ms);
+        }
+        if let Some(resolver) = r.optional_string("Resolver") {
+            match parse_resolver(&resolver) {
+                Some(address) => target.resolver = Some(address),
+                None => r.problem("Resolver", format!("\"{resolver}\" is not IP or IP:PORT")),
+            }
+        }
+        target
+    }
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 when not given.
+pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// Runs the checks. Cheap to clone; the TLS configuration is built once.
+#[derive(Clone)]
+pub struct Checker {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Checker {
+    /// A checker that verifies certificates against the system's roots plus `extra_roots_pem`
+    /// (a private CA's PEM certificates).
+    pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self> {
+        let extra: Vec<CertificateDer<'static>> = match extra_roots_pem {
+            None => Vec::new(),
+            Some(pem) => {
+                CertificateDer::pem_slice_iter(pem).collect::<std::result::Result<_, _>>().map_err(
+                    |e| Error::property("CA certificates", format!("do not parse as PEM: {e}")),
+                )?
+            }
+        };
+        if extra_roots_pem.is_some() && extra.is_empty() {
+            return Err(Error::property("CA certificates", "hold no PEM certificate"));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .map_err(|e| Error::property("CA certificates", format!("cannot be used: {e}")))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::property("TLS", e.to_string()))?
+            // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self { tls: Arc::new(config) })
+    }
+
+    /// Checks one target: DNS, then TCP, TLS and HTTPS on each of its addresses at once.
+    pub async fn check(&self, target: &Target) -> TargetReport {
+        let dns = probe::resolve(target).await;
+        let addresses =
+            if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
+        let mut probes = tokio::task::JoinSet::new();
+        for (index, address) in addresses.into_iter().enumerate() {
+            let (checker, target) = (self.clone(), target.clone());
+            probes
+                .spawn(async move { (index, probe::probe(&checker.tls, &target, address).await) });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = probes.join_next().await {
+            results.push(joined.expect("a probe does not panic"));
+        }
+        results.sort_by_key(|(index, _)| *index);
+        TargetReport::new(target, dns, results.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Checks every target, at most `concurrency` at a time; reports in the targets' order.
+    pub async fn check_all(&self, targets: &[Target], concurrency: usize) -> Vec<TargetReport> {
+        let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        for (index, target) in targets.iter().cloned().enumerate() {
+            let (checker, limit) = (self.clone(), Arc::clone(&limit));
+            running.spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+                (index, checker.check(&target).await)
+            });
+        }
+        let mut reports = Vec::with_capacity(targets.len());
+        while let Some(joined) = running.join_next().await {
+            reports.push(joined.expect("a check does not panic"));
+        }
+        reports.sort_by_key(|(index, _)| *index);
+        reports.into_iter().map(|(_, report)| report).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_sets_parse_ranges_and_lists() {
+        let set: StatusSet = "200,204,300-399".parse().unwrap();
+        assert!(set.contains(204) && set.contains(301) && !set.contains(201) && !set.contains(503));
+        assert_eq!(set.to_string(), "200,204,300-399");
+        for bad in ["", "abc", "399-200", "99", "200-700"] {
+            assert!(bad.parse::<StatusSet>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_target_reads_string_typed_properties_with_defaults() {
+        let target = Target::parse(&json!({
+            "Name": "api.partner.com", "ExpectedIps": "10.0.1.4,10.0.2.4", "Port": "8443",
+            "TimeoutMs": "2500", "Resolver": "10.0.0.2", "ServiceToken": "arn"
+        }))
+        .unwrap();
+        assert_eq!(target.expected.len(), 2);
+        assert_eq!(target.port, 8443);
+        assert_eq!(target.timeout, Duration::from_millis(2500));
+        assert_eq!(target.resolver, Some("10.0.0.2:53".parse().unwrap()));
+        assert_eq!(target.path, "/");
+        assert_eq!(target.expect_status, StatusSet::default());
+    }
+
+    #[test]
+    fn every_bad_target_property_is_named() {
+        let reason = Target::parse(&json!({
+            "ExpectedIps": ["10.0.0.300"], "Port": "0", "Path": "x", "ExpectStatus": "ok",
+            "TimeoutMs": "0", "Resolver": "dns.example"
+        }))
+        .unwrap_err()
+        .to_string();
+        for property in
+            ["Name", "ExpectedIps", "Port", "Path", "ExpectStatus", "TimeoutMs", "Resolver"]
+        {
+            assert!(reason.contains(&format!("{property}:")), "{property}: {reason}");
+        }
+    }
+}

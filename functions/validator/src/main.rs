@@ -1,0 +1,243 @@
+//! `privatelink-validator`: the runbook's `dig` and `curl` checks, three ways.
+//!
+//! - `privatelink-validator check --name api.partner.com ...`: an engineer on an instance in the
+//!   VPC; exit 0 when every check passes, 1 when one fails, 2 on a usage error.
+//! - Under the Lambda Runtime API (no arguments): a scheduled check of the targets in the event,
+//!   the configuration or discovered, and the `Custom::PrivateLinkValidation` deploy-time gate.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use lambda_runtime::{service_fn, LambdaEvent};
+use privatelink_core::cfn::engine::Engine;
+use privatelink_core::cfn::responder::{Responder, UrlPolicy};
+use privatelink_core::ec2::Ec2;
+use privatelink_core::runtime::{self, optional_env};
+use privatelink_core::validation::gate::ValidationResource;
+use privatelink_core::validation::schedule::{Schedule, Sources};
+use privatelink_core::validation::{parse_resolver, Checker, StatusSet, Target};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "privatelink-validator",
+    version,
+    about = "Checks that a PrivateLink endpoint's name resolves to its private IPs and answers over HTTPS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check one name: DNS, then TCP, TLS and HTTPS on each of its addresses.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The DNS name, e.g. api.partner.com.
+    #[arg(long)]
+    name: String,
+    /// The endpoint: without --expect-ip, its network interfaces' private IPs are expected (EC2 API).
+    #[arg(long = "endpoint-id")]
+    endpoint_id: Option<String>,
+    /// An address the name must resolve to (repeat for each).
+    #[arg(long = "expect-ip")]
+    expect_ip: Vec<IpAddr>,
+    /// The service port.
+    #[arg(long, default_value_t = 443)]
+    port: u16,
+    /// The path to request.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// A DNS server (IP or IP:PORT) instead of the system's.
+    #[arg(long, value_parser = resolver_arg)]
+    resolver: Option<std::net::SocketAddr>,
+    /// PEM certificates trusted besides the system's roots (a private CA).
+    #[arg(long = "ca-file")]
+    ca_file: Option<PathBuf>,
+    /// Accepted HTTP statuses, e.g. 200-399 or 200,204.
+    #[arg(long = "expect-status", default_value = "200-399")]
+    expect_status: StatusSet,
+    /// Time limit of each check, in milliseconds.
+    #[arg(long = "timeout-ms", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=120_000))]
+    timeout_ms: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn resolver_arg(text: &str) -> Result<std::net::SocketAddr, String> {
+    parse_resolver(text).ok_or_else(|| format!("\"{text}\" is not IP or IP:PORT"))
+}
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    if std::env::args_os().len() <= 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match runtime.block_on(serve_lambda()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version: asked for, so stdout and success.
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            // A usage error: the error and the usage on stderr, exit 2.
+            let _ = err.print();
+            eprintln!("\n{}", usage());
+            return ExitCode::from(2);
+        }
+    };
+    let Command::Check(args) = cli.command;
+    runtime.block_on(check(args))
+}
+
+/// The usage of `check` when that is what was asked for, else of the whole command.
+fn usage() -> String {
+    let mut command = Cli::command();
+    command.build();
+    let asked_check = std::env::args().nth(1).as_deref() == Some("check");
+    match command.find_subcommand_mut("check").filter(|_| asked_check) {
+        Some(check) => check.render_usage().to_string(),
+        None => command.render_usage().to_string(),
+    }
+}
+
+async fn check(args: CheckArgs) -> ExitCode {
+    let ca = match &args.ca_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(err) => {
+                return usage_error(&format!("cannot read --ca-file {}: {err}", path.display()))
+            }
+        },
+        None => None,
+    };
+    let checker = match Checker::new(ca.as_deref()) {
+        Ok(checker) => checker,
+        Err(err) => return usage_error(&err.to_string()),
+    };
+    let mut target = Target::new(args.name);
+    target.endpoint_id = args.endpoint_id;
+    target.expected = args.expect_ip;
+    target.port = args.port;
+    target.path = args.path;
+    target.resolver = args.resolver;
+    target.expect_status = args.expect_status;
+    target.timeout = Duration::from_millis(args.timeout_ms);
+    if target.expected.is_empty() {
+        if let Some(endpoint_id) = target.endpoint_id.clone() {
+            match endpoint_addresses(&endpoint_id).await {
+                Ok(addresses) => target.expected = addresses,
+                Err(err) => {
+                    eprintln!("cannot read the addresses of {endpoint_id}: {err}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    let report = checker.check(&target).await;
+    match args.format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&report).expect("a report is plain data"))
+        }
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// The private IPs of an endpoint's network interfaces, read with the EC2 API.
+async fn endpoint_addresses(endpoint_id: &str) -> Result<Vec<IpAddr>, String> {
+    let config = runtime::aws_config().await;
+    let ec2 = Ec2::new(aws_sdk_ec2::Client::new(&config));
+    let endpoint = ec2
+        .endpoint(endpoint_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{endpoint_id} does not exist"))?;
+    let addresses = ec2
+        .interface_addresses(&endpoint.network_interface_ids)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(addresses.iter().filter_map(|a| a.parse().ok()).collect())
+}
+
+/// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
+async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
+    runtime::init_logging();
+    let checker = Checker::new(optional_env("VALIDATOR_CA_PEM").as_deref().map(str::as_bytes))?;
+    let configured = match optional_env("VALIDATOR_TARGETS") {
+        Some(text) => {
+            let items: Vec<Value> = serde_json::from_str(&text)
+                .map_err(|e| format!("VALIDATOR_TARGETS is not a JSON list of targets: {e}"))?;
+            items
+                .iter()
+                .map(Target::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("VALIDATOR_TARGETS: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    let discovery =
+        if optional_env("VALIDATOR_DISCOVER").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            let config = runtime::aws_config().await;
+            Some((Ec2::new(aws_sdk_ec2::Client::new(&config)), optional_env("VALIDATOR_VPC_ID")))
+        } else {
+            None
+        };
+    let concurrency = match optional_env("VALIDATOR_CONCURRENCY") {
+        Some(text) => {
+            text.parse().map_err(|_| format!("VALIDATOR_CONCURRENCY is not a number: {text}"))?
+        }
+        None => 256,
+    };
+    let fail_on_error =
+        optional_env("VALIDATOR_FAIL_ON_ERROR").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let schedule = Schedule::new(
+        checker.clone(),
+        Sources { configured, discovery },
+        concurrency,
+        fail_on_error,
+    );
+    let gate = Engine::new(ValidationResource::new(checker), Responder::new(UrlPolicy::from_env()));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        if event.payload.get("RequestType").is_some() && event.payload.get("ResponseURL").is_some()
+        {
+            gate.handle(event).await
+        } else {
+            schedule.run(&event.payload).await
+        }
+    }))
+    .await
+}

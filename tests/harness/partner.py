@@ -1,0 +1,148 @@
+"""A loopback stand-in for the partner's service as seen from inside the VPC: a DNS server (what
+Private DNS makes the VPC's resolver answer) and HTTPS servers on several loopback addresses
+(the endpoint's network interfaces, one per Availability Zone), with certificates from a CA made
+for the test. Everything listens on 127.0.0.0/8 only.
+
+`PartnerDns(records)` answers A/AAAA for the names in `records` and NXDOMAIN for any other;
+`PartnerHttps(addresses, names)` serves HTTPS on every address at one port; its status, delay and
+certificate (another name, expired) can be changed while it runs."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import trustme
+from dnslib import AAAA, QTYPE, RCODE, RR, A
+from dnslib.server import BaseResolver, DNSServer
+
+
+def _free_port(host: str, kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class _Records(BaseResolver):
+    def __init__(self, owner: "PartnerDns"):
+        self.owner = owner
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".").lower()
+        if self.owner.delay_s:
+            time.sleep(self.owner.delay_s)
+        addresses = self.owner.records.get(name)
+        if addresses is None:
+            reply.header.rcode = RCODE.NXDOMAIN
+            return reply
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if ip.version == 4 and request.q.qtype in (QTYPE.A, QTYPE.ANY):
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=60))
+            if ip.version == 6 and request.q.qtype in (QTYPE.AAAA, QTYPE.ANY):
+                reply.add_answer(RR(request.q.qname, QTYPE.AAAA, rdata=AAAA(address), ttl=60))
+        return reply
+
+
+class PartnerDns:
+    """A DNS server on 127.0.0.1 (UDP and TCP, one port) answering from `records`."""
+
+    def __init__(self, records: dict[str, list[str]], host: str = "127.0.0.1"):
+        self.records = {name.lower(): list(ips) for name, ips in records.items()}
+        self.delay_s = 0.0
+        self.host = host
+        self.port = _free_port(host, socket.SOCK_DGRAM)
+        resolver = _Records(self)
+        self._servers = [
+            DNSServer(resolver, address=host, port=self.port, tcp=tcp, logger=_Quiet())
+            for tcp in (False, True)
+        ]
+        for server in self._servers:
+            server.start_thread()
+
+    @property
+    def address(self) -> str:
+        """`IP:PORT`, as `--resolver` takes it."""
+        return f"{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+
+
+class _Quiet:
+    """dnslib logs every query by default."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        partner = self.server.partner
+        if partner.delay_s:
+            time.sleep(partner.delay_s)
+        body = f"partner api: {self.headers.get('Host')}\n".encode()
+        self.send_response(partner.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        partner.requests.append((self.server.server_address[0], self.headers.get("Host"), self.path))
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    partner: "PartnerHttps"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # failed handshakes (a client refusing our certificate) are what some tests want
+
+
+class PartnerHttps:
+    """HTTPS on each of `addresses` (loopback IPs) at one port, certificates for `names`."""
+
+    def __init__(self, addresses: list[str], names: list[str]):
+        self.ca = trustme.CA()
+        self.names = names
+        self.status = 200
+        self.delay_s = 0.0
+        self.requests: list[tuple[str, str, str]] = []
+        self.port = _free_port(addresses[0], socket.SOCK_STREAM)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.use_certificate(names)
+        self._servers = []
+        for address in addresses:
+            server = _Server((address, self.port), _Handler, bind_and_activate=True)
+            server.partner = self
+            server.socket = self.context.wrap_socket(server.socket, server_side=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._servers.append(server)
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca.cert_pem.bytes().decode()
+
+    def use_certificate(self, names: list[str], expired: bool = False) -> None:
+        """Serve a certificate for `names` (expired a day ago when `expired`)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        validity = ({"not_before": now - datetime.timedelta(days=30), "not_after": now - datetime.timedelta(days=1)}
+                    if expired else {})
+        leaf = self.ca.issue_cert(*names, **validity)
+        leaf.configure_cert(self.context)  # takes effect for new handshakes
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()

@@ -1,0 +1,277 @@
+"""`privatelink-validator`, black-box: the real binary as a command line, as a scheduled Lambda and
+as the `Custom::PrivateLinkValidation` gate (under the Lambda Runtime API), against a loopback
+stand-in for the partner: a DNS server answering for api.partner.com and HTTPS servers on
+127.0.0.2 and 127.0.0.3 (the endpoint's interfaces) with certificates from a CA made for the
+test. No traffic leaves loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.cfn import stack_id
+from tests.harness.partner import PartnerDns, PartnerHttps
+
+BINARY = Path(__file__).resolve().parent.parent / "target" / "debug" / "privatelink-validator"
+NAME = "api.partner.com"
+GOOD = ["127.0.0.2", "127.0.0.3"]
+TYPE = "Custom::PrivateLinkValidation"
+
+
+@pytest.fixture
+def https():
+    server = PartnerHttps(GOOD, [NAME])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dns():
+    server = PartnerDns({NAME: GOOD})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ca_file(https, tmp_path) -> Path:
+    path = tmp_path / "partner-ca.pem"
+    path.write_text(https.ca_pem)
+    return path
+
+
+def check(dns, https, ca_file, *extra: str, expect=GOOD, timeout_s: float = 30) -> tuple[int, Any, str]:
+    """Runs `privatelink-validator check` with --format json; returns (exit code, report, stderr)."""
+    assert BINARY.is_file(), f"build it first: {BINARY}"
+    args = [str(BINARY), "check", "--name", NAME, "--port", str(https.port), "--resolver", dns.address,
+            "--ca-file", str(ca_file), "--format", "json", "--timeout-ms", "2000"]
+    for ip in expect:
+        args += ["--expect-ip", ip]
+    done = subprocess.run(args + list(extra), capture_output=True, text=True, timeout=timeout_s)
+    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else done.stdout
+    return done.returncode, report, done.stderr
+
+
+def test_a_healthy_target_passes_every_check_with_timings_and_certificate_expiry(dns, https, ca_file):
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 0, report
+    assert report["ok"] is True and report["reason"] is None
+    assert report["dns"]["found"] == GOOD
+    assert [a["address"] for a in report["addresses"]] == [f"{ip}:{https.port}" for ip in GOOD]
+    for a in report["addresses"]:
+        assert a["tcp_ok"] and a["tls_ok"] and a["https_ok"] and a["status"] == 200
+        assert a["cert_days_left"] > 300
+        assert all(a["timings"][k] is not None for k in ("connect_ms", "tls_ms", "first_byte_ms"))
+    assert report["timings"]["dns_ms"] is not None
+    # Every interface was asked for the name, with the name as Host.
+    assert sorted(r[:2] for r in https.requests) == [(ip, NAME) for ip in GOOD]
+
+
+def test_the_text_format_is_a_table_a_person_reads(dns, https, ca_file):
+    args = [str(BINARY), "check", "--name", NAME, "--port", str(https.port), "--resolver", dns.address,
+            "--ca-file", str(ca_file), "--expect-ip", GOOD[0], "--expect-ip", GOOD[1]]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"PASS {NAME}"
+    assert lines[1].split()[:2] == ["dns", "ok"]
+    assert all("tcp ok" in line and "https ok" in line for line in lines[2:4]), done.stdout
+
+
+def test_answers_outside_the_expected_addresses_fail_and_list_both(dns, https, ca_file):
+    dns.records[NAME] = ["127.0.0.8", "127.0.0.9"]
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    reason = report["dns"]["reason"]
+    assert "127.0.0.8, 127.0.0.9" in reason and "expected 127.0.0.2, 127.0.0.3" in reason, reason
+
+
+def test_one_good_and_one_bad_answer_fails_naming_the_bad_one(dns, https, ca_file):
+    dns.records[NAME] = ["127.0.0.2", "127.0.0.9"]
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert report["dns"]["ok"] is False
+    assert "answers 127.0.0.9 outside" in report["reason"], report["reason"]
+
+
+def test_nxdomain_fails_saying_what_to_check(dns, https, ca_file):
+    dns.records.clear()
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert report["reason"].startswith("NXDOMAIN"), report["reason"]
+    assert "Private DNS" in report["reason"]
+
+
+def test_a_certificate_for_another_name_fails_tls(dns, https, ca_file):
+    https.use_certificate(["other.example.com"])
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert report["tls"]["ok"] is False and report["tcp"]["ok"] is True
+    assert "not valid for name" in report["reason"] or "NotValidForName" in report["reason"], report["reason"]
+
+
+def test_an_expired_certificate_fails_tls(dns, https, ca_file):
+    https.use_certificate([NAME], expired=True)
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert "expired" in report["reason"], report["reason"]
+
+
+def test_a_certificate_from_an_untrusted_ca_fails_tls(dns, https, tmp_path):
+    other = PartnerHttps(["127.0.0.5"], [NAME])  # only for its CA
+    other.stop()
+    path = tmp_path / "other-ca.pem"
+    path.write_text(other.ca_pem)
+    code, report, _ = check(dns, https, path)
+    assert code == 1
+    assert report["tls"]["ok"] is False, report
+
+
+def test_http_503_fails_https_with_the_status(dns, https, ca_file):
+    https.status = 503
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert report["https"]["ok"] is False and report["status"] == 503
+    assert "answered 503, expected 200-399" in report["reason"], report["reason"]
+    # ...unless 503 is what the caller expects.
+    code, report, _ = check(dns, https, ca_file, "--expect-status", "503")
+    assert code == 0, report
+
+
+def test_a_closed_port_on_one_interface_is_found(dns, https, ca_file):
+    dns.records[NAME] = ["127.0.0.2", "127.0.0.4"]  # nothing listens on 127.0.0.4
+    code, report, _ = check(dns, https, ca_file, expect=["127.0.0.2", "127.0.0.4"])
+    assert code == 1
+    bad = [a for a in report["addresses"] if not a["tcp_ok"]]
+    assert [a["address"] for a in bad] == [f"127.0.0.4:{https.port}"]
+    assert "refused" in bad[0]["reason"].lower(), bad[0]["reason"]
+
+
+def test_a_server_slower_than_the_timeout_fails_in_time(dns, https, ca_file):
+    https.delay_s = 5
+    started = time.monotonic()
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert time.monotonic() - started < 4.5
+    assert "did not come within 2000 ms" in report["reason"], report["reason"]
+
+
+@pytest.mark.parametrize("args", [[], ["check"], ["check", "--name", NAME, "--port", "99999"],
+                                  ["check", "--name", NAME, "--expect-ip", "not-an-ip"],
+                                  ["check", "--name", NAME, "--format", "yaml"], ["frobnicate"]])
+def test_usage_errors_exit_2_with_the_usage_on_stderr(args):
+    done = subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Usage" in done.stderr and done.stdout == ""
+
+
+# --------------------------------------------------------------------------- #
+# Lambda: the schedule and the gate
+# --------------------------------------------------------------------------- #
+
+
+def target(dns, https, **extra: Any) -> dict[str, Any]:
+    return {"Name": NAME, "ExpectedIps": GOOD, "Port": str(https.port), "Resolver": dns.address,
+            "TimeoutMs": "2000", "EndpointId": "vpce-0123456789abcdef0", **extra}
+
+
+@pytest.fixture
+def validator(lambda_function, https):
+    return lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+
+
+def emf_lines(logs: list[str]) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in logs if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
+
+
+def test_a_scheduled_run_checks_the_event_targets_and_logs_one_emf_line_each(validator, dns, https):
+    healthy = target(dns, https)
+    broken = target(dns, https, Name="missing.partner.com")
+    invocation = validator.invoke({"Targets": [healthy, broken]})
+    assert invocation.kind == "response", invocation.body
+    summary = invocation.body
+    assert summary["ok"] is False and summary["checked"] == 2
+    assert [f["name"] for f in summary["failed"]] == ["missing.partner.com"]
+    lines = emf_lines(invocation.logs)
+    assert [line["Name"] for line in lines] == [NAME, "missing.partner.com"]
+    good = lines[0]
+    directive = good["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "PrivateLink/Validator"
+    assert directive["Dimensions"] == [["Name", "EndpointId"]]
+    assert isinstance(good["_aws"]["Timestamp"], int)
+    for metric in directive["Metrics"]:
+        assert isinstance(good[metric["Name"]], (int, float)), metric
+    assert good["Success"] == 1 and good["DnsOk"] == 1 and good["HttpsOk"] == 1 and good["CertDaysLeft"] > 300
+    assert lines[1]["Success"] == 0 and lines[1]["DnsOk"] == 0
+    assert lines[1]["Report"]["reason"].startswith("NXDOMAIN")
+
+
+def test_a_scheduled_event_without_targets_checks_the_configured_ones(lambda_function, dns, https):
+    fn = lambda_function("privatelink-validator", env={
+        "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_TARGETS": json.dumps([target(dns, https)])})
+    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+             "resources": ["arn:aws:events:us-east-1:123456789012:rule/validator"], "detail": {}}
+    invocation = fn.invoke(event)
+    assert invocation.kind == "response", invocation.body
+    assert invocation.body["ok"] is True and invocation.body["checked"] == 1
+
+
+def test_a_failed_target_fails_the_invocation_only_when_configured_to(lambda_function, dns, https):
+    fn = lambda_function("privatelink-validator", env={
+        "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_FAIL_ON_ERROR": "true"})
+    https.status = 503
+    invocation = fn.invoke({"Targets": [target(dns, https)]})
+    assert invocation.kind == "error"
+    assert "answered 503" in json.dumps(invocation.body)
+
+
+def test_the_gate_passes_a_working_endpoint(validator, cfn, dns, https):
+    event, key = cfn.create_event(TYPE, "Validation", target(dns, https))
+    assert validator.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["PhysicalResourceId"] == f"privatelink-validation-{NAME}"
+    assert answer["Data"]["Addresses"] == ",".join(GOOD)
+    assert answer["Data"]["Status"] == "200"
+
+
+def test_the_gate_retries_until_the_checks_pass(validator, cfn, dns, https):
+    https.status = 503
+    threading.Timer(2.5, lambda: setattr(https, "status", 200)).start()
+    event, key = cfn.create_event(TYPE, "Validation", target(dns, https, RetryIntervalSeconds=1, TimeoutSeconds=30))
+    assert validator.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+    assert int(answer["Data"]["Attempts"]) >= 2
+
+
+def test_the_gate_fails_after_its_timeout_with_the_failing_checks_reason(validator, cfn, dns, https):
+    https.status = 503
+    stack = stack_id()
+    props = target(dns, https, RetryIntervalSeconds=1, TimeoutSeconds=3)
+    event, key = cfn.create_event(TYPE, "Validation", props, stack)
+    started = time.monotonic()
+    assert validator.invoke(event).kind == "response"
+    assert time.monotonic() - started < 10
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert f"Validation of {NAME} failed after" in answer["Reason"] and "answered 503" in answer["Reason"], answer["Reason"]
+    deleted_event, deleted_key = cfn.delete_event(TYPE, "Validation", answer["PhysicalResourceId"], props, stack)
+    assert validator.invoke(deleted_event).kind == "response"
+    assert cfn.answer(deleted_key)["Status"] == "SUCCESS"
+
+
+def test_the_gate_names_bad_properties(validator, cfn):
+    event, key = cfn.create_event(TYPE, "Validation", {"Port": "0", "ExpectStatus": "fine"})
+    assert validator.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    for name in ("Name", "Port", "ExpectStatus"):
+        assert f"{name}:" in answer["Reason"], answer["Reason"]
