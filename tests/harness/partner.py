@@ -29,6 +29,22 @@ def _free_port(host: str, kind: int) -> int:
         return s.getsockname()[1]
 
 
+def _bind_all(factories: list[Any], close: Any, host: str, kind: int, tries: int = 20) -> tuple[int, list[Any]]:
+    """Binds one server per factory, all on one port; a port free on `host` may be taken on
+    another address or protocol, so on a clash it closes what it made and tries another."""
+    for _ in range(tries):
+        port = _free_port(host, kind)
+        made: list[Any] = []
+        try:
+            for factory in factories:
+                made.append(factory(port))
+            return port, made
+        except OSError:
+            for server in made:
+                close(server)
+    raise OSError(f"no port free on every address after {tries} tries")
+
+
 class _Records(BaseResolver):
     def __init__(self, owner: "PartnerDns"):
         self.owner = owner
@@ -58,12 +74,12 @@ class PartnerDns:
         self.records = {name.lower(): list(ips) for name, ips in records.items()}
         self.delay_s = 0.0
         self.host = host
-        self.port = _free_port(host, socket.SOCK_DGRAM)
         resolver = _Records(self)
-        self._servers = [
-            DNSServer(resolver, address=host, port=self.port, tcp=tcp, logger=_Quiet())
-            for tcp in (False, True)
-        ]
+        # A port free for UDP may be taken for TCP: try again with another.
+        self.port, self._servers = _bind_all(
+            [lambda port, tcp=tcp: DNSServer(resolver, address=host, port=port, tcp=tcp, logger=_Quiet())
+             for tcp in (False, True)],
+            lambda server: server.server.server_close(), host, socket.SOCK_DGRAM)
         for server in self._servers:
             server.start_thread()
 
@@ -119,16 +135,16 @@ class PartnerHttps:
         self.status = 200
         self.delay_s = 0.0
         self.requests: list[tuple[str, str, str]] = []
-        self.port = _free_port(addresses[0], socket.SOCK_STREAM)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.use_certificate(names)
-        self._servers = []
-        for address in addresses:
-            server = _Server((address, self.port), _Handler, bind_and_activate=True)
+        # One port on every address; a port free on the first may be taken on another.
+        self.port, self._servers = _bind_all(
+            [lambda port, address=address: _Server((address, port), _Handler) for address in addresses],
+            lambda server: server.server_close(), addresses[0], socket.SOCK_STREAM)
+        for server in self._servers:
             server.partner = self
             server.socket = self.context.wrap_socket(server.socket, server_side=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
-            self._servers.append(server)
 
     @property
     def ca_pem(self) -> str:
