@@ -9,8 +9,22 @@ TEST_TOOLS := $(VENV)/.installed-tests
 BUILD_TOOLS := $(VENV)/.installed-tools
 # Lambda architecture of `make build`: x86_64 (default) or arm64 (needs the aarch64 std: rustup target add aarch64-unknown-linux-gnu).
 ARCH ?= x86_64
+# Deployment (make deploy, deploy-validator, deploy-functions): the AWS CLI and credentials.
+STACK ?= privatelink-lambdas
+VALIDATOR_STACK ?= privatelink-validator
+# An S3 bucket in the Region for the packaged code (aws cloudformation package).
+BUCKET ?=
+# The consumer VPC of deploy-validator.
+VPC_ID ?=
+VPC_CIDR ?=
+SUBNET_IDS ?=
+# More `Key=Value` parameters of validator.yaml (Targets, S3PrefixListId, Discover...).
+VALIDATOR_PARAMS ?=
+# deploy-functions: the execution role the functions get (with the permissions in README.md).
+ROLE_ARN ?=
+FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 
-.PHONY: test lint unit integration demo build clean
+.PHONY: test lint unit integration demo build deploy deploy-validator deploy-functions clean
 
 $(TEST_TOOLS): tests/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +38,10 @@ $(BUILD_TOOLS): tools/requirements.txt $(TEST_TOOLS)
 ## test: formatting, clippy, unit tests, then the black-box tests on the emulator
 test: lint unit integration
 
-lint:
+lint: $(TEST_TOOLS)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint templates/*.yaml
 
 unit:
 	cargo test --workspace
@@ -44,6 +59,31 @@ demo: $(TEST_TOOLS)
 build: $(BUILD_TOOLS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
+
+## deploy: package and deploy the provider stack (once per account and Region)
+deploy: build
+	@test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket in the Region for the code>" >&2; exit 2; }
+	aws cloudformation package --template-file templates/provider.yaml --s3-bucket $(BUCKET) \
+		--output-template-file target/provider.packaged.yaml
+	aws cloudformation deploy --template-file target/provider.packaged.yaml --stack-name $(STACK) \
+		--capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH)
+
+## deploy-validator: the validator inside one consumer VPC
+deploy-validator: build
+	@test -n "$(BUCKET)" -a -n "$(VPC_ID)" -a -n "$(VPC_CIDR)" -a -n "$(SUBNET_IDS)" || \
+		{ echo "set BUCKET, VPC_ID, VPC_CIDR and SUBNET_IDS (comma-separated)" >&2; exit 2; }
+	aws cloudformation package --template-file templates/validator.yaml --s3-bucket $(BUCKET) \
+		--output-template-file target/validator.packaged.yaml
+	aws cloudformation deploy --template-file target/validator.packaged.yaml --stack-name $(VALIDATOR_STACK) \
+		--capabilities CAPABILITY_IAM --parameter-overrides VpcId=$(VPC_ID) VpcCidr=$(VPC_CIDR) \
+		SubnetIds=$(SUBNET_IDS) Architecture=$(ARCH) $(VALIDATOR_PARAMS)
+
+## deploy-functions: cargo lambda deploy of each function (a development shortcut; the stacks are the way)
+deploy-functions: build
+	@test -n "$(ROLE_ARN)" || { echo "set ROLE_ARN=<an execution role with the permissions in README.md>" >&2; exit 2; }
+	for f in $(FUNCTIONS); do \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda deploy --iam-role $(ROLE_ARN) $$f || exit 1; \
+	done
 
 clean:
 	cargo clean

@@ -1,0 +1,102 @@
+"""The CloudFormation templates: lint-clean with cfn-lint, and consistent with each other, with
+the state machine definition and with the functions' build output."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = REPO / "templates"
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+FUNCTIONS = ["privatelink-security-group", "privatelink-endpoint", "privatelink-acceptance-waiter",
+             "privatelink-validator"]
+
+
+def load(name: str) -> dict[str, Any]:
+    template, matches = decode_str((TEMPLATES / name).read_text())
+    assert not matches, matches
+    return template
+
+
+def lint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CFN_LINT), str(path)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.glob("*.yaml")))
+def test_every_template_lints_clean(name):
+    done = lint(TEMPLATES / name)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_state_machine_definition_lints_clean_inlined_in_the_provider_template(tmp_path):
+    definition = json.loads((TEMPLATES / "acceptance-waiter.asl.json").read_text())
+    text = (TEMPLATES / "provider.yaml").read_text()
+    # What `aws cloudformation package` would upload, inlined where cfn-lint reads state machines.
+    inlined = text.replace("DefinitionS3Location: acceptance-waiter.asl.json",
+                           "Definition: " + json.dumps(definition))
+    assert inlined != text
+    path = tmp_path / "provider-inlined.yaml"
+    path.write_text(inlined)
+    done = lint(path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_definitions_placeholders_are_all_substituted_by_the_provider():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", (TEMPLATES / "acceptance-waiter.asl.json").read_text()))
+    machine = load("provider.yaml")["Resources"]["AcceptanceLoop"]["Properties"]
+    assert placeholders == set(machine["DefinitionSubstitutions"]) == {"AcceptanceWaiterFunctionArn"}
+
+
+def test_the_function_code_is_the_zips_cargo_lambda_builds():
+    codes = [r["Properties"]["Code"] for r in load("provider.yaml")["Resources"].values()
+             if r["Type"] == "AWS::Lambda::Function"]
+    codes += [r["Properties"]["Code"] for r in load("validator.yaml")["Resources"].values()
+              if r["Type"] == "AWS::Lambda::Function"]
+    assert sorted(codes) == sorted(f"../target/lambda/{f}/bootstrap.zip" for f in FUNCTIONS)
+    names = {re.search(r'^name = "(.+)"', p.read_text(), re.M).group(1)
+             for p in (REPO / "functions").glob("*/Cargo.toml")}
+    assert set(FUNCTIONS) <= names
+
+
+def test_roles_name_their_actions_and_scope_mutations_to_tagged_resources():
+    resources = load("provider.yaml")["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in a for a in actions), (name, actions)
+                mutating = [a for a in actions if a.startswith("ec2:") and not a.startswith("ec2:Describe")]
+                if mutating and statement["Resource"] == "*":
+                    pytest.fail(f"{name}: {mutating} on every resource")
+
+
+def test_the_consumer_example_imports_what_the_other_stacks_export():
+    exports = set()
+    for name in ("provider.yaml", "validator.yaml"):
+        for output in load(name)["Outputs"].values():
+            exports.add(output["Export"]["Name"]["Fn::Sub"].replace("${AWS::StackName}-", ""))
+    consumer = json.dumps(load("consumer-example.yaml"))
+    imported = set(re.findall(r"StackName\}-(\w+)", consumer))
+    assert imported and imported <= exports, (imported, exports)
+
+
+def test_every_transition_of_the_definition_leads_to_a_state():
+    # cfn-lint checks the definition's schema, not where its transitions go.
+    definition = json.loads((TEMPLATES / "acceptance-waiter.asl.json").read_text())
+    states = definition["States"]
+    targets = [definition["StartAt"]]
+    for state in states.values():
+        targets += [state[k] for k in ("Next", "Default") if k in state]
+        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+    assert set(targets) <= set(states), set(targets) - set(states)
+    assert any(s["Type"] == "Succeed" for s in states.values())
