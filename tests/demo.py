@@ -1,20 +1,26 @@
-"""`make demo`: the runbook on an embedded AWS emulator, through the real function binaries.
+"""`make demo`: the runbook's whole scenario on an embedded AWS, through the real function binaries.
 
-Plays the partner (a VPC, a load balancer, an endpoint service with the private DNS name
-api.partner.com), then plays CloudFormation: Create events for a
-`Custom::PrivateLinkSecurityGroup` and a `Custom::PrivateLinkEndpoint` using it, sent to the
-real binaries under a Lambda Runtime API, answered through pre-signed S3 URLs; then Delete
-events in reverse order, and a check that nothing is left. Exits 0 only when every step did
-what it should.
+1. Starts the AWS emulator (moto, extended as in the tests) and registers the acceptance loop's
+   state machine (templates/acceptance-waiter.asl.json).
+2. Plays the provider: a VPC, a network load balancer, an endpoint service for api.partner.com
+   that requires acceptance.
+3. Plays CloudFormation for templates/consumer-example.yaml: Create events for its resources in
+   dependency order, through the real binaries under a Lambda Runtime API, with `Ref`/`GetAtt`
+   resolved from the answers. The endpoint waits for acceptance; the provider accepts; the
+   acceptance loop (run state by state here, since moto does not run executions) answers
+   SUCCESS with Private DNS on. The gate and the schedule run the validator against a loopback
+   stand-in for the partner: a DNS server answering api.partner.com with the endpoint's
+   addresses, and HTTPS on those addresses with a demo CA.
+4. Prints the outputs, deletes everything in reverse order and shows that nothing is left.
 
-The endpoint's service requires acceptance: the Create is handed to the acceptance loop (a Step
-Functions execution of templates/acceptance-waiter.asl.json, run here state by state because
-moto does not run executions), the provider accepts, and the waiter answers SUCCESS with Private
-DNS switched on. The validator and the templates arrive with later issues."""
+The consumer VPC is 127.10.0.0/16 so that the endpoint's interfaces (addressed from their
+subnets by the emulator) are loopback addresses this machine can serve the partner's API on.
+Exits 0 only when every step did what it should."""
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from pathlib import Path
@@ -22,14 +28,17 @@ from typing import Any
 
 import boto3
 
-from tests.harness.cfn import CloudFormation, stack_id
+from tests.harness.cfn import CloudFormation
 from tests.harness.emulator import start_emulator
+from tests.harness.partner import PartnerDns, PartnerHttps
 from tests.harness.runtime import LambdaFunction
+from tests.harness.stack import StackPlayer
 from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
 STARTED = time.monotonic()
 
 
@@ -37,23 +46,8 @@ def step(text: str) -> None:
     print(f"[{time.monotonic() - STARTED:5.1f}s] {text}", flush=True)
 
 
-def fail(text: str) -> None:
-    print(f"FAILED: {text}", flush=True)
-    sys.exit(1)
-
-
-def send(fn: LambdaFunction, cfn: CloudFormation, event_and_key: tuple[dict[str, Any], str]) -> dict[str, Any]:
-    event, key = event_and_key
-    step(f"  -> {event['RequestType']} {event['ResourceType']} {event['LogicalResourceId']}")
-    invocation = fn.invoke(event, deadline_s=120, timeout_s=150)
-    if invocation.kind != "response":
-        fail(f"the function ended with {invocation.kind}: {invocation.body}")
-    answer = cfn.answer(key)
-    step(f"  <- {answer['Status']} PhysicalResourceId={answer['PhysicalResourceId']}"
-         + (f" Reason={answer['Reason']}" if answer.get("Reason") else ""))
-    if answer["Status"] != "SUCCESS":
-        fail(f"{event['LogicalResourceId']} answered {answer['Status']}")
-    return answer
+class DemoFailed(Exception):
+    pass
 
 
 def vpc_with_subnets(ec2: Any, prefix: str) -> tuple[str, list[str]]:
@@ -65,91 +59,178 @@ def vpc_with_subnets(ec2: Any, prefix: str) -> tuple[str, list[str]]:
     return vpc, subnets
 
 
-def main() -> None:
-    step("Starting the AWS emulator (moto, extended to behave like AWS where it does not)")
-    emulator = start_emulator()
-    env = {"AWS_ENDPOINT_URL": emulator.url, "AWS_REGION": REGION,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    ec2 = boto3.client("ec2", endpoint_url=emulator.url, region_name=REGION, **CREDS)
-    elbv2 = boto3.client("elbv2", endpoint_url=emulator.url, region_name=REGION, **CREDS)
+class Demo:
+    def __init__(self) -> None:
+        step("Starting the AWS emulator (moto, extended to behave like AWS where it does not)")
+        self.emulator = start_emulator()
+        self.env = {"AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": REGION,
+                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        client = lambda service: boto3.client(service, endpoint_url=self.emulator.url,  # noqa: E731
+                                              region_name=REGION, **CREDS)
+        self.ec2, self.elbv2, self.sfn = client("ec2"), client("elbv2"), client("stepfunctions")
+        self.cfn = CloudFormation(self.emulator.url)
+        self.functions: dict[str, LambdaFunction] = {}
+        self.partner_dns: PartnerDns | None = None
+        self.partner_https: PartnerHttps | None = None
 
-    sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, region_name=REGION, **CREDS)
-    state_machine = create_state_machine(sfn, "privatelink-acceptance")
-    step(f"Acceptance loop registered: {state_machine}")
+    def function(self, name: str, env: dict[str, str] | None = None) -> LambdaFunction:
+        if name not in self.functions:
+            self.functions[name] = LambdaFunction(REPO / "target" / "debug" / name, {**self.env, **(env or {})})
+        return self.functions[name]
 
-    step("Provider: a VPC, a network load balancer in us-east-1a/b, an endpoint service for api.partner.com that requires acceptance")
-    _, psubnets = vpc_with_subnets(ec2, "10.100")
-    nlb = elbv2.create_load_balancer(Name="partner-api", Subnets=psubnets, Type="network",
-                                     Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-    service = ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True, PrivateDnsName="api.partner.com",
-    )["ServiceConfiguration"]
-    step(f"  service {service['ServiceName']} in {', '.join(service['AvailabilityZones'])}")
+    def stop(self) -> None:
+        for fn in self.functions.values():
+            fn.stop()
+        for server in (self.partner_dns, self.partner_https):
+            if server:
+                server.stop()
+        self.emulator.stop()
 
-    step("Consumer: VPC 10.0.0.0/16 with a subnet in each of us-east-1a, us-east-1b")
-    vpc, subnets = vpc_with_subnets(ec2, "10.0")
+    # ---- the provider ----------------------------------------------------- #
 
-    cfn = CloudFormation(emulator.url)
-    stack = stack_id("partner-api-consumer")
-    sg_fn = LambdaFunction(REPO / "target/debug/privatelink-security-group", env)
-    ep_fn = LambdaFunction(REPO / "target/debug/privatelink-endpoint",
-                           {**env, "ACCEPTANCE_STATE_MACHINE_ARN": state_machine})
-    waiter = LambdaFunction(REPO / "target/debug/privatelink-acceptance-waiter", env)
-    try:
-        step("CloudFormation: Create EndpointSecurityGroup (port 443 from the VPC)")
-        sg_props = {"VpcId": vpc, "Ports": ["443"]}
-        sg = send(sg_fn, cfn, cfn.create_event("Custom::PrivateLinkSecurityGroup", "EndpointSecurityGroup", sg_props, stack))
-        group_id = sg["PhysicalResourceId"]
-        step(f"  GroupId={sg['Data']['GroupId']} SourceCidrs={sg['Data']['SourceCidrs']}")
+    def play_provider(self) -> dict[str, Any]:
+        self.state_machine = create_state_machine(self.sfn, "privatelink-acceptance")
+        step(f"Provider stack stand-in: the functions, and the acceptance loop {self.state_machine}")
+        step("Partner: a VPC, a network load balancer in us-east-1a/b, an endpoint service for "
+             "api.partner.com that requires acceptance")
+        _, subnets = vpc_with_subnets(self.ec2, "10.100")
+        nlb = self.elbv2.create_load_balancer(Name="partner-api", Subnets=subnets, Type="network",
+                                              Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        service = self.ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True, PrivateDnsName="api.partner.com",
+        )["ServiceConfiguration"]
+        step(f"  {service['ServiceName']} in {', '.join(service['AvailabilityZones'])}")
+        return service
 
-        step("CloudFormation: Create PartnerEndpoint (verify, one subnet per zone, Private DNS after acceptance)")
-        ep_props = {"ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": subnets,
-                    "SecurityGroupIds": [group_id], "PrivateDnsEnabled": "true"}
-        event, key = cfn.create_event("Custom::PrivateLinkEndpoint", "PartnerEndpoint", ep_props, stack)
-        step(f"  -> Create {event['ResourceType']} {event['LogicalResourceId']}")
-        handed = ep_fn.invoke(event, deadline_s=120, timeout_s=150)
-        if handed.kind != "response" or handed.body.get("Status") != "HANDED_OFF" or cfn.answers(key):
-            fail(f"expected a hand-off to the acceptance loop, got {handed.kind}: {handed.body}")
-        executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
-        state = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    # ---- CloudFormation's side -------------------------------------------- #
+
+    def send(self, token: str, event: dict[str, Any], key: str) -> dict[str, Any]:
+        name = token.removeprefix(ARN)
+        env = {"ACCEPTANCE_STATE_MACHINE_ARN": self.state_machine} if name == "privatelink-endpoint" else {}
+        step(f"  -> {event['RequestType']} {event['ResourceType']} {event['LogicalResourceId']}")
+        invocation = self.function(name, env).invoke(event, deadline_s=300, timeout_s=330)
+        if invocation.kind != "response":
+            raise DemoFailed(f"{name} ended with {invocation.kind}: {invocation.body}")
+        if invocation.body.get("Status") == "HANDED_OFF":
+            self.wait_for_acceptance(event)
+        answer = self.cfn.answer(key)
+        step(f"  <- {answer['Status']} {answer['PhysicalResourceId']}"
+             + (f": {answer['Reason']}" if answer.get("Reason") else ""))
+        return answer
+
+    def wait_for_acceptance(self, event: dict[str, Any]) -> None:
+        executions = self.sfn.list_executions(stateMachineArn=self.state_machine, statusFilter="RUNNING")["executions"]
+        state = json.loads(self.sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
         endpoint_id = state["VpcEndpointId"]
-        step(f"  endpoint {endpoint_id} is pendingAcceptance; CloudFormation waits, the loop {executions[0]['name']} polls")
+        step(f"  {endpoint_id} is pendingAcceptance: CloudFormation waits; the acceptance loop "
+             f"{executions[0]['name']} checks every {state['PollIntervalSeconds']} s (shortened here)")
 
         def progress(n: int, data: dict[str, Any]) -> None:
-            step(f"  check {n}: {data.get('LastState')}{' (done)' if data['Done'] else ', waiting'}")
+            step(f"    check {n}: {data.get('LastState')}" + (" -> answered" if data["Done"] else ", waiting"))
             if n == 2:
-                step("Provider: accepts the connection")
-                ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"], VpcEndpointIds=[endpoint_id])
+                step("  Partner: accepts the connection request")
+                self.ec2.accept_vpc_endpoint_connections(ServiceId=self.service["ServiceId"],
+                                                         VpcEndpointIds=[endpoint_id])
 
-        run_loop(load_definition(), waiter, state, on_check=progress, max_wait_s=0.5)
-        ep = cfn.answer(key)
-        step(f"  <- {ep['Status']} PhysicalResourceId={ep['PhysicalResourceId']} (answered by the waiter)")
-        if ep["Status"] != "SUCCESS":
-            fail(f"PartnerEndpoint answered {ep['Status']}: {ep.get('Reason')}")
-        for key in ("State", "DnsName", "PrivateDnsName", "PrivateIpAddresses", "NetworkInterfaceIds"):
-            step(f"  {key}={ep['Data'][key]}")
-        dns_on = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"]
-        if ep["Data"]["State"] != "available" or ep["Data"]["PrivateDnsName"] != "api.partner.com" or not dns_on:
-            fail("the endpoint is not available with Private DNS for api.partner.com")
-        step("  Private DNS is on: inside the VPC, api.partner.com now names the endpoint")
+        run_loop(load_definition(), self.function("privatelink-acceptance-waiter"), state,
+                 on_check=progress, max_wait_s=0.5)
 
-        step("CloudFormation: Delete PartnerEndpoint, then EndpointSecurityGroup")
-        send(ep_fn, cfn, cfn.delete_event("Custom::PrivateLinkEndpoint", "PartnerEndpoint", ep["PhysicalResourceId"], ep_props, stack))
-        send(sg_fn, cfn, cfn.delete_event("Custom::PrivateLinkSecurityGroup", "EndpointSecurityGroup", group_id, sg_props, stack))
+    @staticmethod
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.10.1.4", 0))
+            return s.getsockname()[1]
 
-        left = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
-                if e["VpcId"] == vpc and e["State"] != "deleted"]
-        groups = [g["GroupId"] for g in ec2.describe_security_groups(
+    def start_partner_stand_in(self, addresses: list[str], port: int) -> None:
+        step(f"Partner API stand-in on the endpoint's addresses {', '.join(addresses)} port {port}: DNS "
+             "answering api.partner.com (what Private DNS makes the VPC resolver answer), HTTPS with a demo CA")
+        self.partner_dns = PartnerDns({"api.partner.com": addresses})
+        self.partner_https = PartnerHttps(addresses, ["api.partner.com"], port=port)
+
+    def others(self, logical_id: str, kind: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        if kind == "AWS::Events::Rule":
+            step(f"  {logical_id}: {properties['ScheduleExpression']}; running its target once now, as EventBridge will")
+            target = properties["Targets"][0]
+            event = json.loads(target["Input"])
+            validator = self.functions["privatelink-validator"]
+            invocation = validator.invoke(event, deadline_s=120, timeout_s=150)
+            if invocation.kind != "response" or not invocation.body.get("ok"):
+                raise DemoFailed(f"the scheduled check failed: {invocation.body}")
+            lines = [json.loads(line) for line in invocation.logs if line.startswith("{")]
+            metrics = [line for line in lines if "_aws" in line]
+            for line in metrics:
+                step(f"    EMF {line['Name']} ({line['EndpointId']}): Success={line['Success']} "
+                     f"DnsMs={line.get('DnsMs')} TlsMs={line.get('TlsMs')} FirstByteMs={line.get('FirstByteMs')} "
+                     f"CertDaysLeft={line.get('CertDaysLeft')}")
+            name = f"partner-api-consumer-{logical_id}"
+            return name, {"Arn": f"arn:aws:events:{REGION}:123456789012:rule/{name}"}
+        step(f"  {logical_id}: {kind} has nothing to play locally")
+        return f"{logical_id}-local", {}
+
+    def run(self) -> None:
+        self.service = self.play_provider()
+        step("Consumer: VPC 127.10.0.0/16 (loopback, see above) with a subnet in us-east-1a and us-east-1b")
+        vpc, subnets = vpc_with_subnets(self.ec2, "127.10")
+        # The stand-in's HTTPS port: 443 needs root here, any port works for the checks.
+        port = self.free_port()
+        exports = {
+            "privatelink-lambdas-SecurityGroupServiceToken": ARN + "privatelink-security-group",
+            "privatelink-lambdas-EndpointServiceToken": ARN + "privatelink-endpoint",
+            "privatelink-validator-ValidatorFunctionArn": ARN + "privatelink-validator",
+        }
+        player = StackPlayer(REPO / "templates" / "consumer-example.yaml",
+                             {"ServiceName": self.service["ServiceName"], "VpcId": vpc,
+                              "SubnetIds": ",".join(subnets), "PrivateDnsName": "api.partner.com",
+                              "ServicePort": str(port)},
+                             exports, self.cfn, self.send, self.others, name="partner-api-consumer")
+        order = player.order()
+        step(f"CloudFormation: creating the stack {player.stack_id.split('/')[1]} from "
+             f"templates/consumer-example.yaml: {', '.join(order)}")
+        for logical_id in order:
+            resource = player.create(logical_id)
+            if logical_id == "PartnerEndpoint":
+                data = resource.data
+                for key in ("State", "PrivateDnsName", "PrivateIpAddresses", "DnsName"):
+                    step(f"    {key} = {data[key]}")
+                endpoint = self.ec2.describe_vpc_endpoints(VpcEndpointIds=[resource.physical_id])["VpcEndpoints"][0]
+                if data["State"] != "available" or not endpoint["PrivateDnsEnabled"]:
+                    raise DemoFailed("the endpoint is not available with Private DNS on")
+                step("    Private DNS is on: inside the VPC, api.partner.com now names the endpoint")
+                self.start_partner_stand_in(data["PrivateIpAddresses"].split(","), port)
+                # The validator runs inside the VPC: its resolver is the VPC's, here the stand-in.
+                self.function("privatelink-validator", {
+                    "VALIDATOR_RESOLVER": self.partner_dns.address,
+                    "VALIDATOR_CA_PEM": self.partner_https.ca_pem,
+                })
+            if logical_id == "PartnerApiWorks":
+                step(f"    the gate passed: {resource.data}")
+        step("Outputs:")
+        for key, value in player.outputs().items():
+            step(f"  {key} = {value}")
+        step("CloudFormation: deleting the stack, in reverse order")
+        for logical_id in reversed(order):
+            player.delete(logical_id)
+        left = [e["VpcEndpointId"] for e in self.ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                if e["VpcId"] == vpc and e["State"].lower() != "deleted"]
+        groups = [g["GroupId"] for g in self.ec2.describe_security_groups(
             Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"] if g["GroupName"] != "default"]
-        if left or groups:
-            fail(f"left behind: {left + groups}")
-        step("Nothing is left behind. Demo complete.")
+        running = self.sfn.list_executions(stateMachineArn=self.state_machine, statusFilter="RUNNING")["executions"]
+        if left or groups or running:
+            raise DemoFailed(f"left behind: endpoints {left}, groups {groups}, loops {running}")
+        step("Nothing is left behind: no endpoint, no security group, no running loop. Demo complete.")
+
+
+def main() -> int:
+    demo = Demo()
+    try:
+        demo.run()
+        return 0
+    except (DemoFailed, AssertionError) as failure:
+        print(f"FAILED: {failure}", flush=True)
+        return 1
     finally:
-        sg_fn.stop()
-        ep_fn.stop()
-        waiter.stop()
-        emulator.stop()
+        demo.stop()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -129,7 +129,7 @@ class _Server(ThreadingHTTPServer):
 class PartnerHttps:
     """HTTPS on each of `addresses` (loopback IPs) at one port, certificates for `names`."""
 
-    def __init__(self, addresses: list[str], names: list[str]):
+    def __init__(self, addresses: list[str], names: list[str], port: int | None = None):
         self.ca = trustme.CA()
         self.names = names
         self.status = 200
@@ -138,9 +138,12 @@ class PartnerHttps:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.use_certificate(names)
         # One port on every address; a port free on the first may be taken on another.
-        self.port, self._servers = _bind_all(
-            [lambda port, address=address: _Server((address, port), _Handler) for address in addresses],
-            lambda server: server.server_close(), addresses[0], socket.SOCK_STREAM)
+        factories = [lambda port, address=address: _Server((address, port), _Handler) for address in addresses]
+        if port is None:
+            self.port, self._servers = _bind_all(factories, lambda server: server.server_close(),
+                                                 addresses[0], socket.SOCK_STREAM)
+        else:
+            self.port, self._servers = port, [factory(port) for factory in factories]
         for server in self._servers:
             server.partner = self
             server.socket = self.context.wrap_socket(server.socket, server_side=True)
@@ -151,10 +154,12 @@ class PartnerHttps:
         return self.ca.cert_pem.bytes().decode()
 
     def use_certificate(self, names: list[str], expired: bool = False) -> None:
-        """Serve a certificate for `names` (expired a day ago when `expired`)."""
+        """Serve a certificate for `names`, valid for 90 days like a public one (or expired a day
+        ago when `expired`)."""
         now = datetime.datetime.now(datetime.timezone.utc)
-        validity = ({"not_before": now - datetime.timedelta(days=30), "not_after": now - datetime.timedelta(days=1)}
-                    if expired else {})
+        days = datetime.timedelta(days=1)
+        validity = ({"not_before": now - 30 * days, "not_after": now - days} if expired
+                    else {"not_before": now - days, "not_after": now + 90 * days})
         leaf = self.ca.issue_cert(*names, **validity)
         leaf.configure_cert(self.context)  # takes effect for new handshakes
 

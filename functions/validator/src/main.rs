@@ -196,7 +196,15 @@ async fn endpoint_addresses(endpoint_id: &str) -> Result<Vec<IpAddr>, String> {
 /// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
 async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
-    let checker = Checker::new(optional_env("VALIDATOR_CA_PEM").as_deref().map(str::as_bytes))?;
+    let default_resolver = match optional_env("VALIDATOR_RESOLVER") {
+        Some(text) => Some(
+            parse_resolver(&text)
+                .ok_or_else(|| format!("VALIDATOR_RESOLVER is not IP or IP:PORT: {text}"))?,
+        ),
+        None => None,
+    };
+    let checker = Checker::new(optional_env("VALIDATOR_CA_PEM").as_deref().map(str::as_bytes))?
+        .with_default_resolver(default_resolver);
     let configured = match optional_env("VALIDATOR_TARGETS") {
         Some(text) => {
             let items: Vec<Value> = serde_json::from_str(&text)

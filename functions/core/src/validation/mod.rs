@@ -168,6 +168,7 @@ pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
 #[derive(Clone)]
 pub struct Checker {
     tls: Arc<rustls::ClientConfig>,
+    default_resolver: Option<SocketAddr>,
 }
 
 impl Checker {
@@ -197,12 +198,18 @@ impl Checker {
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self { tls: Arc::new(config) })
+        Ok(Self { tls: Arc::new(config), default_resolver: None })
+    }
+
+    /// Asks `resolver` for targets that name none, instead of the system's resolver.
+    pub fn with_default_resolver(mut self, resolver: Option<SocketAddr>) -> Self {
+        self.default_resolver = resolver;
+        self
     }
 
     /// Checks one target: DNS, then TCP, TLS and HTTPS on each of its addresses at once.
     pub async fn check(&self, target: &Target) -> TargetReport {
-        let dns = probe::resolve(target).await;
+        let dns = probe::resolve(target, target.resolver.or(self.default_resolver)).await;
         let addresses =
             if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
         let mut probes = tokio::task::JoinSet::new();

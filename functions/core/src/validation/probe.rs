@@ -24,10 +24,11 @@ fn ms_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
 
-/// Resolves the target's name (A and AAAA) and compares the answers with the expected IPs.
-pub async fn resolve(target: &Target) -> DnsReport {
+/// Resolves the target's name (A and AAAA) through `server` (else the system's resolver) and
+/// compares the answers with the expected IPs.
+pub async fn resolve(target: &Target, server: Option<SocketAddr>) -> DnsReport {
     let mut report = DnsReport { expected: target.expected.clone(), ..DnsReport::default() };
-    let builder = match target.resolver {
+    let builder = match server {
         Some(server) => {
             let mut udp = ConnectionConfig::udp();
             udp.port = server.port();
