@@ -24,7 +24,7 @@ VALIDATOR_PARAMS ?=
 ROLE_ARN ?=
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 
-.PHONY: test lint unit integration demo build deploy deploy-validator deploy-functions clean
+.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions clean
 
 $(TEST_TOOLS): tests/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ demo: $(TEST_TOOLS)
 build: $(BUILD_TOOLS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
+
+## bench: cold start, memory, size, EC2 calls and fan-out of the release builds, against the budget
+bench: $(BUILD_TOOLS)
+	$(PY) -m tests.bench.run
 
 ## deploy: package and deploy the provider stack (once per account and Region)
 deploy: build

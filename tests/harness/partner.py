@@ -120,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Many checks connect at once (the validator's fan-out): the default backlog of 5 refuses them.
+    request_queue_size = 512
     partner: "PartnerHttps"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -146,7 +148,10 @@ class PartnerHttps:
             self.port, self._servers = port, [factory(port) for factory in factories]
         for server in self._servers:
             server.partner = self
-            server.socket = self.context.wrap_socket(server.socket, server_side=True)
+            # The handshake happens in each connection's own thread (on its first read), not in
+            # the accept loop, which would serialize many clients' handshakes.
+            server.socket = self.context.wrap_socket(server.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
             threading.Thread(target=server.serve_forever, daemon=True).start()
 
     @property

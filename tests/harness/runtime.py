@@ -110,6 +110,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         if self.path != f"{_API}/invocation/next":
             self._reply(404, b'{"errorMessage":"not found"}')
             return
+        self.server.owner._note_poll()
         pending = self.server.owner._next_event()
         if pending is None:  # shutting down, or this poll belongs to a dead process
             self._reply(500, b'{"errorMessage":"runtime is shutting down"}')
@@ -195,6 +196,8 @@ class LambdaFunction:
         self._lines_lock = threading.Lock()
         self.init_errors: list[Any] = []
         self.starts = 0  # how many processes were started (cold starts)
+        self.spawned_at: float | None = None  # perf_counter at the latest spawn
+        self.first_poll_at: float | None = None  # ...and at its first request for work
 
         self._server = _RuntimeApiServer(self)
         self._server_thread = threading.Thread(
@@ -233,6 +236,8 @@ class LambdaFunction:
             generation = self._generation
             self._lock.notify_all()  # wake polls of an older process so they give up
         self._log(f"[harness] starting {' '.join(self.argv)}")
+        self.first_poll_at = None
+        self.spawned_at = time.perf_counter()
         proc = subprocess.Popen(
             self.argv, env=self.environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -296,6 +301,43 @@ class LambdaFunction:
     @property
     def logs(self) -> list[str]:
         return self.logs_since(0)
+
+    # ---- measurements (make bench) ---------------------------------------- #
+
+    def _note_poll(self) -> None:
+        with self._lock:
+            if self.first_poll_at is None:
+                self.first_poll_at = time.perf_counter()
+                self._lock.notify_all()
+
+    def cold_start(self, timeout_s: float = 10) -> float:
+        """Starts a fresh process and returns the seconds from its spawn to its first request
+        for work (`GET .../invocation/next`): what Lambda bills as init."""
+        with self._invoke_lock:
+            if self._alive():
+                self._kill()
+            self._start_process()
+            deadline = time.monotonic() + timeout_s
+            with self._lock:
+                while self.first_poll_at is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"{self.name} did not ask for work within {timeout_s} s")
+                    self._lock.wait(timeout=left)
+            return self.first_poll_at - self.spawned_at
+
+    def peak_rss_kib(self) -> int | None:
+        """The running process's peak resident memory (VmHWM), in KiB."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        except OSError:
+            return None
+        return None
 
     # ---- Runtime API callbacks ------------------------------------------- #
 

@@ -9,11 +9,8 @@ use privatelink_core::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
-    let config = runtime::aws_config().await;
-    let waiter = Waiter::new(
-        Ec2::new(aws_sdk_ec2::Client::new(&config)),
-        Responder::new(UrlPolicy::from_env()),
-    );
+    // The EC2 client is made on the first event, not here: nothing adds to the cold start.
+    let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()));
     lambda_runtime::run(service_fn(|event: LambdaEvent<WaitState>| waiter.check(event.payload)))
         .await
 }

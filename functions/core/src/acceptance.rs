@@ -168,14 +168,21 @@ fn epoch_seconds() -> u64 {
 /// Starts and stops acceptance loops (Step Functions executions).
 #[derive(Debug, Clone)]
 pub struct Handoff {
-    sfn: aws_sdk_sfn::Client,
+    sfn: std::sync::Arc<tokio::sync::OnceCell<aws_sdk_sfn::Client>>,
     state_machine_arn: String,
 }
 
 impl Handoff {
-    /// Loops of the state machine `state_machine_arn`.
-    pub fn new(sfn: aws_sdk_sfn::Client, state_machine_arn: impl Into<String>) -> Self {
-        Self { sfn, state_machine_arn: state_machine_arn.into() }
+    /// Loops of the state machine `state_machine_arn`, with a Step Functions client made on
+    /// first use from the standard AWS configuration (no cold-start cost).
+    pub fn lazy(state_machine_arn: impl Into<String>) -> Self {
+        Self { sfn: Default::default(), state_machine_arn: state_machine_arn.into() }
+    }
+
+    async fn sfn(&self) -> &aws_sdk_sfn::Client {
+        self.sfn
+            .get_or_init(|| async { aws_sdk_sfn::Client::new(crate::runtime::aws_config().await) })
+            .await
     }
 
     /// Starts the loop for one request; a loop already started for it (a redelivered event)
@@ -184,7 +191,8 @@ impl Handoff {
         let name = execution_name(&ctx.stack_id, &ctx.logical_id, &ctx.request_id);
         let input = serde_json::to_string(state).expect("the state is plain JSON");
         match self
-            .sfn
+            .sfn()
+            .await
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
             .name(&name)
@@ -209,7 +217,8 @@ impl Handoff {
         let prefix = execution_prefix(stack_id, logical_id);
         let mut stopped = 0;
         let mut pages = self
-            .sfn
+            .sfn()
+            .await
             .list_executions()
             .state_machine_arn(&self.state_machine_arn)
             .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
@@ -222,7 +231,8 @@ impl Handoff {
                 continue;
             }
             let stop = self
-                .sfn
+                .sfn()
+                .await
                 .stop_execution()
                 .execution_arn(execution.execution_arn())
                 .cause("The resource was deleted while waiting for acceptance")

@@ -10,6 +10,10 @@ use aws_sdk_ec2::types::{
     VpcCidrBlockStateCode, VpcEndpoint, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+use crate::runtime;
 
 use crate::error::{AwsError, AwsErrorKind};
 
@@ -195,7 +199,7 @@ impl EndpointChange {
 /// EC2 operations for the resources of this project.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
-    client: Client,
+    client: Arc<OnceCell<Client>>,
 }
 
 fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecification {
@@ -313,18 +317,29 @@ fn permissions(rules: &[IngressRule], description: &str) -> Vec<IpPermission> {
 impl Ec2 {
     /// Operations over `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client: Arc::new(OnceCell::new_with(Some(client))) }
+    }
+
+    /// Operations over a client made on first use from the standard AWS configuration
+    /// ([`runtime::aws_config`]): nothing of it is done at start, so it costs no cold start.
+    pub fn lazy() -> Self {
+        Self { client: Arc::new(OnceCell::new()) }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client.get_or_init(|| async { Client::new(runtime::aws_config().await) }).await
     }
 
     /// The Region the client calls.
-    pub fn region(&self) -> String {
-        self.client.config().region().map(|r| r.to_string()).unwrap_or_default()
+    pub async fn region(&self) -> String {
+        self.client().await.config().region().map(|r| r.to_string()).unwrap_or_default()
     }
 
     /// Every associated IPv4 and IPv6 CIDR block of a VPC.
     pub async fn vpc_cidrs(&self, vpc_id: &str) -> Ec2Result<Vec<String>> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_vpcs()
             .vpc_ids(vpc_id)
             .send()
@@ -364,7 +379,8 @@ impl Ec2 {
         tags: &[(String, String)],
     ) -> Ec2Result<String> {
         let out = self
-            .client
+            .client()
+            .await
             .create_security_group()
             .group_name(name)
             .description(description)
@@ -378,7 +394,7 @@ impl Ec2 {
 
     /// The group `id`, or `None` when it does not exist.
     pub async fn group(&self, id: &str) -> Ec2Result<Option<GroupView>> {
-        match self.client.describe_security_groups().group_ids(id).send().await {
+        match self.client().await.describe_security_groups().group_ids(id).send().await {
             Ok(out) => Ok(out.security_groups().first().map(group_view)),
             Err(e) => none_if_not_found(AwsError::from_sdk("DescribeSecurityGroups", e)),
         }
@@ -387,7 +403,8 @@ impl Ec2 {
     /// The group named `name` in `vpc_id`, if any.
     pub async fn group_by_name(&self, vpc_id: &str, name: &str) -> Ec2Result<Option<GroupView>> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_security_groups()
             .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
             .filters(Filter::builder().name("group-name").values(name).build())
@@ -404,7 +421,8 @@ impl Ec2 {
         logical_id: &str,
     ) -> Ec2Result<Vec<GroupView>> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_security_groups()
             .set_filters(Some(owner_filters(stack_id, logical_id).to_vec()))
             .send()
@@ -423,7 +441,8 @@ impl Ec2 {
         if rules.is_empty() {
             return Ok(());
         }
-        self.client
+        self.client()
+            .await
             .authorize_security_group_ingress()
             .group_id(group_id)
             .set_ip_permissions(Some(permissions(rules, description)))
@@ -445,7 +464,8 @@ impl Ec2 {
         if all.is_empty() {
             return Ok(());
         }
-        self.client
+        self.client()
+            .await
             .revoke_security_group_ingress()
             .group_id(group_id)
             .set_ip_permissions(Some(all))
@@ -464,7 +484,8 @@ impl Ec2 {
         if permissions.is_empty() {
             return Ok(());
         }
-        self.client
+        self.client()
+            .await
             .revoke_security_group_egress()
             .group_id(group_id)
             .set_ip_permissions(Some(permissions.to_vec()))
@@ -476,7 +497,8 @@ impl Ec2 {
 
     /// Deletes a group.
     pub async fn delete_group(&self, group_id: &str) -> Ec2Result<()> {
-        self.client
+        self.client()
+            .await
             .delete_security_group()
             .group_id(group_id)
             .send()
@@ -490,7 +512,8 @@ impl Ec2 {
         if tags.is_empty() {
             return Ok(());
         }
-        self.client
+        self.client()
+            .await
             .create_tags()
             .resources(resource_id)
             .set_tags(Some(
@@ -507,7 +530,8 @@ impl Ec2 {
         if keys.is_empty() {
             return Ok(());
         }
-        self.client
+        self.client()
+            .await
             .delete_tags()
             .resources(resource_id)
             .set_tags(Some(keys.iter().map(|k| Tag::builder().key(k).build()).collect()))
@@ -520,7 +544,8 @@ impl Ec2 {
     /// The console's "Verify": what the service offers, or `InvalidServiceName`.
     pub async fn service(&self, name: &str, region: Option<&str>) -> Ec2Result<ServiceView> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_vpc_endpoint_services()
             .service_names(name)
             .set_service_regions(region.map(|r| vec![r.to_owned()]))
@@ -550,7 +575,8 @@ impl Ec2 {
     /// Each subnet's Availability Zone, in the order asked.
     pub async fn subnet_zones(&self, subnet_ids: &[String]) -> Ec2Result<Vec<(String, String)>> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_subnets()
             .set_subnet_ids(Some(subnet_ids.to_vec()))
             .send()
@@ -573,7 +599,8 @@ impl Ec2 {
     /// Creates an interface endpoint (idempotent by `client_token`).
     pub async fn create_endpoint(&self, new: &NewEndpoint<'_>) -> Ec2Result<EndpointView> {
         let out = self
-            .client
+            .client()
+            .await
             .create_vpc_endpoint()
             .vpc_endpoint_type(VpcEndpointType::Interface)
             .vpc_id(new.vpc_id)
@@ -597,7 +624,7 @@ impl Ec2 {
 
     /// The endpoint `id`, or `None` when it does not exist.
     pub async fn endpoint(&self, id: &str) -> Ec2Result<Option<EndpointView>> {
-        match self.client.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await {
+        match self.client().await.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await {
             Ok(out) => Ok(out.vpc_endpoints().first().map(endpoint_view)),
             Err(e) => none_if_not_found(AwsError::from_sdk("DescribeVpcEndpoints", e)),
         }
@@ -610,7 +637,8 @@ impl Ec2 {
         logical_id: &str,
     ) -> Ec2Result<Vec<EndpointView>> {
         let out = self
-            .client
+            .client()
+            .await
             .describe_vpc_endpoints()
             .set_filters(Some(owner_filters(stack_id, logical_id).to_vec()))
             .send()
@@ -624,7 +652,8 @@ impl Ec2 {
         let mut filters = vec![Filter::builder().name("tag-key").values(TAG_STACK_ID).build()];
         filters.extend(vpc_id.map(|vpc| Filter::builder().name("vpc-id").values(vpc).build()));
         let out = self
-            .client
+            .client()
+            .await
             .describe_vpc_endpoints()
             .set_filters(Some(filters))
             .send()
@@ -636,7 +665,8 @@ impl Ec2 {
     /// Changes an endpoint in place.
     pub async fn modify_endpoint(&self, id: &str, change: &EndpointChange) -> Ec2Result<()> {
         let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        self.client
+        self.client()
+            .await
             .modify_vpc_endpoint()
             .vpc_endpoint_id(id)
             .set_add_subnet_ids(some(&change.add_subnets))
@@ -656,7 +686,8 @@ impl Ec2 {
     /// endpoint is not found counts as done.
     pub async fn delete_endpoint(&self, id: &str) -> Ec2Result<()> {
         let out = self
-            .client
+            .client()
+            .await
             .delete_vpc_endpoints()
             .vpc_endpoint_ids(id)
             .send()
@@ -684,7 +715,8 @@ impl Ec2 {
             return Ok(Vec::new());
         }
         let out = match self
-            .client
+            .client()
+            .await
             .describe_network_interfaces()
             .set_network_interface_ids(Some(interface_ids.to_vec()))
             .send()

@@ -460,7 +460,7 @@ impl EndpointResource {
         spec: &EndpointSpec,
         current: &str,
     ) -> Result<Option<EndpointView>> {
-        let region = self.ec2.region();
+        let region = self.ec2.region().await;
         Ok(self
             .ec2
             .endpoints_made_for(&ctx.stack_id, &ctx.logical_id)
@@ -513,7 +513,7 @@ impl CustomResource for EndpointResource {
             // As for a replacement: a failure must not leave the new one behind.
             return self.create_endpoint(ctx, &spec, true).await;
         };
-        let current = if needs_replacement(&current, &spec, &self.ec2.region()) {
+        let current = if needs_replacement(&current, &spec, &self.ec2.region().await) {
             match self.earlier_endpoint(ctx, &spec, &current.id).await? {
                 // A rollback to the endpoint being replaced: it still exists, so it is the one
                 // to return to (a new one would clash with its private DNS name).

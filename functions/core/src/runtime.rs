@@ -33,7 +33,13 @@ pub fn init_logging() {
 /// AWS configuration from the standard sources (so `AWS_ENDPOINT_URL`, `AWS_REGION` and the
 /// function's credentials just work), with retries that ride out throttling
 /// (`RequestLimitExceeded`) and 5xx answers, and timeouts so no call can hang the invocation.
-pub async fn aws_config() -> SdkConfig {
+/// Read once per process, when a client is first needed.
+pub async fn aws_config() -> &'static SdkConfig {
+    static CONFIG: tokio::sync::OnceCell<SdkConfig> = tokio::sync::OnceCell::const_new();
+    CONFIG.get_or_init(load_aws_config).await
+}
+
+async fn load_aws_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
             RetryConfig::standard()

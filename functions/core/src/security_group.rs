@@ -327,7 +327,8 @@ impl CustomResource for SecurityGroupResource {
         };
         let Some(current) = current else {
             tracing::info!("the group is gone; making a new one");
-            return self.create_group(ctx, &spec, None).await.map(Reply::from);
+            // As for a replacement: a failure must not leave the new one behind.
+            return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         };
         let name = spec
             .group_name

@@ -8,12 +8,12 @@ use privatelink_core::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
-    let config = runtime::aws_config().await;
-    let mut resource = EndpointResource::new(Ec2::new(aws_sdk_ec2::Client::new(&config)));
+    // Clients are made on the first event, not here: nothing adds to the cold start.
+    let mut resource = EndpointResource::new(Ec2::lazy());
     // The acceptance loop's state machine; without it an endpoint waiting for the provider is
     // answered at once with State pendingAcceptance.
     if let Some(arn) = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN") {
-        resource = resource.with_handoff(Handoff::new(aws_sdk_sfn::Client::new(&config), arn));
+        resource = resource.with_handoff(Handoff::lazy(arn));
     }
     runtime::serve(resource).await
 }

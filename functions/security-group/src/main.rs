@@ -7,6 +7,6 @@ use privatelink_core::security_group::SecurityGroupResource;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
-    let config = runtime::aws_config().await;
-    runtime::serve(SecurityGroupResource::new(Ec2::new(aws_sdk_ec2::Client::new(&config)))).await
+    // The EC2 client is made on the first event, not here: nothing adds to the cold start.
+    runtime::serve(SecurityGroupResource::new(Ec2::lazy())).await
 }

@@ -83,7 +83,8 @@ fn resolver_arg(text: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 fn main() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded: many targets' TLS handshakes are CPU work that one thread would serialize.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
@@ -179,8 +180,7 @@ fn usage_error(message: &str) -> ExitCode {
 
 /// The private IPs of an endpoint's network interfaces, read with the EC2 API.
 async fn endpoint_addresses(endpoint_id: &str) -> Result<Vec<IpAddr>, String> {
-    let config = runtime::aws_config().await;
-    let ec2 = Ec2::new(aws_sdk_ec2::Client::new(&config));
+    let ec2 = Ec2::lazy();
     let endpoint = ec2
         .endpoint(endpoint_id)
         .await
@@ -217,13 +217,9 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         }
         None => Vec::new(),
     };
-    let discovery =
-        if optional_env("VALIDATOR_DISCOVER").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            let config = runtime::aws_config().await;
-            Some((Ec2::new(aws_sdk_ec2::Client::new(&config)), optional_env("VALIDATOR_VPC_ID")))
-        } else {
-            None
-        };
+    let discovery = optional_env("VALIDATOR_DISCOVER")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .then(|| (Ec2::lazy(), optional_env("VALIDATOR_VPC_ID")));
     let concurrency = match optional_env("VALIDATOR_CONCURRENCY") {
         Some(text) => {
             text.parse().map_err(|_| format!("VALIDATOR_CONCURRENCY is not a number: {text}"))?

@@ -76,7 +76,9 @@ pub fn redact(url: &Url) -> String {
 /// Sends answers with bounded retries.
 #[derive(Debug, Clone)]
 pub struct Responder {
-    http: reqwest::Client,
+    // Built on the first answer, not at start: the TLS set-up loads the system's certificates,
+    // which would otherwise add to every cold start.
+    http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     policy: UrlPolicy,
     attempts: u32,
     first_backoff: Duration,
@@ -85,12 +87,22 @@ pub struct Responder {
 impl Responder {
     /// A responder that accepts URLs by `policy`.
     pub fn new(policy: UrlPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("the TLS backend initialises");
-        Self { http, policy, attempts: 4, first_backoff: Duration::from_millis(250) }
+        Self {
+            http: Default::default(),
+            policy,
+            attempts: 4,
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("the TLS backend initialises")
+        })
     }
 
     /// The URL policy in force.
@@ -106,7 +118,7 @@ impl Responder {
         let mut last_error = String::new();
         for attempt in 1..=self.attempts {
             let sent = self
-                .http
+                .http()
                 .put(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "")
                 .body(body.clone())

@@ -164,16 +164,17 @@ pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
-/// Runs the checks. Cheap to clone; the TLS configuration is built once.
+/// Runs the checks. Cheap to clone; the TLS configuration is built once, on the first check.
 #[derive(Clone)]
 pub struct Checker {
-    tls: Arc<rustls::ClientConfig>,
+    extra_roots: Arc<Vec<CertificateDer<'static>>>,
+    tls: Arc<std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>>,
     default_resolver: Option<SocketAddr>,
 }
 
 impl Checker {
     /// A checker that verifies certificates against the system's roots plus `extra_roots_pem`
-    /// (a private CA's PEM certificates).
+    /// (a private CA's PEM certificates), which are read now so a bad one fails at start.
     pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self> {
         let extra: Vec<CertificateDer<'static>> = match extra_roots_pem {
             None => Vec::new(),
@@ -186,19 +187,31 @@ impl Checker {
         if extra_roots_pem.is_some() && extra.is_empty() {
             return Err(Error::property("CA certificates", "hold no PEM certificate"));
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier =
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                .map_err(|e| Error::property("CA certificates", format!("cannot be used: {e}")))?;
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::property("TLS", e.to_string()))?
-            // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self { tls: Arc::new(config), default_resolver: None })
+        Ok(Self { extra_roots: Arc::new(extra), tls: Default::default(), default_resolver: None })
+    }
+
+    /// The TLS configuration, built on first use: the platform verifier loads the system's
+    /// certificates, which would otherwise add to every cold start.
+    fn tls(&self) -> std::result::Result<Arc<rustls::ClientConfig>, String> {
+        self.tls
+            .get_or_init(|| {
+                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+                let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+                    self.extra_roots.iter().cloned(),
+                    provider.clone(),
+                )
+                .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
+                let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(verifier))
+                    .with_no_client_auth();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Ok(Arc::new(config))
+            })
+            .clone()
     }
 
     /// Asks `resolver` for targets that name none, instead of the system's resolver.
@@ -214,9 +227,8 @@ impl Checker {
             if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
         let mut probes = tokio::task::JoinSet::new();
         for (index, address) in addresses.into_iter().enumerate() {
-            let (checker, target) = (self.clone(), target.clone());
-            probes
-                .spawn(async move { (index, probe::probe(&checker.tls, &target, address).await) });
+            let (tls, target) = (self.tls(), target.clone());
+            probes.spawn(async move { (index, probe::probe(tls, &target, address).await) });
         }
         let mut results = Vec::new();
         while let Some(joined) = probes.join_next().await {

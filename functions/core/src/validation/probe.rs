@@ -119,9 +119,17 @@ fn join(ips: &[IpAddr]) -> String {
 
 /// Connects to one address and checks TCP, then TLS for the name, then the HTTPS status, all
 /// within the target's time limit.
-pub async fn probe(tls: &Arc<rustls::ClientConfig>, target: &Target, ip: IpAddr) -> AddressReport {
+pub async fn probe(
+    tls: Result<Arc<rustls::ClientConfig>, String>,
+    target: &Target,
+    ip: IpAddr,
+) -> AddressReport {
     let address = SocketAddr::new(ip, target.port);
     let mut report = AddressReport::new(address);
+    let tls = match tls {
+        Ok(tls) => tls,
+        Err(err) => return report.fail(format!("TLS cannot be checked: {err}")),
+    };
     let deadline = Instant::now() + target.timeout;
     let limit = target.timeout.as_millis();
 
@@ -138,7 +146,7 @@ pub async fn probe(tls: &Arc<rustls::ClientConfig>, target: &Target, ip: IpAddr)
         return report.fail(format!("{} is not a name TLS can check", target.name));
     };
     let started = Instant::now();
-    let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
+    let connector = tokio_rustls::TlsConnector::from(tls);
     let stream = match timeout_at(deadline, connector.connect(server_name, stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {

@@ -1,0 +1,312 @@
+"""`make bench`: cold start, first invocation, peak memory, package size, EC2 calls and the
+validator's fan-out of the release builds, side by side with the floor (a hello-world Rust
+Lambda built the same way), checked against the budget. A benchmark, not a test: it prints the
+table and the verdicts and exits 0.
+
+The release build goes to target/bench (its clean build time is measured once, when that
+directory is new, and kept in target/bench/build-seconds.txt); the floor to tests/bench/floor/target."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+
+from tests.harness.cfn import CloudFormation, stack_id
+from tests.harness.emulator import Emulator, start_emulator
+from tests.harness.partner import PartnerDns, PartnerHttps
+from tests.harness.runtime import LambdaFunction
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET = REPO / "target" / "bench"
+FLOOR = REPO / "tests" / "bench" / "floor"
+FUNCTIONS = ["privatelink-security-group", "privatelink-endpoint", "privatelink-acceptance-waiter",
+             "privatelink-validator"]
+COLD_STARTS = 15
+REGION = "us-east-1"
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+BUDGET = {"cold_ratio": 1.5, "zip_mb": 4.0, "peak_mib": 32.0, "create_calls": 4, "fanout_ratio": 2.0,
+          "build_minutes": 20.0}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def cargo_lambda(manifest_dir: Path, target_dir: Path) -> float:
+    env = {**os.environ, "CARGO_TARGET_DIR": str(target_dir),
+           "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    started = time.monotonic()
+    subprocess.run(["cargo", "lambda", "build", "--release", "--x86-64", "--output-format", "zip"],
+                   cwd=manifest_dir, env=env, check=True)
+    return time.monotonic() - started
+
+
+def build() -> tuple[float, bool]:
+    """Builds the four functions and the floor; returns the clean build time of the four."""
+    record = TARGET / "build-seconds.txt"
+    fresh = not record.exists()
+    say("building the release zips (cargo lambda build --release)" + (" from clean: this takes a while" if fresh else ""))
+    seconds = cargo_lambda(REPO, TARGET)
+    if fresh:
+        record.write_text(f"{seconds:.0f}\n")
+    cargo_lambda(FLOOR, FLOOR / "target")
+    return float(record.read_text()), fresh
+
+
+def unpack(zip_path: Path, into: Path) -> Path:
+    into.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extract("bootstrap", into)
+    binary = into / "bootstrap"
+    binary.chmod(0o755)
+    return binary
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.emulator: Emulator = start_emulator()
+        self.env = {"AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": REGION,
+                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        client = lambda name: boto3.client(name, endpoint_url=self.emulator.url,  # noqa: E731
+                                           region_name=REGION, **CREDS)
+        self.ec2, self.elbv2 = client("ec2"), client("elbv2")
+        self.cfn = CloudFormation(self.emulator.url)
+        self.binaries = {name: unpack(TARGET / "lambda" / name / "bootstrap.zip", TARGET / "unpacked" / name)
+                         for name in FUNCTIONS}
+        self.binaries["floor"] = unpack(FLOOR / "target" / "lambda" / "bench-floor" / "bootstrap.zip",
+                                        TARGET / "unpacked" / "floor")
+        self.rows: dict[str, dict[str, Any]] = {name: {} for name in [*FUNCTIONS, "floor"]}
+
+    # ---- cold starts ------------------------------------------------------ #
+
+    def cold_starts(self) -> None:
+        say(f"cold starts: {COLD_STARTS} rounds, interleaved")
+        samples: dict[str, list[float]] = {name: [] for name in self.binaries}
+        functions = {name: LambdaFunction(path, self.env, name=name) for name, path in self.binaries.items()}
+        try:
+            for _ in range(COLD_STARTS):
+                for name, fn in functions.items():
+                    samples[name].append(fn.cold_start())
+        finally:
+            for fn in functions.values():
+                fn.stop()
+        floor = median_ms(samples["floor"])
+        for name, values in samples.items():
+            self.rows[name]["cold_ms"] = median_ms(values)
+            self.rows[name]["cold_ratio"] = median_ms(values) / floor
+
+    # ---- the partner and the events ---------------------------------------- #
+
+    def provider(self) -> dict[str, Any]:
+        vpc = self.ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+        subnets = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.100.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+                   for i, az in enumerate("ab", 1)]
+        nlb = self.elbv2.create_load_balancer(Name=f"bench-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
+                                              Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        return self.ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False, PrivateDnsName="api.partner.com")["ServiceConfiguration"]
+
+    def consumer(self) -> tuple[str, list[str]]:
+        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+                   for i, az in enumerate("ab", 1)]
+        return vpc, subnets
+
+    def timed(self, fn: LambdaFunction, event_and_key: tuple[dict[str, Any], str]) -> tuple[float, dict[str, Any], list[str]]:
+        event, key = event_and_key
+        self.emulator.clear_calls()
+        started = time.perf_counter()
+        invocation = fn.invoke(event, deadline_s=300, timeout_s=330)
+        elapsed = time.perf_counter() - started
+        assert invocation.kind == "response", invocation.body
+        calls = [c["action"] for c in self.emulator.calls() if c["service"] == "ec2"]
+        answer = self.cfn.answer(key)
+        assert answer["Status"] == "SUCCESS", answer
+        return elapsed, answer, calls
+
+    @staticmethod
+    def direct(calls: list[Callable[[], Any]]) -> float:
+        started = time.perf_counter()
+        for call in calls:
+            call()
+        return time.perf_counter() - started
+
+    def cycle(self, name: str, resource_type: str, create: dict[str, Any], update: dict[str, Any],
+              direct_create: list[Callable[[], Any]], direct_delete: list[Callable[[], Any]]) -> None:
+        fn = LambdaFunction(self.binaries[name], self.env, name=name)
+        stack = stack_id("bench")
+        try:
+            seconds, created, calls = self.timed(fn, self.cfn.create_event(resource_type, "R", create, stack))
+            self.rows[name]["first_ms"] = seconds * 1000
+            self.rows[name]["create_calls"] = calls
+            physical = created["PhysicalResourceId"]
+            _, _, calls = self.timed(fn, self.cfn.update_event(resource_type, "R", physical, update, create, stack))
+            self.rows[name]["update_calls"] = calls
+            seconds, _, calls = self.timed(fn, self.cfn.delete_event(resource_type, "R", physical, update, stack))
+            self.rows[name]["delete_ms"] = seconds * 1000
+            self.rows[name]["delete_calls"] = calls
+            self.rows[name]["peak_mib"] = (fn.peak_rss_kib() or 0) / 1024
+        finally:
+            fn.stop()
+        self.rows[name]["direct_create_ms"] = self.direct(direct_create) * 1000
+        self.rows[name]["direct_delete_ms"] = self.direct(direct_delete) * 1000
+
+    def first_invocations(self) -> None:
+        say("first invocations: Create, Update and Delete of each resource against the emulator")
+        service = self.provider()
+        vpc, subnets = self.consumer()
+        ec2 = self.ec2
+        made: dict[str, str] = {}
+
+        def make_group() -> None:
+            made["sg"] = ec2.create_security_group(GroupName=f"direct-{time.time_ns()}", Description="d", VpcId=vpc)["GroupId"]
+            ec2.describe_security_groups(GroupIds=[made["sg"]])
+            ec2.revoke_security_group_egress(GroupId=made["sg"], IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+            ec2.authorize_security_group_ingress(GroupId=made["sg"], IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+
+        self.cycle("privatelink-security-group", "Custom::PrivateLinkSecurityGroup",
+                   {"VpcId": vpc}, {"VpcId": vpc, "Ports": ["443", "8443"]},
+                   [lambda: ec2.describe_vpcs(VpcIds=[vpc]), make_group],
+                   [lambda: ec2.describe_security_groups(GroupIds=[made["sg"]]),
+                    lambda: ec2.delete_security_group(GroupId=made["sg"])])
+
+        def make_endpoint() -> None:
+            made["vpce"] = ec2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc, ServiceName=service["ServiceName"],
+                                                   SubnetIds=subnets, PrivateDnsEnabled=False,
+                                                   ClientToken=str(time.time_ns()))["VpcEndpoint"]["VpcEndpointId"]
+            endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpce"]])["VpcEndpoints"][0]
+            ec2.describe_network_interfaces(NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])
+
+        self.cycle("privatelink-endpoint", "Custom::PrivateLinkEndpoint",
+                   {"ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": subnets[:1], "PrivateDnsEnabled": "false"},
+                   {"ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": subnets, "PrivateDnsEnabled": "false"},
+                   [lambda: ec2.describe_vpc_endpoint_services(ServiceNames=[service["ServiceName"]]),
+                    lambda: ec2.describe_subnets(SubnetIds=subnets), make_endpoint],
+                   [lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpce"]]),
+                    lambda: ec2.delete_vpc_endpoints(VpcEndpointIds=[made["vpce"]]),
+                    lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpce"]])])
+
+    # ---- the validator ------------------------------------------------------ #
+
+    def validator(self) -> None:
+        say("validator: fan-out to 1, 50 and 200 targets whose server answers after 100 ms")
+        names = [f"svc{i}.partner.com" for i in range(200)]
+        address = "127.30.0.2"
+        dns = PartnerDns({name: [address] for name in names})
+        https = PartnerHttps([address], ["*.partner.com"])
+        https.delay_s = 0.1
+        fn = LambdaFunction(self.binaries["privatelink-validator"],
+                            {**self.env, "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_RESOLVER": dns.address},
+                            name="privatelink-validator")
+        results: dict[int, float] = {}
+        slowest: dict[int, float] = {}
+        try:
+            fn.invoke({"Targets": []})  # the cold start is measured above; this is warm
+            for count in (1, 50, 200):
+                targets = [{"Name": n, "ExpectedIps": [address], "Port": str(https.port), "TimeoutMs": "10000"}
+                           for n in names[:count]]
+                started = time.perf_counter()
+                invocation = fn.invoke({"Targets": targets}, deadline_s=120, timeout_s=150)
+                results[count] = (time.perf_counter() - started) * 1000
+                assert invocation.kind == "response" and invocation.body["ok"], json.dumps(invocation.body)[:2000]
+                slowest[count] = max(sum(v or 0 for v in t["timings"].values()) for t in invocation.body["targets"])
+            self.rows["privatelink-validator"]["peak_mib"] = (fn.peak_rss_kib() or 0) / 1024
+        finally:
+            fn.stop()
+            dns.stop()
+            https.stop()
+        self.fanout = results
+        self.fanout_slowest = slowest
+
+    # ---- the table ---------------------------------------------------------- #
+
+    def report(self, build_seconds: float, zips: dict[str, float]) -> None:
+        floor = self.rows["floor"]
+        say("")
+        say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level s, thin LTO, 4 codegen units, stripped")
+        say("| function | cold start ms (median of 15) | x floor | first Create ms (emulator direct) | Delete ms (direct) | peak MiB | zip MB | EC2 calls Create / Update / Delete (+ state polls) |")
+        say("|---|---|---|---|---|---|---|---|")
+        say(f"| floor (hello world) | {floor['cold_ms']:.1f} | 1.00 | - | - | - | {zips['floor']:.2f} | - |")
+        for name in FUNCTIONS:
+            row = self.rows[name]
+            calls = "-"
+            if "create_calls" in row:
+                def fmt(actions: list[str]) -> str:
+                    polls = sum(1 for a in actions if a == "DescribeVpcEndpoints")
+                    other = len(actions) - polls
+                    return f"{other}" + (f" (+{polls})" if polls else "")
+                calls = " / ".join(fmt(row[k]) for k in ("create_calls", "update_calls", "delete_calls"))
+            first = f"{row['first_ms']:.0f} ({row['direct_create_ms']:.0f})" if "first_ms" in row else "-"
+            delete = f"{row['delete_ms']:.0f} ({row['direct_delete_ms']:.0f})" if "delete_ms" in row else "-"
+            peak = f"{row['peak_mib']:.1f}" if row.get("peak_mib") else "-"
+            say(f"| {name} | {row['cold_ms']:.1f} | {row['cold_ratio']:.2f} | {first} | {delete} | {peak} | {zips[name]:.2f} | {calls} |")
+        say("")
+        say("| validator targets (server answers after 100 ms) | 1 | 50 | 200 |")
+        say("|---|---|---|---|")
+        say("| invocation ms | " + " | ".join(f"{self.fanout[n]:.0f}" for n in (1, 50, 200)) + " |")
+        say("| slowest target's own ms | " + " | ".join(f"{self.fanout_slowest[n]:.0f}" for n in (1, 50, 200)) + " |")
+        say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
+
+        verdicts = []
+        for name in FUNCTIONS:
+            row = self.rows[name]
+            verdicts.append((f"{name} cold start <= {BUDGET['cold_ratio']}x floor", row["cold_ratio"] <= BUDGET["cold_ratio"], f"{row['cold_ratio']:.2f}x"))
+            verdicts.append((f"{name} zip <= {BUDGET['zip_mb']} MB", zips[name] <= BUDGET["zip_mb"], f"{zips[name]:.2f} MB"))
+            if row.get("peak_mib"):
+                verdicts.append((f"{name} peak memory <= {BUDGET['peak_mib']:.0f} MiB", row["peak_mib"] <= BUDGET["peak_mib"], f"{row['peak_mib']:.1f} MiB"))
+        create = [a for a in self.rows["privatelink-endpoint"]["create_calls"] if a != "DescribeVpcEndpoints"]
+        verdicts.append((f"endpoint Create <= {BUDGET['create_calls']} EC2 calls besides polls", len(create) <= BUDGET["create_calls"], f"{len(create)}: {', '.join(create)}"))
+        ratio = self.fanout[200] / self.fanout[1]
+        verdicts.append((f"validator 200 targets <= {BUDGET['fanout_ratio']}x one target", ratio <= BUDGET["fanout_ratio"], f"{ratio:.2f}x"))
+        verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
+        say("\nbudget:")
+        for text, ok, figure in verdicts:
+            say(f"  {'within' if ok else 'OVER  '}  {text}: {figure}")
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+
+def platform() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "unknown CPU"
+    return model
+
+
+def main() -> int:
+    if not shutil.which("cargo"):
+        say("cargo is needed")
+        return 2
+    build_seconds, _ = build()
+    zips = {name: (TARGET / "lambda" / name / "bootstrap.zip").stat().st_size / 1e6 for name in FUNCTIONS}
+    zips["floor"] = (FLOOR / "target" / "lambda" / "bench-floor" / "bootstrap.zip").stat().st_size / 1e6
+    bench = Bench()
+    try:
+        bench.cold_starts()
+        bench.first_invocations()
+        bench.validator()
+        bench.report(build_seconds, zips)
+    finally:
+        bench.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
