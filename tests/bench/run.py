@@ -237,7 +237,7 @@ class Bench:
     def report(self, build_seconds: float, zips: dict[str, float]) -> None:
         floor = self.rows["floor"]
         say("")
-        say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level s, thin LTO, 4 codegen units, stripped")
+        say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level z, thin LTO, 4 codegen units, stripped")
         say("| function | cold start ms (median of 15) | x floor | first Create ms (emulator direct) | Delete ms (direct) | peak MiB | zip MB | EC2 calls Create / Update / Delete (+ state polls) |")
         say("|---|---|---|---|---|---|---|---|")
         say(f"| floor (hello world) | {floor['cold_ms']:.1f} | 1.00 | - | - | - | {zips['floor']:.2f} | - |")
