@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import boto3
 
+from tests.demo import vpc_with_subnets
 from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import Emulator, start_emulator
 from tests.harness.partner import PartnerDns, PartnerHttps
@@ -112,19 +113,11 @@ class Bench:
     # ---- the partner and the events ---------------------------------------- #
 
     def provider(self) -> dict[str, Any]:
-        vpc = self.ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
-        subnets = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.100.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-                   for i, az in enumerate("ab", 1)]
+        _, subnets = vpc_with_subnets(self.ec2, "10.100")
         nlb = self.elbv2.create_load_balancer(Name=f"bench-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
                                               Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
         return self.ec2.create_vpc_endpoint_service_configuration(
             NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False, PrivateDnsName="api.partner.com")["ServiceConfiguration"]
-
-    def consumer(self) -> tuple[str, list[str]]:
-        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-                   for i, az in enumerate("ab", 1)]
-        return vpc, subnets
 
     def timed(self, fn: LambdaFunction, event_and_key: tuple[dict[str, Any], str]) -> tuple[float, dict[str, Any], list[str]]:
         event, key = event_and_key
@@ -168,7 +161,7 @@ class Bench:
     def first_invocations(self) -> None:
         say("first invocations: Create, Update and Delete of each resource against the emulator")
         service = self.provider()
-        vpc, subnets = self.consumer()
+        vpc, subnets = vpc_with_subnets(self.ec2, "10.0")
         ec2 = self.ec2
         made: dict[str, str] = {}
 
@@ -199,6 +192,34 @@ class Bench:
                    [lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpce"]]),
                     lambda: ec2.delete_vpc_endpoints(VpcEndpointIds=[made["vpce"]]),
                     lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[made["vpce"]])])
+
+        self.waiter_check(service, vpc, subnets)
+
+    def waiter_check(self, service: dict[str, Any], vpc: str, subnets: list[str]) -> None:
+        """One Check of the acceptance waiter on an available endpoint: it answers SUCCESS."""
+        stack = stack_id("bench")
+        endpoint = self.ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface", VpcId=vpc, ServiceName=service["ServiceName"], SubnetIds=subnets[:1],
+            PrivateDnsEnabled=False, TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [
+                {"Key": "privatelink-lambdas:stack-id", "Value": stack},
+                {"Key": "privatelink-lambdas:logical-id", "Value": "W"}]}])["VpcEndpoint"]["VpcEndpointId"]
+        event, key = self.cfn.create_event("Custom::PrivateLinkEndpoint", "W", {}, stack)
+        state = {"ResponseURL": event["ResponseURL"], "StackId": stack, "RequestId": event["RequestId"],
+                 "LogicalResourceId": "W", "VpcEndpointId": endpoint, "ServiceName": service["ServiceName"],
+                 "PrivateDnsEnabled": False, "TimeoutSeconds": 3300, "PollIntervalSeconds": 15}
+        name = "privatelink-acceptance-waiter"
+        fn = LambdaFunction(self.binaries[name], self.env, name=name)
+        try:
+            self.emulator.clear_calls()
+            started = time.perf_counter()
+            invocation = fn.invoke(state)
+            self.rows[name]["first_ms"] = (time.perf_counter() - started) * 1000
+            assert invocation.kind == "response" and invocation.body["Done"], invocation.body
+            assert self.cfn.answer(key)["Status"] == "SUCCESS"
+            self.rows[name]["check_calls"] = [c["action"] for c in self.emulator.calls() if c["service"] == "ec2"]
+            self.rows[name]["peak_mib"] = (fn.peak_rss_kib() or 0) / 1024
+        finally:
+            fn.stop()
 
     # ---- the validator ------------------------------------------------------ #
 
@@ -250,7 +271,13 @@ class Bench:
                     other = len(actions) - polls
                     return f"{other}" + (f" (+{polls})" if polls else "")
                 calls = " / ".join(fmt(row[k]) for k in ("create_calls", "update_calls", "delete_calls"))
-            first = f"{row['first_ms']:.0f} ({row['direct_create_ms']:.0f})" if "first_ms" in row else "-"
+            if "check_calls" in row:
+                calls = f"one Check: {len(row['check_calls'])}"
+            first = "-"
+            if "direct_create_ms" in row:
+                first = f"{row['first_ms']:.0f} ({row['direct_create_ms']:.0f})"
+            elif "first_ms" in row:
+                first = f"{row['first_ms']:.0f} (one Check)"
             delete = f"{row['delete_ms']:.0f} ({row['direct_delete_ms']:.0f})" if "delete_ms" in row else "-"
             peak = f"{row['peak_mib']:.1f}" if row.get("peak_mib") else "-"
             say(f"| {name} | {row['cold_ms']:.1f} | {row['cold_ratio']:.2f} | {first} | {delete} | {peak} | {zips[name]:.2f} | {calls} |")
