@@ -78,7 +78,7 @@ pub fn redact(url: &Url) -> String {
 pub struct Responder {
     // Built on the first answer, not at start: the TLS set-up loads the system's certificates,
     // which would otherwise add to every cold start.
-    http: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
+    http: std::sync::Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
     policy: UrlPolicy,
     attempts: u32,
     first_backoff: Duration,
@@ -95,14 +95,19 @@ impl Responder {
         }
     }
 
-    fn http(&self) -> &reqwest::Client {
-        self.http.get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("the TLS backend initialises")
-        })
+    /// The HTTPS client; an error (no usable TLS set-up) is reported, never a panic, since
+    /// this runs outside the guard that turns a handler's panic into an answer.
+    fn http(&self) -> Result<&reqwest::Client> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| format!("cannot set up HTTPS: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| Error::Answer(e.clone()))
     }
 
     /// The URL policy in force.
@@ -114,11 +119,11 @@ impl Responder {
     /// answers. CloudFormation's pre-signed URL is signed without a content type, so the
     /// `Content-Type` header is sent empty, as AWS's own examples do.
     pub async fn send(&self, url: &Url, body: Vec<u8>) -> Result<()> {
+        let http = self.http()?;
         let mut backoff = self.first_backoff;
         let mut last_error = String::new();
         for attempt in 1..=self.attempts {
-            let sent = self
-                .http()
+            let sent = http
                 .put(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "")
                 .body(body.clone())
