@@ -256,14 +256,6 @@ impl Error {
             problem: problem.into(),
         }])
     }
-
-    /// The AWS error inside, if this is one.
-    pub fn aws(&self) -> Option<&AwsError> {
-        match self {
-            Self::Aws(err) => Some(err),
-            _ => None,
-        }
-    }
 }
 
 fn join(problems: &[PropertyProblem]) -> String {

@@ -34,7 +34,8 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// A context for tests and tools: `budget` from now.
+    /// A context for tests: `budget` from now.
+    #[cfg(test)]
     pub fn for_test(budget: Duration) -> Self {
         Self {
             stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),

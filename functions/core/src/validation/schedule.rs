@@ -63,15 +63,14 @@ impl Schedule {
             // Printed as is, not through the log formatter: CloudWatch reads EMF from raw lines.
             println!("{line}");
         }
-        let summary = summary(&reports);
-        match summary["failed"].as_array().and_then(|f| f.first()) {
-            Some(first) if self.fail_on_error => Err(Error::ValidationFailed {
-                name: first["name"].as_str().unwrap_or_default().to_owned(),
+        match reports.iter().find(|r| !r.ok) {
+            Some(failed) if self.fail_on_error => Err(Error::ValidationFailed {
+                name: failed.name.clone(),
                 attempts: 1,
                 waited_secs: 0,
-                reason: first["reason"].as_str().unwrap_or_default().to_owned(),
+                reason: failed.reason.clone().unwrap_or_default(),
             }),
-            _ => Ok(summary),
+            _ => Ok(summary(&reports)),
         }
     }
 
