@@ -7,8 +7,6 @@
 //! answers CloudFormation at most once: before it reports done after answering it tags the
 //! endpoint with the request id, and a retried Check that finds that tag answers nothing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -162,7 +160,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn epoch_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    crate::runtime::since_epoch().as_secs()
 }
 
 /// Starts and stops acceptance loops (Step Functions executions).

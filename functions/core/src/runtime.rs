@@ -57,6 +57,12 @@ async fn load_aws_config() -> SdkConfig {
         .await
 }
 
+/// The wall-clock time since the Unix epoch (zero if the clock is before it): what Lambda's
+/// deadlines, EMF timestamps and certificate expiries are measured in.
+pub fn since_epoch() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+}
+
 /// An optional setting from the environment: unset and blank are the same.
 pub fn optional_env(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -287,8 +287,7 @@ fn panic_message(join_error: tokio::task::JoinError) -> String {
 
 /// Converts the runtime's deadline (milliseconds since the epoch) to a monotonic instant.
 fn instant_of_epoch_ms(deadline_ms: u64) -> Instant {
-    let now_ms =
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let now_ms = crate::runtime::since_epoch().as_millis() as u64;
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 

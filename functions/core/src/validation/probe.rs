@@ -3,7 +3,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_resolver::config::{
     ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig,
@@ -213,6 +212,6 @@ fn not_after(der: &[u8]) -> Option<i64> {
 }
 
 fn days_left(not_after: i64) -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = crate::runtime::since_epoch().as_secs() as i64;
     (not_after - now).div_euclid(86_400)
 }

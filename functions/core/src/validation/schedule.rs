@@ -1,8 +1,6 @@
 //! The scheduled Lambda: check every target, log one line per target (a JSON report that is also
 //! a CloudWatch Embedded Metric Format record), return the summary.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
 
 use super::report::summary;
@@ -55,8 +53,7 @@ impl Schedule {
             tracing::warn!("no targets: none in the event, none configured, and discovery is off or found none");
         }
         let reports = self.checker.check_all(&targets, self.concurrency).await;
-        let now_ms =
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let now_ms = crate::runtime::since_epoch().as_millis() as u64;
         for report in &reports {
             let mut line = report.to_emf(now_ms);
             line["Report"] = serde_json::to_value(report).expect("a report is plain data");
