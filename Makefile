@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TEST_TOOLS := $(VENV)/.installed-tests
 BUILD_TOOLS := $(VENV)/.installed-tools
+# checkov pins its own boto3 and more: it lives in a venv of its own inside .venv.
+SCAN_VENV := $(VENV)/scan
+SCAN_TOOLS := $(SCAN_VENV)/.installed
 # Lambda architecture of `make build`: x86_64 (default) or arm64 (needs the aarch64 std: rustup target add aarch64-unknown-linux-gnu).
 ARCH ?= x86_64
 # Deployment (make deploy, deploy-validator, deploy-functions): the AWS CLI and credentials.
@@ -16,19 +19,28 @@ VALIDATOR_STACK ?= privatelink-validator
 BUCKET ?=
 # The consumer VPC of deploy-validator.
 VPC_ID ?=
-VPC_CIDR ?=
 SUBNET_IDS ?=
-# More `Key=Value` parameters of validator.yaml (Targets, S3PrefixListId, Discover...).
+# More `Key=Value` parameters of validator.yaml (Targets, Discover, EgressScope, VpcCidrs, S3PrefixListId...).
 VALIDATOR_PARAMS ?=
+# More `Key=Value` parameters of provider.yaml (ExportPrefix, PermissionsBoundaryArn...).
+PROVIDER_PARAMS ?=
+# make stackset-upload: the code buckets <CODE_BUCKET_PREFIX>-<region>, one in each of REGIONS.
+CODE_BUCKET_PREFIX ?=
+REGIONS ?=
 # deploy-functions: the execution role the functions get (with the permissions in README.md).
 ROLE_ARN ?=
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 
-.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions clean
+.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload clean
 
 $(TEST_TOOLS): tests/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+$(SCAN_TOOLS): tools/scan-requirements.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/scan-requirements.txt
 	touch $@
 
 $(BUILD_TOOLS): tools/requirements.txt $(TEST_TOOLS)
@@ -38,10 +50,14 @@ $(BUILD_TOOLS): tools/requirements.txt $(TEST_TOOLS)
 ## test: formatting, clippy, unit tests, then the black-box tests on the emulator
 test: lint unit integration
 
-lint: $(TEST_TOOLS)
+## lint: rustfmt, clippy, then the templates: cfn-lint (with its informational checks and the
+## serverless rules) and checkov, offline. Each suppression carries its reason in the template.
+lint: $(TEST_TOOLS) $(SCAN_TOOLS)
 	cargo fmt --all -- --check
+	$(VENV)/bin/cfn-lint --include-checks I -a cfn_lint_serverless.rules -- templates/*.yaml
+	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov -d templates --framework cloudformation \
+		--compact --quiet --skip-download
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/cfn-lint templates/*.yaml
 
 unit:
 	cargo test --workspace
@@ -70,17 +86,29 @@ deploy: build
 	aws cloudformation package --template-file templates/provider.yaml --s3-bucket $(BUCKET) \
 		--output-template-file target/provider.packaged.yaml
 	aws cloudformation deploy --template-file target/provider.packaged.yaml --stack-name $(STACK) \
-		--capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH)
+		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+		--parameter-overrides Architecture=$(ARCH) $(PROVIDER_PARAMS)
 
 ## deploy-validator: the validator inside one consumer VPC
 deploy-validator: build
-	@test -n "$(BUCKET)" -a -n "$(VPC_ID)" -a -n "$(VPC_CIDR)" -a -n "$(SUBNET_IDS)" || \
-		{ echo "set BUCKET, VPC_ID, VPC_CIDR and SUBNET_IDS (comma-separated)" >&2; exit 2; }
+	@test -n "$(BUCKET)" -a -n "$(VPC_ID)" -a -n "$(SUBNET_IDS)" || \
+		{ echo "set BUCKET, VPC_ID and SUBNET_IDS (comma-separated)" >&2; exit 2; }
 	aws cloudformation package --template-file templates/validator.yaml --s3-bucket $(BUCKET) \
 		--output-template-file target/validator.packaged.yaml
 	aws cloudformation deploy --template-file target/validator.packaged.yaml --stack-name $(VALIDATOR_STACK) \
-		--capabilities CAPABILITY_IAM --parameter-overrides VpcId=$(VPC_ID) VpcCidr=$(VPC_CIDR) \
+		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --parameter-overrides VpcId=$(VPC_ID) \
 		SubnetIds=$(SUBNET_IDS) Architecture=$(ARCH) $(VALIDATOR_PARAMS)
+
+## stackset: the provider as a StackSet template (target/stackset/provider.stackset.yaml), whose
+## code comes from the bucket <CodeBucketPrefix>-<Region> in each Region
+stackset: build
+	$(PY) tools/stackset.py template
+
+## stackset-upload: the code into <CODE_BUCKET_PREFIX>-<region> for each of REGIONS (buckets must exist)
+stackset-upload: stackset
+	@test -n "$(CODE_BUCKET_PREFIX)" -a -n "$(REGIONS)" || \
+		{ echo "set CODE_BUCKET_PREFIX and REGIONS (comma-separated)" >&2; exit 2; }
+	$(PY) tools/stackset.py upload --bucket-prefix $(CODE_BUCKET_PREFIX) --regions $(REGIONS)
 
 ## deploy-functions: cargo lambda deploy of each function (a development shortcut; the stacks are the way)
 deploy-functions: build

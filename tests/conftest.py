@@ -190,10 +190,30 @@ def lambda_function(emulator: Emulator) -> Iterator[Callable[..., LambdaFunction
                 f"function binary {binary} is missing: build it first "
                 f"(cargo build --bin {name})", pytrace=False,
             )
-        fn = LambdaFunction(binary, {**function_env(emulator), **(env or {})}, name=name)
+        # Each function signs with an access key named after it, so that the emulator's journal
+        # tells whose calls are whose (the IAM contract in test_contracts.py reads it).
+        principal = {"AWS_ACCESS_KEY_ID": name}
+        fn = LambdaFunction(binary, {**function_env(emulator), **principal, **(env or {})}, name=name)
         started.append(fn)
         return fn
 
     yield start
     for fn in started:
         fn.stop()
+
+
+# --------------------------------------------------------------------------- #
+# Contracts over the whole suite
+# --------------------------------------------------------------------------- #
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "after_the_suite: judges what every other test did; runs last")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_the_suite` read the emulator's journal of every call the suite made:
+    they run after all the others."""
+    last = [item for item in items if item.get_closest_marker("after_the_suite")]
+    items[:] = [item for item in items if item not in last] + last

@@ -171,6 +171,9 @@ class Demo:
         self.service = self.play_provider()
         step("Consumer: VPC 127.10.0.0/16 (loopback, see above) with a subnet in us-east-1a and us-east-1b")
         vpc, subnets = vpc_with_subnets(self.ec2, "127.10")
+        step("  with enableDnsSupport and enableDnsHostnames on, as Private DNS needs")
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
         # The stand-in's HTTPS port: 443 needs root here, any port works for the checks.
         port = self.free_port()
         exports = {
@@ -180,8 +183,7 @@ class Demo:
         }
         player = StackPlayer(REPO / "templates" / "consumer-example.yaml",
                              {"ServiceName": self.service["ServiceName"], "VpcId": vpc,
-                              "SubnetIds": ",".join(subnets), "PrivateDnsName": "api.partner.com",
-                              "ServicePort": str(port)},
+                              "SubnetIds": ",".join(subnets), "ServicePort": str(port)},
                              exports, self.cfn, self.send, self.others, name="partner-api-consumer")
         order = player.order()
         step(f"CloudFormation: creating the stack {player.stack_id.split('/')[1]} from "

@@ -221,3 +221,26 @@ def test_checks_that_keep_failing_end_in_one_failed_answer(
     assert "EC2 unreachable" in answer["Reason"], answer["Reason"]
     assert waiter.invoke(failed).body["Done"] is True  # GiveUp retried: still one answer
     assert len(cfn.answers(key)) == 1
+
+
+def test_the_execution_is_named_with_the_endpoint_id_to_give_the_provider(
+        endpoint_fn, cfn, sfn, state_machine, consumer_vpc, provider):
+    # CloudFormation shows no physical id while it waits: the execution list does.
+    service = provider(acceptance_required=True)
+    _, _, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    assert state["VpcEndpointId"] in execution["name"]
+    assert len(execution["name"]) <= 80
+
+
+def test_a_background_loop_polls_no_more_often_than_its_history_allows(
+        endpoint_fn, cfn, sfn, state_machine, consumer_vpc, provider):
+    # Every 5 s for the default 7 days would be 120,960 checks: past the 25,000 history events
+    # (about 9 a check) at which Step Functions ends an execution without a word.
+    service = provider(acceptance_required=True)
+    event, key = cfn.create_event(TYPE, "Endpoint", props(
+        service, consumer_vpc, WaitForAcceptance="false", AcceptancePollIntervalSeconds="5"))
+    assert endpoint_fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    state = json.loads(only_execution(sfn, state_machine)["input"])
+    assert state["TimeoutSeconds"] == 7 * 24 * 3600
+    assert state["PollIntervalSeconds"] == 252  # 604,800 s / 2,400 checks

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ConsumerVpc
 from tests.harness.cfn import stack_id
 
 TYPE = "Custom::PrivateLinkEndpoint"
@@ -175,7 +176,7 @@ def test_subnets_groups_policy_private_dns_and_tags_change_in_place(fn, cfn, ec2
     stack = stack_id()
     sg = ec2.create_security_group(GroupName=f"g-{stack[-8:]}", Description="x", VpcId=consumer_vpc.vpc_id)["GroupId"]
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*"}]}
-    old = props(service, consumer_vpc, "a", Tags=[{"Key": "team", "Value": "a"}])
+    old = props(service, consumer_vpc, "a", Tags=[{"Key": "team", "Value": "a"}, {"Key": "cost-center", "Value": "x"}])
     endpoint_id = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", old, stack))["PhysicalResourceId"]
     new = props(service, consumer_vpc, "a", "b", SecurityGroupIds=[sg], PolicyDocument=policy,
                 PrivateDnsEnabled=False, Tags=[{"Key": "team", "Value": "b"}])
@@ -187,7 +188,8 @@ def test_subnets_groups_policy_private_dns_and_tags_change_in_place(fn, cfn, ec2
     assert [g["GroupId"] for g in described["Groups"]] == [sg]
     assert json.loads(described["PolicyDocument"]) == policy
     assert described["PrivateDnsEnabled"] is False
-    assert {t["Key"]: t["Value"] for t in described["Tags"]}["team"] == "b"
+    tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    assert tags["team"] == "b" and "cost-center" not in tags
     assert len(answer["Data"]["PrivateIpAddresses"].split(",")) == 2
     # Removing the policy restores the default one.
     newer = {k: v for k, v in new.items() if k != "PolicyDocument"}
@@ -273,27 +275,143 @@ def test_throttling_and_a_not_yet_visible_endpoint_are_ridden_out(fn, cfn, ec2, 
                        message="Request limit exceeded.")
     emulator.add_fault("DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", count=1,
                        message="The VpcEndpoint Id does not exist")  # eventual consistency
-    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))
+    # Private DNS off: its pre-check lists the VPC's endpoints first, and the fault is for the
+    # first look at the fresh id.
+    properties = props(service, consumer_vpc, PrivateDnsEnabled="false")
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties, stack))
     assert answer["Status"] == "SUCCESS", answer
     assert live_endpoints(ec2, stack) == [answer["PhysicalResourceId"]]
 
 
-def test_create_makes_at_most_four_ec2_calls_besides_state_polls(fn, cfn, emulator, consumer_vpc, provider):
+def test_create_makes_four_ec2_calls_besides_state_polls_and_two_more_for_private_dns(
+        fn, cfn, emulator, consumer_vpc, provider):
     service = provider()
     emulator.clear_calls()
-    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc)))
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, PrivateDnsEnabled="false")))
     assert answer["Status"] == "SUCCESS", answer
     calls = [c["action"] for c in emulator.calls() if c["service"] == "ec2"]
     assert [c for c in calls if c != "DescribeVpcEndpoints"] == [
         "DescribeVpcEndpointServices", "DescribeSubnets", "CreateVpcEndpoint", "DescribeNetworkInterfaces"]
+    emulator.clear_calls()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc)))
+    assert answer["Status"] == "SUCCESS", answer
+    calls = [c["action"] for c in emulator.calls() if c["service"] == "ec2"]
+    # Private DNS: the VPC's two DNS attributes, one attribute per call.
+    assert [c for c in calls if c != "DescribeVpcEndpoints"] == [
+        "DescribeVpcEndpointServices", "DescribeSubnets", "DescribeVpcAttribute", "DescribeVpcAttribute",
+        "CreateVpcEndpoint", "DescribeNetworkInterfaces"]
 
 
 def test_a_second_endpoint_claiming_the_same_private_dns_name_fails_saying_what_to_do(
-        fn, cfn, ec2, consumer_vpc, provider):
+        fn, cfn, ec2, emulator, consumer_vpc, provider):
     service = provider()
     stack = stack_id()
     first = run(fn, cfn, cfn.create_event(TYPE, "First", props(service, consumer_vpc), stack))
     assert first["Status"] == "SUCCESS", first
+    emulator.clear_calls()
     second = run(fn, cfn, cfn.create_event(TYPE, "Second", props(service, consumer_vpc), stack))
     assert second["Status"] == "FAILED"
     assert "Only one endpoint per VPC can own a private DNS name" in second["Reason"], second["Reason"]
+    # Found before anything is made, naming the endpoint that holds the name.
+    assert f"{first['PhysicalResourceId']} of {service.service_name} holds api.partner.com" in second["Reason"]
+    assert "CreateVpcEndpoint" not in [c["action"] for c in emulator.calls()]
+
+
+def vpc_with_dns(ec2: Any, *, support: bool, hostnames: bool) -> Any:
+    """A VPC 10.0.0.0/16 with subnets in us-east-1a/b and the DNS attributes given."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": support})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": hostnames})
+    subnets = {az: ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24",
+                                     AvailabilityZone=f"us-east-1{az}")["Subnet"]["SubnetId"]
+               for i, az in enumerate("ab", start=1)}
+    return ConsumerVpc(vpc_id=vpc_id, cidr="10.0.0.0/16",
+                       subnets={f"us-east-1{az}": s for az, s in subnets.items()}, subnet_cidrs={})
+
+
+@pytest.mark.parametrize("support, hostnames, named", [
+    (True, False, "enableDnsHostnames"), (False, True, "enableDnsSupport"),
+    (False, False, "enableDnsSupport and enableDnsHostnames")])
+def test_private_dns_in_a_vpc_without_its_dns_attributes_fails_before_anything_is_made(
+        fn, cfn, ec2, emulator, provider, support, hostnames, named):
+    # Found only after the provider accepted, the rollback would throw the acceptance away.
+    service = provider(acceptance_required=True)
+    vpc = vpc_with_dns(ec2, support=support, hostnames=hostnames)
+    stack = stack_id()
+    emulator.clear_calls()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, vpc), stack))
+    assert answer["Status"] == "FAILED"
+    assert f"Private DNS needs {named} on {vpc.vpc_id}" in answer["Reason"], answer["Reason"]
+    assert "aws ec2 modify-vpc-attribute" in answer["Reason"]
+    assert "CreateVpcEndpoint" not in [c["action"] for c in emulator.calls()]
+    assert live_endpoints(ec2, stack) == []
+    # Without Private DNS the same VPC is fine.
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, vpc, PrivateDnsEnabled="false"), stack))
+    assert answer["Status"] == "SUCCESS", answer
+
+
+def notifications(ec2: Any, endpoint_id: str) -> list[dict[str, Any]]:
+    return ec2.describe_vpc_endpoint_connection_notifications(
+        Filters=[{"Name": "vpc-endpoint-id", "Values": [endpoint_id]}])["ConnectionNotificationSet"]
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:partner-connections"
+
+
+def test_a_connection_topic_is_told_of_the_endpoints_events_and_follows_updates_and_delete(
+        fn, cfn, ec2, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    stack = stack_id()
+    properties = props(service, consumer_vpc, ConnectionNotificationArn=TOPIC)
+    created = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties, stack))
+    assert created["Status"] == "SUCCESS", created
+    endpoint_id = created["PhysicalResourceId"]
+    [notification] = notifications(ec2, endpoint_id)
+    assert notification["ConnectionNotificationArn"] == TOPIC
+    assert sorted(notification["ConnectionEvents"]) == ["Accept", "Connect", "Delete", "Reject"]
+
+    other = TOPIC + "-2"
+    moved = {**properties, "ConnectionNotificationArn": other}
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, moved, properties, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert [n["ConnectionNotificationArn"] for n in notifications(ec2, endpoint_id)] == [other]
+
+    plain = props(service, consumer_vpc)
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, plain, moved, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert notifications(ec2, endpoint_id) == []
+
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", endpoint_id, moved, plain, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert [n["ConnectionNotificationArn"] for n in notifications(ec2, endpoint_id)] == [other]
+    answer = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", endpoint_id, moved, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert notifications(ec2, endpoint_id) == []
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_a_redelivered_create_makes_no_second_connection_notification(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    event, key = cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, ConnectionNotificationArn=TOPIC))
+    assert fn.invoke(event).kind == "response"
+    assert fn.invoke(event).kind == "response"
+    first, second = cfn.answers(key)
+    assert first["Status"] == second["Status"] == "SUCCESS", (first, second)
+    assert first["PhysicalResourceId"] == second["PhysicalResourceId"]
+    assert len(notifications(ec2, first["PhysicalResourceId"])) == 1
+
+
+@pytest.mark.parametrize("extra, named", [
+    ({"ConnectionNotificationArn": "partner-connections"},
+     'ConnectionNotificationArn: "partner-connections" is not an SNS topic ARN'),
+    ({"WaitForAcceptance": "false", "AcceptanceTimeoutSeconds": "86400", "AcceptancePollIntervalSeconds": "1"},
+     "AcceptancePollIntervalSeconds: every 1 s for 86400 s makes 86400 checks, more than the 2400"),
+], ids=["topic-not-an-arn", "loop-past-the-history-limit"])
+def test_properties_that_could_not_work_are_refused_before_anything_is_made(
+        fn, cfn, ec2, consumer_vpc, provider, extra, named):
+    service = provider(acceptance_required=True)
+    stack = stack_id()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc, **extra), stack))
+    assert answer["Status"] == "FAILED"
+    assert named in answer["Reason"], answer["Reason"]
+    assert live_endpoints(ec2, stack) == []

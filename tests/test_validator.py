@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.harness.cfn import stack_id
@@ -242,6 +243,20 @@ def test_the_gate_passes_a_working_endpoint(validator, cfn, dns, https):
     assert answer["Data"]["Status"] == "200"
 
 
+def test_a_private_ca_kept_in_parameter_store_is_read_at_start(lambda_function, emulator, cfn, dns, https):
+    # A chain longer than Lambda's 4 KB of environment lives in SSM; VALIDATOR_CA_PEM names it.
+    # (The name is the one the validator template's role is judged with in test_contracts.py.)
+    ssm = boto3.client("ssm", endpoint_url=emulator.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ssm.put_parameter(Name="/privatelink/partner-ca", Value=https.ca_pem, Type="String",
+                      Tier="Advanced", Overwrite=True)
+    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": "/privatelink/partner-ca"})
+    event, key = cfn.create_event(TYPE, "Validation", target(dns, https))
+    assert fn.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+
+
 def test_the_gate_retries_until_the_checks_pass(validator, cfn, dns, https):
     https.status = 503
     threading.Timer(2.5, lambda: setattr(https, "status", 200)).start()
@@ -284,3 +299,29 @@ def test_targets_without_a_resolver_ask_the_configured_one(lambda_function, dns,
     invocation = fn.invoke({"Targets": [without_resolver]})
     assert invocation.kind == "response", invocation.body
     assert invocation.body["ok"] is True, invocation.body["failed"]
+
+
+def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_function, ec2, dns, https,
+                                                                   consumer_vpc, provider):
+    # What the validator stack's schedule does with Discover=true and no targets.
+    service = provider()
+    made = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=True,
+        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [
+            {"Key": "privatelink-lambdas:stack-id", "Value": stack_id()},
+            {"Key": "privatelink-lambdas:logical-id", "Value": "Endpoint"}]}])["VpcEndpoint"]
+    ec2.create_vpc_endpoint(  # not made by this project: not checked
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=provider().service_name,
+        SubnetIds=[consumer_vpc.subnet("b")], PrivateDnsEnabled=False)
+    fn = lambda_function("privatelink-validator", env={
+        "VALIDATOR_DISCOVER": "true", "VALIDATOR_VPC_ID": consumer_vpc.vpc_id,
+        "VALIDATOR_RESOLVER": dns.address, "VALIDATOR_CA_PEM": https.ca_pem})
+    invocation = fn.invoke({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                            "detail": {}})
+    assert invocation.kind == "response", invocation.body
+    assert invocation.body["checked"] == 1, invocation.body
+    [line] = emf_lines(invocation.logs)
+    assert line["Name"] == "api.partner.com" and line["EndpointId"] == made["VpcEndpointId"]
+    # The stand-in answers with its own addresses, not the endpoint's: found and reported.
+    assert line["Success"] == 0 and "outside" in line["Report"]["reason"], line["Report"]

@@ -20,6 +20,10 @@ Control API (JSON):
     GET    /_emulator/health     -> {"ok": true}
     GET    /_emulator/calls      -> [{"service": "ec2", "action": "CreateVpcEndpoint"}, ...]
     DELETE /_emulator/calls      -> clears the call log
+    GET    /_emulator/journal    -> every call since start (or reset), never cleared by tests:
+                                    {"service", "action", "principal" (the access key id),
+                                     "presigned", "params", "resource_tags"}: what an IAM
+                                    evaluation of the call needs (tests/test_contracts.py)
     GET    /_emulator/faults     -> pending faults
     POST   /_emulator/faults     {"action", "count"=1, "code", "status"=400, "message", "service"?}
     DELETE /_emulator/faults     -> clears pending faults
@@ -96,11 +100,14 @@ SETTINGS = Settings()
 class _ControlState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     calls: list[dict[str, str]] = field(default_factory=list)
+    journal: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self, service: str, action: str) -> None:
+    def record(self, service: str, action: str, entry: dict[str, Any] | None = None) -> None:
         with self.lock:
             self.calls.append({"service": service, "action": action})
+            if entry is not None:
+                self.journal.append(entry)
 
     def take_fault(self, service: str, action: str) -> dict[str, Any] | None:
         """Consume one use of the first fault matching this call, if any."""
@@ -674,6 +681,93 @@ def _resp_describe_vpc_endpoint_connections(self: Any) -> ActionResult:
     return ActionResult({"VpcEndpointConnections": connections})
 
 
+# (j) Connection notifications (absent from moto 5.2.5), as the EC2 API Reference describes
+# CreateVpcEndpointConnectionNotification, DescribeVpcEndpointConnectionNotifications and
+# DeleteVpcEndpointConnectionNotifications: interface endpoints only; events among Accept,
+# Connect, Delete, Reject; idempotent by ClientToken; Delete reports unknown ids as Unsuccessful
+# items inside a 200. Notifications are kept per backend (account and Region).
+_CONNECTION_EVENTS = {"Accept", "Connect", "Delete", "Reject"}
+
+
+def _notifications(backend: Any) -> dict[str, dict[str, Any]]:
+    if "_emu_connection_notifications" not in backend.__dict__:
+        backend._emu_connection_notifications = {}
+    return backend._emu_connection_notifications
+
+
+def _resp_create_connection_notification(self: Any) -> ActionResult:
+    backend = self.ec2_backend
+    endpoint_id = self._get_param("VpcEndpointId")
+    topic = self._get_param("ConnectionNotificationArn") or ""
+    events = self._get_param("ConnectionEvents", [])
+    token = self._get_param("ClientToken")
+    notifications = _notifications(backend)
+    if token:
+        for existing in notifications.values():
+            if existing["_token"] == token:
+                return ActionResult({"ConnectionNotification": _public(existing), "ClientToken": token})
+    endpoint = backend.vpc_end_points.get(endpoint_id)
+    if endpoint is None:
+        raise EC2ClientError("InvalidVpcEndpointId.NotFound",
+                             f"The Vpc Endpoint Id '{endpoint_id}' does not exist")
+    if (endpoint.vpc_endpoint_type or "").lower() != "interface":
+        raise InvalidParameter("Connection notifications are supported for interface endpoints only")
+    if not events or set(events) - _CONNECTION_EVENTS:
+        raise InvalidParameter(f"Invalid connection events {events}: valid are Accept, Connect, Delete, Reject")
+    parts = topic.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] != "sns":
+        raise InvalidParameter(f"Invalid SNS topic ARN {topic}")
+    notification = {
+        "ConnectionNotificationId": f"vpce-nfn-{uuid.uuid4().hex[:17]}",
+        "VpcEndpointId": endpoint_id,
+        "ConnectionNotificationType": "Topic",
+        "ConnectionNotificationArn": topic,
+        "ConnectionEvents": list(events),
+        "ConnectionNotificationState": "Enabled",
+        "_token": token,
+    }
+    notifications[notification["ConnectionNotificationId"]] = notification
+    result: dict[str, Any] = {"ConnectionNotification": _public(notification)}
+    if token:
+        result["ClientToken"] = token
+    return ActionResult(result)
+
+
+def _public(notification: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in notification.items() if not k.startswith("_")}
+
+
+def _resp_describe_connection_notifications(self: Any) -> ActionResult:
+    filters = self._filters_from_querystring()
+    wanted_id = self._get_param("ConnectionNotificationId")
+    found = []
+    for notification in _notifications(self.ec2_backend).values():
+        if wanted_id and notification["ConnectionNotificationId"] != wanted_id:
+            continue
+        fields = {
+            "connection-notification-arn": notification["ConnectionNotificationArn"],
+            "connection-notification-id": notification["ConnectionNotificationId"],
+            "connection-notification-state": notification["ConnectionNotificationState"],
+            "connection-notification-type": notification["ConnectionNotificationType"],
+            "vpc-endpoint-id": notification["VpcEndpointId"],
+        }
+        if all(fields.get(k) in v for k, v in filters.items()):
+            found.append(_public(notification))
+    return ActionResult({"ConnectionNotificationSet": found})
+
+
+def _resp_delete_connection_notifications(self: Any) -> ActionResult:
+    notifications = _notifications(self.ec2_backend)
+    unsuccessful = []
+    for notification_id in self._get_param("ConnectionNotificationIds", []):
+        if notifications.pop(notification_id, None) is None:
+            unsuccessful.append(_unsuccessful(
+                notification_id, "InvalidConnectionNotification",
+                f"The connection notification '{notification_id}' does not exist",
+            ))
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
 def install_patches() -> None:
     """Patch moto's EC2 classes (idempotent). Each patch adds an AWS behaviour."""
     # (a) lazy pending -> available state.
@@ -695,6 +789,10 @@ def install_patches() -> None:
     EC2Response.accept_vpc_endpoint_connections = _resp_accept_vpc_endpoint_connections  # type: ignore[attr-defined]
     EC2Response.reject_vpc_endpoint_connections = _resp_reject_vpc_endpoint_connections  # type: ignore[attr-defined]
     EC2Response.describe_vpc_endpoint_connections = _resp_describe_vpc_endpoint_connections  # type: ignore[attr-defined]
+    # (j) connection notifications (absent from moto).
+    EC2Response.create_vpc_endpoint_connection_notification = _resp_create_connection_notification  # type: ignore[attr-defined]
+    EC2Response.describe_vpc_endpoint_connection_notifications = _resp_describe_connection_notifications  # type: ignore[attr-defined]
+    EC2Response.delete_vpc_endpoint_connection_notifications = _resp_delete_connection_notifications  # type: ignore[attr-defined]
     # (f) private DNS name verification state.
     VPCServiceConfiguration.to_dict = _config_to_dict  # type: ignore[method-assign]
     VPCServiceConfiguration.private_dns_name_configuration = property(  # type: ignore[assignment]
@@ -759,17 +857,61 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+def _signature_scope(environ: dict[str, Any]) -> tuple[list[str], bool]:
+    """The SigV4 credential scope (AKID/date/region/service/aws4_request), and whether it
+    came from a pre-signed URL (whose signer, not the caller, is the principal)."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" in auth:
+        return auth.split("Credential=", 1)[1].split(",", 1)[0].split("/"), False
+    if "X-Amz-Credential" in query:
+        return query["X-Amz-Credential"][0].split("/"), True
+    return [], False
+
+
+# Parameters whose values name EC2 resources, whose tags an IAM condition may read.
+_EC2_ID_PREFIXES = ("vpce-", "sg-", "vpc-", "subnet-", "vpce-nfn-")
+
+
+def _journal_entry(environ: dict[str, Any], body: bytes, service: str, action: str,
+                   is_json: bool) -> dict[str, Any]:
+    """What an IAM evaluation of this call needs: who, what, on which resources and tags."""
+    scope, presigned = _signature_scope(environ)
+    params: dict[str, Any] = {}
+    if is_json:
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            params = {}
+    elif service != "s3":
+        params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    resource_tags: dict[str, dict[str, str]] = {}
+    if service == "ec2" and len(scope) >= 3:
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[_ACCOUNT_ID][scope[2]]
+        for value in params.values():
+            if isinstance(value, str) and value.startswith(_EC2_ID_PREFIXES):
+                resource_tags[value] = dict(backend.tags.get(value, {}))
+    return {
+        "service": service,
+        "action": action,
+        "principal": scope[0] if scope else None,
+        "region": scope[2] if len(scope) >= 3 else None,
+        "presigned": presigned,
+        "params": params,
+        "resource_tags": resource_tags,
+    }
+
+
+_ACCOUNT_ID = "123456789012"  # moto's default account
+
+
 def _identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, bool]:
     """(service, action, is_json_protocol) of an AWS request."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
     # SigV4 credential scope: AKID/date/region/SERVICE/aws4_request (header or presigned URL).
-    scope = ""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    if "Credential=" in auth:
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
-    elif "X-Amz-Credential" in query:
-        scope = query["X-Amz-Credential"][0]
-    parts = scope.split("/")
+    parts, _ = _signature_scope(environ)
     service = parts[3] if len(parts) >= 5 else "s3"  # moto's default for unsigned calls
 
     target = environ.get("HTTP_X_AMZ_TARGET")
@@ -827,7 +969,7 @@ class EmulatorMiddleware:
             return self.app(environ, start_response)
         body = _read_body(environ)
         service, action, is_json = _identify(environ, body)
-        CONTROL.record(service, action)
+        CONTROL.record(service, action, _journal_entry(environ, body, service, action, is_json))
         fault = CONTROL.take_fault(service, action)
         if fault is not None and fault.get("delay_seconds"):
             # A slow or hanging AWS API: what makes an invocation run into its deadline.
@@ -865,6 +1007,9 @@ class EmulatorMiddleware:
                     CONTROL.calls.clear()
                     return 200, []
                 return 200, list(CONTROL.calls)
+        if path == "/_emulator/journal":
+            with CONTROL.lock:
+                return 200, list(CONTROL.journal)
         if path == "/_emulator/faults":
             with CONTROL.lock:
                 if method == "POST":
@@ -896,6 +1041,7 @@ class EmulatorMiddleware:
             self.reset_moto()
             with CONTROL.lock:
                 CONTROL.calls.clear()
+                CONTROL.journal.clear()
                 CONTROL.faults.clear()
             defaults = Settings()
             SETTINGS.pending_seconds = defaults.pending_seconds
@@ -973,6 +1119,10 @@ class Emulator:
 
     def clear_calls(self) -> None:
         self._call("DELETE", "calls")
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every call since start or reset, with its principal, parameters and resource tags."""
+        return self._call("GET", "journal")
 
     def add_fault(self, action: str, code: str, *, status: int = 400, message: str | None = None,
                   count: int = 1, service: str | None = None,

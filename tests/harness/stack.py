@@ -1,8 +1,10 @@
 """Plays CloudFormation for a template whose resources are custom resources served by local
 function binaries: reads the template, orders the resources by their references, resolves
-`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::ImportValue`, `Fn::Join` and `Fn::Select` from parameters,
-exports and earlier answers, sends real Create and Delete events through the functions (under
-the Lambda Runtime API) and reads the answers back from pre-signed S3 URLs.
+`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::ImportValue`, `Fn::Join`, `Fn::Select`, `Fn::If` (with the
+template's Conditions) and `AWS::NoValue` from parameters, exports and earlier answers, sends real
+Create and Delete events through the functions (under the Lambda Runtime API), with every scalar
+property a string as CloudFormation sends them, and reads the answers back from pre-signed S3
+URLs.
 
 Resources of other types are handed to `others(logical_id, type, properties)`, which plays them
 (for example, invoking a schedule's target once) and returns their physical id and attributes."""
@@ -103,15 +105,38 @@ class StackPlayer:
                 return value[0].join(str(v) for v in self.resolve(value[1]))
             if key == "Fn::Select":
                 return self.resolve(value[1])[int(self.resolve(value[0]))]
-        return {k: self.resolve(v, local) for k, v in node.items()}
+            if key == "Fn::If":
+                name, yes, no = value
+                return self.resolve(yes if self.condition(name) else no, local)
+            if key == "Fn::Equals":
+                return str(self.resolve(value[0])) == str(self.resolve(value[1]))
+            if key == "Fn::Not":
+                return not self.resolve(value[0])
+            if key == "Fn::And":
+                return all(self.resolve(v) for v in value)
+            if key == "Fn::Or":
+                return any(self.resolve(v) for v in value)
+            if key == "Condition":
+                return self.condition(value)
+        resolved = {k: self.resolve(v, local) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
 
     def _ref(self, name: str) -> Any:
         if name in self.parameters:
             value = self.parameters[name]
             kind = self.template["Parameters"][name]["Type"]
             return value.split(",") if kind.startswith("List<") or kind == "CommaDelimitedList" else value
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name == "AWS::StackName":
             return self.stack_id.split("/")[1]
+        if name == "AWS::AccountId":
+            return "123456789012"
+        if name == "AWS::Partition":
+            return "aws"
         if name == "AWS::Region":
             return "us-east-1"
         resource = self.resources[name]
@@ -136,6 +161,8 @@ class StackPlayer:
         spec = self.template["Resources"][logical_id]
         resource = self.resources[logical_id]
         properties = self.resolve(spec.get("Properties", {}))
+        if resource.type.startswith("Custom::"):
+            properties = _as_sent(properties)
         resource.properties = properties
         if not resource.type.startswith("Custom::"):
             resource.physical_id, resource.data = self.others(logical_id, resource.type, properties)
@@ -162,6 +189,21 @@ class StackPlayer:
 
     def outputs(self) -> dict[str, Any]:
         return {k: self.resolve(v["Value"]) for k, v in self.template.get("Outputs", {}).items()}
+
+
+NO_VALUE = object()
+"""`AWS::NoValue`: the property it is the value of is left out."""
+
+
+def _as_sent(node: Any) -> Any:
+    """Properties as CloudFormation sends them to a custom resource: every scalar a string."""
+    if isinstance(node, dict):
+        return {k: _as_sent(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_sent(v) for v in node]
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return node if isinstance(node, str) else str(node)
 
 
 def _as_list(value: Any) -> list[str]:

@@ -18,12 +18,17 @@ WAITER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:privatelink-accepta
 
 
 def load_definition() -> dict[str, Any]:
-    return json.loads(DEFINITION_FILE.read_text())
+    """The definition with the partition substituted, as the provider template's
+    DefinitionSubstitutions do (the waiter's ARN stays a placeholder: `run_loop` calls the waiter
+    it is given)."""
+    return json.loads(DEFINITION_FILE.read_text().replace("${Partition}", "aws"))
 
 
 def create_state_machine(sfn: Any, name: str) -> str:
     """Registers the definition in (emulated) Step Functions; returns its ARN."""
-    text = DEFINITION_FILE.read_text().replace("${AcceptanceWaiterFunctionArn}", WAITER_ARN)
+    # The provider template's DefinitionSubstitutions, as CloudFormation applies them.
+    text = (DEFINITION_FILE.read_text().replace("${AcceptanceWaiterFunctionArn}", WAITER_ARN)
+            .replace("${Partition}", "aws"))
     return sfn.create_state_machine(
         name=name, definition=text, roleArn="arn:aws:iam::123456789012:role/acceptance-loop",
     )["stateMachineArn"]

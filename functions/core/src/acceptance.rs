@@ -30,6 +30,29 @@ pub const DEFAULT_BACKGROUND_POLL_SECS: u64 = 300;
 pub const DEFAULT_BACKGROUND_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 /// CloudFormation's own wait when the resource gives no `ServiceTimeout`.
 pub const CLOUDFORMATION_TIMEOUT_SECS: u64 = 3600;
+/// The most Check rounds one execution may take. Each round writes about 9 history events
+/// (Task: entered, scheduled, started, succeeded, exited; Choice and Wait: entered, exited),
+/// and a Standard execution ends, uncatchably, at 25,000 (Step Functions quotas): 2,400 rounds
+/// leave room for the start, the end and Lambda retries.
+pub const MAX_LOOP_ROUNDS: u64 = 2_400;
+
+/// The poll interval of a loop of `timeout_secs`: `wanted_secs`, stretched when it would take
+/// more than [`MAX_LOOP_ROUNDS`] rounds.
+pub fn bounded_poll_interval(timeout_secs: u64, wanted_secs: u64) -> u64 {
+    wanted_secs.max(timeout_secs.div_ceil(MAX_LOOP_ROUNDS)).max(1)
+}
+
+/// Why an explicit timeout and poll interval can't go together, if they can't.
+pub fn rounds_problem(timeout_secs: u64, poll_secs: u64) -> Option<String> {
+    let rounds = timeout_secs.div_ceil(poll_secs.max(1));
+    (rounds > MAX_LOOP_ROUNDS).then(|| {
+        format!(
+            "every {poll_secs} s for {timeout_secs} s makes {rounds} checks, more than the {MAX_LOOP_ROUNDS} a Step Functions execution's history holds: poll at least every {} s, or shorten AcceptanceTimeoutSeconds",
+            bounded_poll_interval(timeout_secs, poll_secs)
+        )
+    })
+}
+
 /// Kept between our timeout and CloudFormation's, for the hand-off, one poll and the answer.
 const TIMEOUT_MARGIN_SECS: u64 = 60;
 
@@ -140,10 +163,18 @@ pub fn answering_timeout(acceptance_timeout: u64, service_timeout: Option<u64>) 
 }
 
 /// The execution name for one request: deterministic, so a redelivered event starts no second
-/// loop (at most 80 characters of `[A-Za-z0-9-_]`, as Step Functions requires).
-pub fn execution_name(stack_id: &str, logical_id: &str, request_id: &str) -> String {
+/// loop (at most 80 characters of `[A-Za-z0-9-_]`, as Step Functions requires). It carries the
+/// endpoint's id, the one to give the provider, where the console's execution list shows it.
+pub fn execution_name(
+    stack_id: &str,
+    logical_id: &str,
+    endpoint_id: &str,
+    request_id: &str,
+) -> String {
     let request = hex(&Sha256::digest(request_id.as_bytes()))[..16].to_owned();
-    format!("{}{request}", execution_prefix(stack_id, logical_id))
+    let endpoint: String =
+        endpoint_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(22).collect();
+    format!("{}{endpoint}-{request}", execution_prefix(stack_id, logical_id))
 }
 
 /// The part of [`execution_name`] shared by every request of one resource.
@@ -151,7 +182,7 @@ pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
     let resource =
         hex(&Sha256::digest(format!("{stack_id}\n{logical_id}").as_bytes()))[..20].to_owned();
     let readable: String =
-        logical_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+        logical_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(18).collect();
     format!("{readable}-{resource}-")
 }
 
@@ -186,7 +217,8 @@ impl Handoff {
     /// Starts the loop for one request; a loop already started for it (a redelivered event)
     /// is not an error. Returns the execution's ARN.
     pub async fn start(&self, ctx: &RequestContext, state: &WaitState) -> Result<String> {
-        let name = execution_name(&ctx.stack_id, &ctx.logical_id, &ctx.request_id);
+        let name =
+            execution_name(&ctx.stack_id, &ctx.logical_id, &state.vpc_endpoint_id, &ctx.request_id);
         let input = serde_json::to_string(state).expect("the state is plain JSON");
         match self
             .sfn()
@@ -479,36 +511,39 @@ mod tests {
     }
 
     #[test]
-    fn execution_names_are_deterministic_valid_and_share_a_prefix_per_resource() {
-        let name = execution_name(
-            "arn:aws:cloudformation:us-east-1:1:stack/s/g",
-            "PartnerEndpoint",
-            "r-1",
-        );
-        assert_eq!(
-            name,
-            execution_name(
-                "arn:aws:cloudformation:us-east-1:1:stack/s/g",
-                "PartnerEndpoint",
-                "r-1"
-            )
-        );
+    fn execution_names_are_deterministic_valid_carry_the_endpoint_and_share_a_prefix() {
+        const STACK: &str = "arn:aws:cloudformation:us-east-1:1:stack/s/g";
+        const ENDPOINT: &str = "vpce-0123456789abcdef0";
+        let name = execution_name(STACK, "PartnerEndpoint", ENDPOINT, "r-1");
+        assert_eq!(name, execution_name(STACK, "PartnerEndpoint", ENDPOINT, "r-1"));
+        assert!(name.contains(ENDPOINT), "{name}");
         assert!(name.len() <= 80);
         assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert!(name.starts_with(&execution_prefix(
-            "arn:aws:cloudformation:us-east-1:1:stack/s/g",
-            "PartnerEndpoint"
-        )));
-        assert_ne!(
-            name,
-            execution_name(
-                "arn:aws:cloudformation:us-east-1:1:stack/s/g",
-                "PartnerEndpoint",
-                "r-2"
-            )
-        );
-        let long = execution_name("s", &"L".repeat(255), "r");
+        assert!(name.starts_with(&execution_prefix(STACK, "PartnerEndpoint")));
+        assert_ne!(name, execution_name(STACK, "PartnerEndpoint", ENDPOINT, "r-2"));
+        let long = execution_name("s", &"L".repeat(255), ENDPOINT, "r");
         assert!(long.len() <= 80, "{}", long.len());
+        assert!(long.contains(ENDPOINT));
+    }
+
+    #[test]
+    fn a_loop_never_takes_more_checks_than_the_execution_history_holds() {
+        // The defaults fit as they are.
+        assert_eq!(bounded_poll_interval(3540, DEFAULT_POLL_SECS), DEFAULT_POLL_SECS);
+        assert_eq!(
+            bounded_poll_interval(DEFAULT_BACKGROUND_TIMEOUT_SECS, DEFAULT_BACKGROUND_POLL_SECS),
+            DEFAULT_BACKGROUND_POLL_SECS
+        );
+        // A short interval over a long wait is stretched to 2,400 checks at most.
+        assert_eq!(bounded_poll_interval(7 * 24 * 3600, 5), 252);
+        assert_eq!(bounded_poll_interval(3540, 1), 2);
+        for (timeout, poll) in [(3540, 1), (30 * 24 * 3600, 1), (100, 1), (1, 3600)] {
+            let interval = bounded_poll_interval(timeout, poll);
+            assert!(timeout.div_ceil(interval) <= MAX_LOOP_ROUNDS, "{timeout}/{interval}");
+        }
+        assert_eq!(rounds_problem(2400, 1), None);
+        let problem = rounds_problem(86_400, 1).expect("86,400 checks is too many");
+        assert!(problem.contains("poll at least every 36 s"), "{problem}");
     }
 
     #[test]

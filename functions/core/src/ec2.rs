@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     Filter, IpAddressType, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
-    VpcCidrBlockStateCode, VpcEndpoint, VpcEndpointType,
+    VpcAttributeName, VpcCidrBlockStateCode, VpcEndpoint, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 use std::sync::Arc;
@@ -194,6 +194,19 @@ impl EndpointChange {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// The connection events an endpoint's notification topic is told of. `Connect` comes first in
+/// AWS's list, but happens while the endpoint is created, before a notification can exist.
+pub const CONNECTION_EVENTS: [&str; 4] = ["Connect", "Accept", "Reject", "Delete"];
+
+/// A VPC's DNS attributes, both needed for Private DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VpcDns {
+    /// `enableDnsSupport`.
+    pub support: bool,
+    /// `enableDnsHostnames`.
+    pub hostnames: bool,
 }
 
 /// EC2 operations for the resources of this project.
@@ -660,6 +673,161 @@ impl Ec2 {
             .await
             .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
         Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
+    }
+
+    /// Every endpoint of a VPC, deleted ones included.
+    pub async fn endpoints_in_vpc(&self, vpc_id: &str) -> Ec2Result<Vec<EndpointView>> {
+        let out = self
+            .client()
+            .await
+            .describe_vpc_endpoints()
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
+        Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
+    }
+
+    /// The private DNS names of endpoint services, by service name (services without one, or
+    /// no longer offered, are left out).
+    pub async fn private_dns_names(
+        &self,
+        service_names: &[String],
+    ) -> Ec2Result<BTreeMap<String, String>> {
+        if service_names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = self
+            .client()
+            .await
+            .describe_vpc_endpoint_services()
+            .set_service_names(Some(service_names.to_vec()))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let error = AwsError::from_sdk("DescribeVpcEndpointServices", e);
+                // A service its provider has since withdrawn holds no name to compare.
+                return match error.kind {
+                    AwsErrorKind::InvalidServiceName => Ok(BTreeMap::new()),
+                    _ => Err(error),
+                };
+            }
+        };
+        Ok(out
+            .service_details()
+            .iter()
+            .filter_map(|d| Some((d.service_name()?.to_owned(), d.private_dns_name()?.to_owned())))
+            .collect())
+    }
+
+    /// The VPC's `enableDnsSupport` and `enableDnsHostnames` (one call each: the API reads one
+    /// attribute per call).
+    pub async fn vpc_dns_attributes(&self, vpc_id: &str) -> Ec2Result<VpcDns> {
+        let client = self.client().await;
+        let support = client
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(VpcAttributeName::EnableDnsSupport)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+        let hostnames = client
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(VpcAttributeName::EnableDnsHostnames)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+        Ok(VpcDns {
+            support: support.enable_dns_support().and_then(|v| v.value()).unwrap_or(false),
+            hostnames: hostnames.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false),
+        })
+    }
+
+    /// The connection notifications of an endpoint: (notification id, SNS topic ARN) pairs.
+    pub async fn connection_notifications(
+        &self,
+        endpoint_id: &str,
+    ) -> Ec2Result<Vec<(String, String)>> {
+        let out = self
+            .client()
+            .await
+            .describe_vpc_endpoint_connection_notifications()
+            .filters(Filter::builder().name("vpc-endpoint-id").values(endpoint_id).build())
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let error = AwsError::from_sdk("DescribeVpcEndpointConnectionNotifications", e);
+                return if error.is_not_found() { Ok(Vec::new()) } else { Err(error) };
+            }
+        };
+        Ok(out
+            .connection_notification_set()
+            .iter()
+            .filter(|n| n.vpc_endpoint_id() == Some(endpoint_id))
+            .filter_map(|n| {
+                Some((
+                    n.connection_notification_id()?.to_owned(),
+                    n.connection_notification_arn()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Tells `topic_arn` of the endpoint's connection events (idempotent by `client_token`).
+    pub async fn notify_connection_events(
+        &self,
+        endpoint_id: &str,
+        topic_arn: &str,
+        client_token: &str,
+    ) -> Ec2Result<()> {
+        self.client()
+            .await
+            .create_vpc_endpoint_connection_notification()
+            .vpc_endpoint_id(endpoint_id)
+            .connection_notification_arn(topic_arn)
+            .set_connection_events(Some(
+                CONNECTION_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+            ))
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateVpcEndpointConnectionNotification", e))?;
+        Ok(())
+    }
+
+    /// Removes connection notifications; ones already gone count as removed.
+    pub async fn remove_connection_notifications(&self, ids: &[String]) -> Ec2Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let out = self
+            .client()
+            .await
+            .delete_vpc_endpoint_connection_notifications()
+            .set_connection_notification_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteVpcEndpointConnectionNotifications", e))?;
+        for item in out.unsuccessful() {
+            let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
+            let error = AwsError {
+                operation: "DeleteVpcEndpointConnectionNotifications",
+                kind: AwsErrorKind::from_code(code),
+                code: code.to_owned(),
+                message: item.error().and_then(|e| e.message()).unwrap_or_default().to_owned(),
+            };
+            // The API Reference names no code for an id that is gone; any that says so counts.
+            let gone = error.is_not_found() || code.starts_with("InvalidConnectionNotification");
+            if !gone {
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 
     /// Changes an endpoint in place.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::{CustomResource, RequestContext};
 use crate::cfn::{Outcome, Reply};
-use crate::ec2::{self, Ec2, EndpointChange, EndpointView, NewEndpoint, ServiceView};
+use crate::ec2::{self, Ec2, EndpointChange, EndpointView, NewEndpoint, ServiceView, VpcDns};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
 
@@ -46,6 +46,8 @@ pub struct EndpointSpec {
     pub acceptance_poll_secs: Option<u64>,
     /// `ServiceTimeout`, CloudFormation's own wait for this resource, if the template set one.
     pub service_timeout_secs: Option<u64>,
+    /// `ConnectionNotificationArn`: an SNS topic told of the endpoint's connection events.
+    pub connection_topic: Option<String>,
 }
 
 impl EndpointSpec {
@@ -98,6 +100,28 @@ impl EndpointSpec {
             r.optional_u64("AcceptanceTimeoutSeconds", 1..=30 * 24 * 3600);
         let acceptance_poll_secs = r.optional_u64("AcceptancePollIntervalSeconds", 1..=3600);
         let service_timeout_secs = r.optional_u64("ServiceTimeout", 1..=3600);
+        if let (Some(timeout), Some(poll)) = (acceptance_timeout_secs, acceptance_poll_secs) {
+            let answering = acceptance::answering_timeout(timeout, service_timeout_secs);
+            let longest = if wait_for_acceptance { answering } else { timeout };
+            if let Some(problem) = acceptance::rounds_problem(longest, poll) {
+                r.problem("AcceptancePollIntervalSeconds", problem);
+            }
+        }
+        let connection_topic = r.optional_string("ConnectionNotificationArn");
+        if let Some(topic) = &connection_topic {
+            let parts: Vec<&str> = topic.splitn(6, ':').collect();
+            let is_topic_arn = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[1].starts_with("aws")
+                && parts[2] == "sns"
+                && !parts[5].is_empty();
+            if !is_topic_arn {
+                r.problem(
+                    "ConnectionNotificationArn",
+                    format!("\"{topic}\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+                );
+            }
+        }
         let spec = Self {
             service_name: service_name.unwrap_or_default(),
             vpc_id: vpc_id.unwrap_or_default(),
@@ -112,6 +136,7 @@ impl EndpointSpec {
             acceptance_timeout_secs,
             acceptance_poll_secs,
             service_timeout_secs,
+            connection_topic,
         };
         r.finish(spec)
     }
@@ -123,6 +148,20 @@ pub fn client_token(ctx: &RequestContext) -> String {
     let digest =
         Sha256::digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id));
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The idempotency token of the connection notification one request makes.
+pub fn notification_token(ctx: &RequestContext) -> String {
+    let digest = Sha256::digest(format!(
+        "connection-notification\n{}\n{}\n{}",
+        ctx.stack_id, ctx.logical_id, ctx.request_id
+    ));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether properties (old or new) name a `ConnectionNotificationArn`.
+fn names_connection_topic(properties: &Value) -> bool {
+    properties.get("ConnectionNotificationArn").is_some_and(|v| !v.is_null())
 }
 
 /// Checks the subnets against the zones the service offers: one subnet per zone, each zone
@@ -249,6 +288,40 @@ pub fn endpoint_outcome(
         .with("SecurityGroupIds", endpoint.group_ids.join(","))
 }
 
+/// Why the VPC can't have Private DNS, if it can't: both DNS attributes must be on.
+pub fn vpc_dns_problem(vpc_id: &str, dns: VpcDns) -> Option<Error> {
+    let missing: Vec<(&str, &str)> = [
+        (!dns.support).then_some(("enableDnsSupport", "enable-dns-support")),
+        (!dns.hostnames).then_some(("enableDnsHostnames", "enable-dns-hostnames")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (_, flag) = *missing.first()?;
+    Some(Error::VpcDnsOff {
+        vpc: vpc_id.to_owned(),
+        missing: missing.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(" and "),
+        flag: flag.to_owned(),
+    })
+}
+
+/// The endpoints of a VPC that may hold a private DNS name another endpoint wants: live, with
+/// Private DNS on, and neither the one being updated nor one this resource made (a redelivered
+/// Create's own endpoint, or the one a replacement replaces).
+pub fn name_holder_candidates<'a>(
+    endpoints: &'a [EndpointView],
+    ctx: &RequestContext,
+    updating: Option<&str>,
+) -> Vec<&'a EndpointView> {
+    const GONE: [&str; 5] = ["deleting", "deleted", "rejected", "failed", "expired"];
+    endpoints
+        .iter()
+        .filter(|e| e.private_dns_enabled && !GONE.iter().any(|s| e.is(s)))
+        .filter(|e| Some(e.id.as_str()) != updating)
+        .filter(|e| !ec2::is_owned_by(&e.tags, &ctx.stack_id, &ctx.logical_id))
+        .collect()
+}
+
 /// Turns AWS's "conflicting DNS domain" refusal into a reason a person can act on.
 pub fn explain(err: crate::error::AwsError, vpc_id: &str) -> Error {
     if err.message.contains("conflicting DNS domain") {
@@ -278,7 +351,13 @@ impl EndpointResource {
     }
 
     /// The console's "Verify", and the subnet check, before anything is made.
-    async fn verify(&self, spec: &EndpointSpec) -> Result<(ServiceView, bool)> {
+    /// `updating`: the endpoint an in-place Update changes (it may hold the name already).
+    async fn verify(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        updating: Option<&str>,
+    ) -> Result<(ServiceView, bool)> {
         let service =
             match self.ec2.service(&spec.service_name, spec.service_region.as_deref()).await {
                 Ok(service) => service,
@@ -297,7 +376,48 @@ impl EndpointResource {
             .map_err(|e| e.not_found_is_property("SubnetIds", &spec.subnet_ids.join(", ")))?;
         check_zones(&service, &zones)?;
         let private_dns = private_dns_wanted(spec, &service)?;
+        if private_dns {
+            self.check_private_dns_prerequisites(ctx, spec, &service, updating).await?;
+        }
         Ok((service, private_dns))
+    }
+
+    /// What Private DNS needs of the VPC, checked before anything is made: its two DNS
+    /// attributes, and the name not already held by another endpoint there. Found only after
+    /// acceptance, either would fail the stack and its rollback would throw the acceptance away.
+    async fn check_private_dns_prerequisites(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        service: &ServiceView,
+        updating: Option<&str>,
+    ) -> Result<()> {
+        let dns = self.ec2.vpc_dns_attributes(&spec.vpc_id).await?;
+        if let Some(error) = vpc_dns_problem(&spec.vpc_id, dns) {
+            return Err(error);
+        }
+        let Some(name) = service.private_dns_name.as_deref() else { return Ok(()) };
+        let endpoints = self.ec2.endpoints_in_vpc(&spec.vpc_id).await?;
+        let holders = name_holder_candidates(&endpoints, ctx, updating);
+        if holders.is_empty() {
+            return Ok(());
+        }
+        let mut services: Vec<String> = holders.iter().map(|e| e.service_name.clone()).collect();
+        services.sort();
+        services.dedup();
+        services.retain(|s| s != &service.name);
+        let names = self.ec2.private_dns_names(&services).await?;
+        let holder = holders.iter().find(|e| {
+            e.service_name == service.name
+                || names.get(&e.service_name).map(String::as_str) == Some(name)
+        });
+        match holder {
+            Some(holder) => Err(Error::PrivateDnsConflict {
+                vpc: spec.vpc_id.clone(),
+                detail: format!("{} of {} holds {name}", holder.id, holder.service_name),
+            }),
+            None => Ok(()),
+        }
     }
 
     async fn create_endpoint(
@@ -306,7 +426,7 @@ impl EndpointResource {
         spec: &EndpointSpec,
         replacing: bool,
     ) -> Result<Reply> {
-        let (service, private_dns) = self.verify(spec).await?;
+        let (service, private_dns) = self.verify(ctx, spec, None).await?;
         let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
         tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
         let token = client_token(ctx);
@@ -328,13 +448,15 @@ impl EndpointResource {
             .await
             .map_err(|e| explain(e, &spec.vpc_id))?;
         tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
-        let settled = match self.settle(ctx, &created.id, &service, private_dns).await {
-            Ok(outcome) => {
-                self.wait_for_acceptance(ctx, spec, &service, private_dns, outcome, !replacing)
-                    .await
+        let settled = async {
+            if let Some(topic) = &spec.connection_topic {
+                let token = notification_token(ctx);
+                self.ec2.notify_connection_events(&created.id, topic, &token).await?;
             }
-            Err(err) => Err(err),
-        };
+            let outcome = self.settle(ctx, &created.id, &service, private_dns).await?;
+            self.wait_for_acceptance(ctx, spec, &service, private_dns, outcome, !replacing).await
+        }
+        .await;
         match settled {
             Ok(reply) => Ok(reply),
             Err(err) => {
@@ -373,6 +495,19 @@ impl EndpointResource {
             }
             return Ok(outcome.into());
         };
+        let timeout_seconds = match answering {
+            true => acceptance::answering_timeout(
+                spec.acceptance_timeout_secs.unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS),
+                spec.service_timeout_secs,
+            ),
+            false => {
+                spec.acceptance_timeout_secs.unwrap_or(acceptance::DEFAULT_BACKGROUND_TIMEOUT_SECS)
+            }
+        };
+        let wanted_poll = spec.acceptance_poll_secs.unwrap_or(match answering {
+            true => acceptance::DEFAULT_POLL_SECS,
+            false => acceptance::DEFAULT_BACKGROUND_POLL_SECS,
+        });
         let wait = WaitState {
             response_url: answering.then(|| ctx.response_url.clone()),
             stack_id: ctx.stack_id.clone(),
@@ -382,19 +517,10 @@ impl EndpointResource {
             service_name: spec.service_name.clone(),
             private_dns_enabled: private_dns,
             private_dns_name: service.private_dns_name.clone(),
-            timeout_seconds: match answering {
-                true => acceptance::answering_timeout(
-                    spec.acceptance_timeout_secs.unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS),
-                    spec.service_timeout_secs,
-                ),
-                false => spec
-                    .acceptance_timeout_secs
-                    .unwrap_or(acceptance::DEFAULT_BACKGROUND_TIMEOUT_SECS),
-            },
-            poll_interval_seconds: spec.acceptance_poll_secs.unwrap_or(match answering {
-                true => acceptance::DEFAULT_POLL_SECS,
-                false => acceptance::DEFAULT_BACKGROUND_POLL_SECS,
-            }),
+            timeout_seconds,
+            // Never more rounds than Step Functions' history holds: a loop that reaches the
+            // limit dies without answering. (A background loop's interval may be stretched.)
+            poll_interval_seconds: acceptance::bounded_poll_interval(timeout_seconds, wanted_poll),
             started_at: None,
             done: false,
             last_state: None,
@@ -404,7 +530,8 @@ impl EndpointResource {
         tracing::info!(
             execution,
             answering,
-            "waiting for the provider's acceptance in the acceptance loop"
+            endpoint_id = %wait.vpc_endpoint_id,
+            "waiting for the provider to accept {}: give them this id", wait.vpc_endpoint_id
         );
         Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
     }
@@ -469,8 +596,44 @@ impl EndpointResource {
             .find(|e| e.id != current && !e.is_deleted() && !needs_replacement(e, spec, &region)))
     }
 
-    /// Deletes an endpoint and waits (bounded) until it is gone.
-    async fn delete_endpoint(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+    /// Makes the endpoint's connection notifications those of `wanted` (none, or one topic).
+    async fn reconcile_notifications(
+        &self,
+        ctx: &RequestContext,
+        endpoint_id: &str,
+        wanted: Option<&str>,
+    ) -> Result<()> {
+        let existing = self.ec2.connection_notifications(endpoint_id).await?;
+        let stale: Vec<String> = existing
+            .iter()
+            .filter(|(_, topic)| Some(topic.as_str()) != wanted)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.ec2.remove_connection_notifications(&stale).await?;
+        if let Some(topic) = wanted.filter(|t| !existing.iter().any(|(_, have)| have == t)) {
+            self.ec2.notify_connection_events(endpoint_id, topic, &notification_token(ctx)).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an endpoint and waits (bounded) until it is gone. `notifications`: remove its
+    /// connection notifications first (the properties named a topic).
+    async fn delete_endpoint(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        notifications: bool,
+    ) -> Result<()> {
+        if notifications {
+            let ids: Vec<String> = self
+                .ec2
+                .connection_notifications(id)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            self.ec2.remove_connection_notifications(&ids).await?;
+        }
         self.ec2.delete_endpoint(id).await?;
         loop {
             match self.ec2.endpoint(id).await? {
@@ -529,7 +692,7 @@ impl CustomResource for EndpointResource {
         } else {
             current
         };
-        let (service, private_dns) = self.verify(&spec).await?;
+        let (service, private_dns) = self.verify(ctx, &spec, Some(&current.id)).await?;
         let old_policy_given = old.get("PolicyDocument").is_some_and(|p| !p.is_null());
         let change = plan_change(&current, &spec, private_dns, old_policy_given);
         if !change.is_empty() {
@@ -542,6 +705,10 @@ impl CustomResource for EndpointResource {
         let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
         self.ec2.tag(&current.id, &set).await?;
         self.ec2.untag(&current.id, &unset).await?;
+        if spec.connection_topic.is_some() || names_connection_topic(old) {
+            self.reconcile_notifications(ctx, &current.id, spec.connection_topic.as_deref())
+                .await?;
+        }
         self.settle(ctx, &current.id, &service, private_dns).await.map(Reply::from)
     }
 
@@ -549,8 +716,9 @@ impl CustomResource for EndpointResource {
         &self,
         ctx: &RequestContext,
         physical_id: &str,
-        _properties: &Value,
+        properties: &Value,
     ) -> Result<Reply> {
+        let notifications = names_connection_topic(properties);
         if let Some(handoff) = &self.handoff {
             // A Delete while waiting: the loop must not answer, nor switch anything on, later.
             // Best effort: a loop left running finds the endpoint gone and ends by itself.
@@ -566,7 +734,7 @@ impl CustomResource for EndpointResource {
                 Some(endpoint)
                     if ec2::is_owned_by(&endpoint.tags, &ctx.stack_id, &ctx.logical_id) =>
                 {
-                    self.delete_endpoint(ctx, physical_id).await?;
+                    self.delete_endpoint(ctx, physical_id, notifications).await?;
                 }
                 Some(_) => tracing::warn!("the endpoint is not one this resource made; leaving it"),
                 None => tracing::info!("the endpoint is already gone"),
@@ -577,7 +745,7 @@ impl CustomResource for EndpointResource {
             for endpoint in self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await? {
                 if !endpoint.is("deleted") {
                     tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
-                    self.delete_endpoint(ctx, &endpoint.id).await?;
+                    self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
                 }
             }
         }
@@ -612,6 +780,85 @@ mod tests {
             acceptance_required: true,
             private_dns_name: Some("api.partner.com".into()),
             private_dns_verification: Some("verified".into()),
+        }
+    }
+
+    #[test]
+    fn private_dns_needs_both_vpc_dns_attributes_and_says_how_to_turn_them_on() {
+        let on = VpcDns { support: true, hostnames: true };
+        assert!(vpc_dns_problem("vpc-1", on).is_none());
+        let no_hostnames = vpc_dns_problem("vpc-1", VpcDns { hostnames: false, ..on }).unwrap();
+        assert!(no_hostnames.to_string().contains(
+            "Private DNS needs enableDnsHostnames on vpc-1, which it has off: turn it on (aws ec2 modify-vpc-attribute --vpc-id vpc-1 --enable-dns-hostnames)"
+        ), "{no_hostnames}");
+        let neither =
+            vpc_dns_problem("vpc-1", VpcDns { support: false, hostnames: false }).unwrap();
+        assert!(
+            neither.to_string().contains("enableDnsSupport and enableDnsHostnames"),
+            "{neither}"
+        );
+        assert!(neither.to_string().contains("--enable-dns-support"), "{neither}");
+    }
+
+    #[test]
+    fn only_live_foreign_endpoints_with_private_dns_can_hold_the_name() {
+        let ctx = RequestContext::for_test(Duration::from_secs(60));
+        let mine = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id).into_iter().collect();
+        let endpoint = |id: &str, state: &str, private_dns: bool| EndpointView {
+            id: id.into(),
+            state: state.into(),
+            private_dns_enabled: private_dns,
+            ..EndpointView::default()
+        };
+        let endpoints = vec![
+            endpoint("vpce-holder", "available", true),
+            endpoint("vpce-pending", "pendingAcceptance", true),
+            endpoint("vpce-off", "available", false),
+            endpoint("vpce-deleted", "deleted", true),
+            endpoint("vpce-rejected", "rejected", true),
+            endpoint("vpce-updated", "available", true),
+            EndpointView { tags: mine, ..endpoint("vpce-mine", "available", true) },
+        ];
+        let ids: Vec<&str> = name_holder_candidates(&endpoints, &ctx, Some("vpce-updated"))
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(ids, ["vpce-holder", "vpce-pending"]);
+    }
+
+    #[test]
+    fn an_explicit_poll_interval_and_timeout_past_the_history_limit_are_refused() {
+        let mut props = valid();
+        props["WaitForAcceptance"] = json!("false");
+        props["AcceptanceTimeoutSeconds"] = json!("86400");
+        props["AcceptancePollIntervalSeconds"] = json!("1");
+        let err = EndpointSpec::parse(&props).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "AcceptancePollIntervalSeconds: every 1 s for 86400 s makes 86400 checks"
+            ),
+            "{err}"
+        );
+        // While CloudFormation waits the loop ends 60 s before its hour: 3540 checks at 1 s.
+        let mut props = valid();
+        props["AcceptanceTimeoutSeconds"] = json!("7200");
+        props["AcceptancePollIntervalSeconds"] = json!("1");
+        assert!(EndpointSpec::parse(&props).is_err());
+        props["AcceptancePollIntervalSeconds"] = json!("2");
+        assert!(EndpointSpec::parse(&props).is_ok());
+    }
+
+    #[test]
+    fn a_connection_topic_must_be_an_sns_topic_arn() {
+        let topic = "arn:aws:sns:us-east-1:123456789012:partner";
+        let spec = EndpointSpec::parse(&with("ConnectionNotificationArn", json!(topic))).unwrap();
+        assert_eq!(spec.connection_topic.as_deref(), Some(topic));
+        for bad in
+            ["partner", "arn:aws:sqs:us-east-1:123456789012:partner", "arn:aws:sns:us-east-1:1:"]
+        {
+            let err =
+                EndpointSpec::parse(&with("ConnectionNotificationArn", json!(bad))).unwrap_err();
+            assert!(err.to_string().contains("is not an SNS topic ARN"), "{bad}: {err}");
         }
     }
 

@@ -195,6 +195,18 @@ pub enum Error {
         detail: String,
     },
 
+    /// The VPC lacks a DNS attribute Private DNS needs: checked before anything is made, since
+    /// finding out after the provider accepted throws the acceptance away on rollback.
+    #[error("Private DNS needs {missing} on {vpc}, which it has off: turn it on (aws ec2 modify-vpc-attribute --vpc-id {vpc} --{flag}) and retry, or set PrivateDnsEnabled to false")]
+    VpcDnsOff {
+        /// The VPC.
+        vpc: String,
+        /// The attributes that are off (`enableDnsHostnames`...), joined with "and".
+        missing: String,
+        /// The CLI flag for the first of them (`enable-dns-hostnames`).
+        flag: String,
+    },
+
     /// A resource did not reach the state we wait for in the time we had.
     #[error("{what} did not finish in time: {detail}")]
     NotReady {

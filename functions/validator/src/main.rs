@@ -193,6 +193,38 @@ async fn endpoint_addresses(endpoint_id: &str) -> Result<Vec<IpAddr>, String> {
     Ok(addresses.iter().filter_map(|a| a.parse().ok()).collect())
 }
 
+/// Where `VALIDATOR_CA_PEM` has the private CA: the PEM itself, or the name or ARN of an SSM
+/// Parameter Store parameter holding it (for chains past Lambda's 4 KB of environment).
+#[derive(Debug, PartialEq, Eq)]
+enum CaSource {
+    Pem(String),
+    Parameter(String),
+}
+
+impl CaSource {
+    fn of(value: String) -> Self {
+        if value.trim_start().starts_with("-----BEGIN") {
+            Self::Pem(value)
+        } else {
+            Self::Parameter(value)
+        }
+    }
+}
+
+/// The value of an SSM parameter (read once, at start).
+async fn parameter_value(name: &str) -> Result<String, String> {
+    let ssm = aws_sdk_ssm::Client::new(runtime::aws_config().await);
+    let out = ssm.get_parameter().name(name).send().await.map_err(|e| {
+        format!(
+            "VALIDATOR_CA_PEM names the SSM parameter {name}, which could not be read: {}",
+            aws_sdk_ssm::error::DisplayErrorContext(e)
+        )
+    })?;
+    out.parameter().and_then(|p| p.value()).map(str::to_owned).ok_or_else(|| {
+        format!("VALIDATOR_CA_PEM names the SSM parameter {name}, which has no value")
+    })
+}
+
 /// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
 async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
@@ -203,7 +235,12 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         ),
         None => None,
     };
-    let checker = Checker::new(optional_env("VALIDATOR_CA_PEM").as_deref().map(str::as_bytes))?
+    let private_ca = match optional_env("VALIDATOR_CA_PEM").map(CaSource::of) {
+        None => None,
+        Some(CaSource::Pem(pem)) => Some(pem),
+        Some(CaSource::Parameter(name)) => Some(parameter_value(&name).await?),
+    };
+    let checker = Checker::new(private_ca.as_deref().map(str::as_bytes))?
         .with_default_resolver(default_resolver);
     let configured = match optional_env("VALIDATOR_TARGETS") {
         Some(text) => {
@@ -244,4 +281,21 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_given_as_pem_is_used_as_is_and_anything_else_names_a_parameter() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(CaSource::of(pem.to_owned()), CaSource::Pem(pem.to_owned()));
+        assert_eq!(
+            CaSource::of("/privatelink/partner-ca".to_owned()),
+            CaSource::Parameter("/privatelink/partner-ca".to_owned())
+        );
+        let arn = "arn:aws:ssm:us-east-1:123456789012:parameter/partner-ca";
+        assert_eq!(CaSource::of(arn.to_owned()), CaSource::Parameter(arn.to_owned()));
+    }
 }
