@@ -25,9 +25,11 @@ from typing import Any, Iterable
 import pytest
 from cfnlint.decode import decode_str
 
+from tests.harness.template import ACCOUNT_ID, NO_VALUE, PARTITION, REGION, Evaluator
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "templates"
-ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
+ACCOUNT = ACCOUNT_ID
 
 # Which role of which template each function runs as. The principal is the access key each
 # function signs with in the suite (tests/conftest.py).
@@ -61,8 +63,7 @@ CALLED_BY_OTHERS = {
 
 
 # --------------------------------------------------------------------------- #
-# A small CloudFormation evaluator: parameters, conditions and the intrinsic functions the
-# templates use.
+# The templates, evaluated with parameters (tests/harness/template.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -72,32 +73,11 @@ def load(name: str) -> dict[str, Any]:
     return json.loads(json.dumps(template))  # plain dicts and strings
 
 
-class Stack:
-    """A template with parameter values: resolves intrinsic functions and conditions."""
+class Stack(Evaluator):
+    """A template with parameter values, whose resources are known only by their shape."""
 
-    def __init__(self, template: dict[str, Any], parameters: dict[str, str]):
-        self.template = template
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in
-                           template.get("Parameters", {}).items()}
-        self.parameters.update(parameters)
-        self.pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION,
-                       "AWS::AccountId": ACCOUNT, "AWS::StackName": "stack",
-                       "AWS::URLSuffix": "amazonaws.com"}
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.template["Conditions"][name]))
-
-    def ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name == "AWS::NoValue":
-            return None
-        if name in self.parameters:
-            kind = self.template["Parameters"][name]["Type"]
-            value = self.parameters[name]
-            return value.split(",") if kind.startswith("List<") or kind == "CommaDelimitedList" else value
-        resource = self.template["Resources"][name]
-        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+    def resource_ref(self, name: str) -> Any:
+        if self.template["Resources"][name]["Type"] == "AWS::StepFunctions::StateMachine":
             return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:*"
         return f"<{name}>"
 
@@ -106,56 +86,6 @@ class Stack:
         if resource["Type"] == "AWS::StepFunctions::StateMachine" and attribute == "Name":
             return "*"
         return f"<{name}.{attribute}>"
-
-    def sub(self, text: str, variables: dict[str, Any]) -> str:
-        def one(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key in variables:
-                return str(variables[key])
-            if "." in key:
-                return str(self.get_att(*key.split(".", 1)))
-            return str(self.ref(key))
-        return re.sub(r"\$\{([\w:.]+)\}", one, text)
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [v for v in (self.resolve(item) for item in node) if v is not None]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, value), = node.items()
-            if key == "Ref":
-                return self.ref(value)
-            if key == "Fn::GetAtt":
-                name, attribute = value if isinstance(value, list) else value.split(".", 1)
-                return self.get_att(name, attribute)
-            if key == "Fn::Sub":
-                if isinstance(value, list):
-                    return self.sub(value[0], {k: self.resolve(v) for k, v in value[1].items()})
-                return self.sub(value, {})
-            if key == "Fn::If":
-                name, yes, no = value
-                return self.resolve(yes if self.condition(name) else no)
-            if key == "Fn::Equals":
-                a, b = (self.resolve(v) for v in value)
-                return str(a) == str(b)
-            if key == "Fn::Not":
-                return not self.resolve(value[0])
-            if key == "Fn::And":
-                return all(self.resolve(v) for v in value)
-            if key == "Fn::Or":
-                return any(self.resolve(v) for v in value)
-            if key == "Condition":
-                return self.condition(value)
-            if key == "Fn::Join":
-                return value[0].join(str(v) for v in self.resolve(value[1]))
-            if key == "Fn::Split":
-                return str(self.resolve(value[1])).split(value[0])
-            if key == "Fn::Select":
-                return self.resolve(value[1])[int(value[0])]
-            if key == "Fn::ImportValue":
-                return f"<import {self.resolve(value)}>"
-        return {k: self.resolve(v) for k, v in node.items()}
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         """The resources of a type that the conditions keep, with their properties resolved."""
@@ -513,7 +443,7 @@ def test_every_role_takes_the_permissions_boundary(name):
         boundary = resource["Properties"].get("PermissionsBoundary")
         assert boundary == {"Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"},
                                        {"Ref": "AWS::NoValue"}]}, (name, logical_id)
-        for value, expected in (("", None), (f"arn:{PARTITION}:iam::{ACCOUNT}:policy/boundary",
+        for value, expected in (("", NO_VALUE), (f"arn:{PARTITION}:iam::{ACCOUNT}:policy/boundary",
                                              f"arn:{PARTITION}:iam::{ACCOUNT}:policy/boundary")):
             resolved = Stack(template, {"PermissionsBoundaryArn": value}).resolve(boundary)
             assert resolved == expected

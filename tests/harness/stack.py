@@ -1,10 +1,9 @@
 """Plays CloudFormation for a template whose resources are custom resources served by local
 function binaries: reads the template, orders the resources by their references, resolves
-`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::ImportValue`, `Fn::Join`, `Fn::Select`, `Fn::If` (with the
-template's Conditions) and `AWS::NoValue` from parameters, exports and earlier answers, sends real
-Create and Delete events through the functions (under the Lambda Runtime API), with every scalar
-property a string as CloudFormation sends them, and reads the answers back from pre-signed S3
-URLs.
+intrinsic functions (tests/harness/template.py) from parameters, exports and earlier answers,
+sends real Create and Delete events through the functions (under the Lambda Runtime API), with
+every scalar property a string as CloudFormation sends them, and reads the answers back from
+pre-signed S3 URLs.
 
 Resources of other types are handed to `others(logical_id, type, properties)`, which plays them
 (for example, invoking a schedule's target once) and returns their physical id and attributes."""
@@ -19,6 +18,7 @@ from typing import Any, Callable
 from cfnlint.decode import decode_str
 
 from tests.harness.cfn import CloudFormation, stack_id
+from tests.harness.template import Evaluator
 
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 """Sends an event to the function behind a ServiceToken; returns its answer."""
@@ -33,21 +33,20 @@ class Resource:
     data: dict[str, str] = field(default_factory=dict)
 
 
-class StackPlayer:
+class StackPlayer(Evaluator):
     def __init__(self, template: Path, parameters: dict[str, str], exports: dict[str, str],
                  cfn: CloudFormation, send: Callable[[str, dict[str, Any], str], dict[str, Any]],
                  others: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, str]]],
                  name: str = "consumer"):
         decoded, problems = decode_str(template.read_text())
         assert not problems, problems
-        self.template = decoded
-        self.parameters = {k: str(v.get("Default", "")) for k, v in decoded.get("Parameters", {}).items()}
-        self.parameters.update(parameters)
+        super().__init__(decoded, parameters)
         self.exports = exports
         self.cfn = cfn
         self.send = send  # (service token, event, response key) -> answer
         self.others = others
         self.stack_id = stack_id(name)
+        self.stack_name = self.stack_id.split("/")[1]
         self.resources = {k: Resource(k, v["Type"]) for k, v in decoded["Resources"].items()}
 
     # ---- ordering --------------------------------------------------------- #
@@ -80,80 +79,21 @@ class StackPlayer:
                 found |= self._references(item)
         return found
 
-    # ---- intrinsic functions ---------------------------------------------- #
+    # ---- what the evaluator asks of the stack -------------------------------- #
 
-    def resolve(self, node: Any, local: dict[str, Any] | None = None) -> Any:
-        if isinstance(node, list):
-            return [self.resolve(item, local) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, value), = node.items()
-            if key == "Ref":
-                return self._ref(value)
-            if key == "Fn::GetAtt":
-                name, attribute = value if isinstance(value, list) else value.split(".", 1)
-                return self._get_att(name, attribute)
-            if key == "Fn::Sub":
-                text, variables = (value[0], self.resolve(value[1])) if isinstance(value, list) else (value, {})
-                return re.sub(r"\$\{([\w.:]+)\}", lambda m: str(self._sub_var(m.group(1), variables)), text)
-            if key == "Fn::ImportValue":
-                export = self.resolve(value)
-                assert export in self.exports, f"no export named {export}"
-                return self.exports[export]
-            if key == "Fn::Join":
-                return value[0].join(str(v) for v in self.resolve(value[1]))
-            if key == "Fn::Select":
-                return self.resolve(value[1])[int(self.resolve(value[0]))]
-            if key == "Fn::If":
-                name, yes, no = value
-                return self.resolve(yes if self.condition(name) else no, local)
-            if key == "Fn::Equals":
-                return str(self.resolve(value[0])) == str(self.resolve(value[1]))
-            if key == "Fn::Not":
-                return not self.resolve(value[0])
-            if key == "Fn::And":
-                return all(self.resolve(v) for v in value)
-            if key == "Fn::Or":
-                return any(self.resolve(v) for v in value)
-            if key == "Condition":
-                return self.condition(value)
-        resolved = {k: self.resolve(v, local) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.template["Conditions"][name]))
-
-    def _ref(self, name: str) -> Any:
-        if name in self.parameters:
-            value = self.parameters[name]
-            kind = self.template["Parameters"][name]["Type"]
-            return value.split(",") if kind.startswith("List<") or kind == "CommaDelimitedList" else value
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name == "AWS::StackName":
-            return self.stack_id.split("/")[1]
-        if name == "AWS::AccountId":
-            return "123456789012"
-        if name == "AWS::Partition":
-            return "aws"
-        if name == "AWS::Region":
-            return "us-east-1"
+    def resource_ref(self, name: str) -> Any:
         resource = self.resources[name]
         assert resource.physical_id, f"{name} is referenced before it exists"
         return resource.physical_id
 
-    def _get_att(self, name: str, attribute: str) -> str:
+    def get_att(self, name: str, attribute: str) -> str:
         resource = self.resources[name]
         assert attribute in resource.data, f"{name} has no attribute {attribute}: {resource.data}"
         return resource.data[attribute]
 
-    def _sub_var(self, name: str, variables: dict[str, Any]) -> Any:
-        if name in variables:
-            return variables[name]
-        if "." in name and name.split(".")[0] in self.resources:
-            return self._get_att(*name.split(".", 1))
-        return self._ref(name)
+    def import_value(self, name: str) -> Any:
+        assert name in self.exports, f"no export named {name}"
+        return self.exports[name]
 
     # ---- lifecycle -------------------------------------------------------- #
 
@@ -189,10 +129,6 @@ class StackPlayer:
 
     def outputs(self) -> dict[str, Any]:
         return {k: self.resolve(v["Value"]) for k, v in self.template.get("Outputs", {}).items()}
-
-
-NO_VALUE = object()
-"""`AWS::NoValue`: the property it is the value of is left out."""
 
 
 def _as_sent(node: Any) -> Any:

@@ -643,27 +643,7 @@ impl Ec2 {
         }
     }
 
-    /// Endpoints tagged as made for this stack and logical id, including deleted ones.
-    pub async fn endpoints_made_for(
-        &self,
-        stack_id: &str,
-        logical_id: &str,
-    ) -> Ec2Result<Vec<EndpointView>> {
-        let out = self
-            .client()
-            .await
-            .describe_vpc_endpoints()
-            .set_filters(Some(owner_filters(stack_id, logical_id).to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
-        Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
-    }
-
-    /// Every endpoint this project made (tagged with a stack id), optionally in one VPC.
-    pub async fn managed_endpoints(&self, vpc_id: Option<&str>) -> Ec2Result<Vec<EndpointView>> {
-        let mut filters = vec![Filter::builder().name("tag-key").values(TAG_STACK_ID).build()];
-        filters.extend(vpc_id.map(|vpc| Filter::builder().name("vpc-id").values(vpc).build()));
+    async fn endpoints_where(&self, filters: Vec<Filter>) -> Ec2Result<Vec<EndpointView>> {
         let out = self
             .client()
             .await
@@ -675,17 +655,25 @@ impl Ec2 {
         Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
     }
 
+    /// Endpoints tagged as made for this stack and logical id, including deleted ones.
+    pub async fn endpoints_made_for(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Ec2Result<Vec<EndpointView>> {
+        self.endpoints_where(owner_filters(stack_id, logical_id).to_vec()).await
+    }
+
+    /// Every endpoint this project made (tagged with a stack id), optionally in one VPC.
+    pub async fn managed_endpoints(&self, vpc_id: Option<&str>) -> Ec2Result<Vec<EndpointView>> {
+        let mut filters = vec![Filter::builder().name("tag-key").values(TAG_STACK_ID).build()];
+        filters.extend(vpc_id.map(|vpc| Filter::builder().name("vpc-id").values(vpc).build()));
+        self.endpoints_where(filters).await
+    }
+
     /// Every endpoint of a VPC, deleted ones included.
     pub async fn endpoints_in_vpc(&self, vpc_id: &str) -> Ec2Result<Vec<EndpointView>> {
-        let out = self
-            .client()
-            .await
-            .describe_vpc_endpoints()
-            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcEndpoints", e))?;
-        Ok(out.vpc_endpoints().iter().map(endpoint_view).collect())
+        self.endpoints_where(vec![Filter::builder().name("vpc-id").values(vpc_id).build()]).await
     }
 
     /// The private DNS names of endpoint services, by service name (services without one, or
@@ -813,21 +801,10 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DeleteVpcEndpointConnectionNotifications", e))?;
-        for item in out.unsuccessful() {
-            let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
-            let error = AwsError {
-                operation: "DeleteVpcEndpointConnectionNotifications",
-                kind: AwsErrorKind::from_code(code),
-                code: code.to_owned(),
-                message: item.error().and_then(|e| e.message()).unwrap_or_default().to_owned(),
-            };
-            // The API Reference names no code for an id that is gone; any that says so counts.
-            let gone = error.is_not_found() || code.starts_with("InvalidConnectionNotification");
-            if !gone {
-                return Err(error);
-            }
-        }
-        Ok(())
+        // The API Reference names no code for an id that is gone; any that says so counts.
+        first_failure("DeleteVpcEndpointConnectionNotifications", out.unsuccessful(), |e| {
+            e.is_not_found() || e.code.starts_with("InvalidConnectionNotification")
+        })
     }
 
     /// Changes an endpoint in place.
@@ -861,19 +838,7 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
-        for item in out.unsuccessful() {
-            let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
-            let error = AwsError {
-                operation: "DeleteVpcEndpoints",
-                kind: AwsErrorKind::from_code(code),
-                code: code.to_owned(),
-                message: item.error().and_then(|e| e.message()).unwrap_or_default().to_owned(),
-            };
-            if !error.is_not_found() {
-                return Err(error);
-            }
-        }
-        Ok(())
+        first_failure("DeleteVpcEndpoints", out.unsuccessful(), AwsError::is_not_found)
     }
 
     /// The private IPv4 and IPv6 addresses of network interfaces, in the order given; interfaces
@@ -910,6 +875,28 @@ impl Ec2 {
             .flat_map(|id| by_id.remove(id.as_str()).unwrap_or_default())
             .collect())
     }
+}
+
+/// The first failure reported inside a 200 (`Unsuccessful` items) that `is_done` does not
+/// excuse (a resource already gone is usually as good as deleted).
+fn first_failure(
+    operation: &'static str,
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+    is_done: impl Fn(&AwsError) -> bool,
+) -> Ec2Result<()> {
+    for item in items {
+        let code = item.error().and_then(|e| e.code()).unwrap_or("Unknown");
+        let error = AwsError {
+            operation,
+            kind: AwsErrorKind::from_code(code),
+            code: code.to_owned(),
+            message: item.error().and_then(|e| e.message()).unwrap_or_default().to_owned(),
+        };
+        if !is_done(&error) {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 fn not_found(operation: &'static str, code: &str, id: &str) -> AwsError {
