@@ -244,3 +244,26 @@ def test_a_background_loop_polls_no_more_often_than_its_history_allows(
     state = json.loads(only_execution(sfn, state_machine)["input"])
     assert state["TimeoutSeconds"] == 7 * 24 * 3600
     assert state["PollIntervalSeconds"] == 252  # 604,800 s / 2,400 checks
+
+
+def test_the_waiter_acts_only_on_an_endpoint_of_the_resource_it_answers_for(
+        waiter, cfn, ec2, emulator, consumer_vpc, provider):
+    # The waiter's input can be hand-made: it must not switch Private DNS on for, nor answer a
+    # stack with, an endpoint another resource (or nobody here) made.
+    service = provider()
+    foreign = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=False)["VpcEndpoint"]["VpcEndpointId"]
+    event, key = cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc))
+    state = {"ResponseURL": event["ResponseURL"], "StackId": event["StackId"], "RequestId": event["RequestId"],
+             "LogicalResourceId": "Endpoint", "VpcEndpointId": foreign, "ServiceName": service.service_name,
+             "PrivateDnsEnabled": True, "PrivateDnsName": "api.partner.com", "TimeoutSeconds": 60,
+             "PollIntervalSeconds": 1}
+    emulator.clear_calls()
+    invocation = waiter.invoke(state)
+    assert invocation.kind == "response" and invocation.body["Done"] is True, invocation.body
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert f"{foreign} is not one this resource made" in answer["Reason"], answer["Reason"]
+    actions = [c["action"] for c in emulator.calls()]
+    assert "ModifyVpcEndpoint" not in actions and "CreateTags" not in actions, actions

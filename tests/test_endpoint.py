@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from typing import Any
 
 import pytest
@@ -167,7 +168,9 @@ def test_a_redelivered_create_makes_no_second_endpoint(fn, cfn, ec2, emulator, c
     answers = cfn.answers(key)
     assert [a["Status"] for a in answers] == ["SUCCESS", "SUCCESS"]
     assert answers[0]["PhysicalResourceId"] == answers[1]["PhysicalResourceId"]
-    assert [c["action"] for c in emulator.calls()].count("CreateVpcEndpoint") == 2
+    # The second finds the first's endpoint by its tags (were it not visible yet, the
+    # ClientToken would make CreateVpcEndpoint return the same one).
+    assert [c["action"] for c in emulator.calls()].count("CreateVpcEndpoint") == 1
     assert live_endpoints(ec2, stack) == [answers[0]["PhysicalResourceId"]]
 
 
@@ -273,11 +276,10 @@ def test_throttling_and_a_not_yet_visible_endpoint_are_ridden_out(fn, cfn, ec2, 
     stack = stack_id()
     emulator.add_fault("CreateVpcEndpoint", "RequestLimitExceeded", status=503, count=2,
                        message="Request limit exceeded.")
+    # Eventual consistency: the first look at the fresh id (by id, not by filters) misses it.
     emulator.add_fault("DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", count=1,
-                       message="The VpcEndpoint Id does not exist")  # eventual consistency
-    # Private DNS off: its pre-check lists the VPC's endpoints first, and the fault is for the
-    # first look at the fresh id.
-    properties = props(service, consumer_vpc, PrivateDnsEnabled="false")
+                       message="The VpcEndpoint Id does not exist", match="VpcEndpointId.1=")
+    properties = props(service, consumer_vpc)
     answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties, stack))
     assert answer["Status"] == "SUCCESS", answer
     assert live_endpoints(ec2, stack) == [answer["PhysicalResourceId"]]
@@ -415,3 +417,88 @@ def test_properties_that_could_not_work_are_refused_before_anything_is_made(
     assert answer["Status"] == "FAILED"
     assert named in answer["Reason"], answer["Reason"]
     assert live_endpoints(ec2, stack) == []
+
+
+def test_a_create_cut_off_by_the_deadline_leaves_no_orphan_holding_the_name(fn, cfn, ec2, emulator, consumer_vpc, provider):
+    # The call outlives the invocation; the rollback's Delete comes while it is still on its way.
+    # Left behind, the endpoint would hold the private DNS name and fail every retry of the stack.
+    service = provider()
+    stack = stack_id()
+    emulator.add_fault("CreateVpcEndpoint", "", delay_seconds=6)
+    created = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack),
+                  deadline_s=4, timeout_s=30)
+    assert created["Status"] == "FAILED" and created["Reason"].startswith("Timed out"), created
+    assert "nothing is made twice" not in created["Reason"]
+    assert created["PhysicalResourceId"].startswith("privatelink-interrupted-create-")
+    deleted = run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", created["PhysicalResourceId"],
+                                            props(service, consumer_vpc), stack), deadline_s=60)
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_a_new_create_adopts_what_an_interrupted_one_made(fn, cfn, ec2, emulator, consumer_vpc, provider):
+    # The same resource created again (a retried stack operation) finds the endpoint the first
+    # attempt's late call made, pending or not, instead of clashing with it on the name.
+    service = provider(acceptance_required=True)
+    stack = stack_id()
+    emulator.add_fault("CreateVpcEndpoint", "", delay_seconds=5)
+    first = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack),
+                deadline_s=3, timeout_s=30)
+    assert first["Status"] == "FAILED", first
+    for _ in range(50):  # the late call completes
+        if live_endpoints(ec2, stack):
+            break
+        time.sleep(0.2)
+    [orphan] = live_endpoints(ec2, stack)
+    second = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(service, consumer_vpc), stack))
+    assert second["Status"] == "SUCCESS", second
+    assert second["PhysicalResourceId"] == orphan
+    assert second["Data"]["State"] == "pendingAcceptance"
+    assert live_endpoints(ec2, stack) == [orphan]
+
+
+def test_an_update_naming_an_endpoint_this_resource_did_not_make_changes_nothing(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    foreign = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=False)["VpcEndpoint"]["VpcEndpointId"]
+    wanted = props(service, consumer_vpc, "a", "b", PrivateDnsEnabled="false")
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Endpoint", foreign, wanted, wanted))
+    assert answer["Status"] == "FAILED"
+    assert f"{foreign} is not one this resource made" in answer["Reason"], answer["Reason"]
+    assert endpoint(ec2, foreign)["SubnetIds"] == [consumer_vpc.subnet("a")]
+
+
+def test_only_the_subnets_that_do_not_exist_are_named(fn, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    missing = "subnet-0000000000000dead"
+    properties = {**props(service, consumer_vpc), "SubnetIds": [consumer_vpc.subnet("a"), missing]}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties))
+    assert answer["Status"] == "FAILED"
+    assert f"SubnetIds: {missing} does not exist" in answer["Reason"], answer["Reason"]
+    assert consumer_vpc.subnet("a") not in answer["Reason"]
+
+
+def test_a_misspelt_property_is_refused_naming_the_one_meant(fn, cfn, ec2, consumer_vpc, provider):
+    # Silently ignored, it would deploy an endpoint without what was asked.
+    service = provider()
+    stack = stack_id()
+    properties = {**props(service, consumer_vpc), "PrivateDNSEnabled": "false", "ServiceTimeout": "600"}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties, stack))
+    assert answer["Status"] == "FAILED"
+    assert '"PrivateDNSEnabled": is not a property of this resource; did you mean PrivateDnsEnabled?' in answer["Reason"]
+    assert "ServiceTimeout" not in answer["Reason"]  # CloudFormation's own
+    assert live_endpoints(ec2, stack) == []
+
+
+def test_a_huge_or_hostile_value_still_leaves_every_problem_named(fn, cfn, consumer_vpc, provider):
+    service = provider()
+    properties = {**props(service, consumer_vpc), "VpcId": "x" * 100_000,
+                  "IpAddressType": "ipv4\u202e\n[ERROR] forged log line", "ServiceRegion": "nowhere"}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", properties))
+    assert answer["Status"] == "FAILED"
+    reason = answer["Reason"]
+    for named in ("VpcId:", "IpAddressType:", "ServiceRegion:"):
+        assert named in reason, reason
+    assert "\n" not in reason and "\u202e" not in reason, reason
+    assert len(reason) < 1024

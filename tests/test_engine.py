@@ -70,7 +70,8 @@ def test_the_deadline_is_answered_failed_before_the_invocation_ends(fn, cfn, emu
     answer = cfn.answer(key)
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("Timed out"), answer["Reason"]
-    assert answer["PhysicalResourceId"].startswith("privatelink-failed-create-")
+    # Its calls may still complete: the rollback's Delete will look for what they make.
+    assert answer["PhysicalResourceId"].startswith("privatelink-interrupted-create-")
 
 
 def test_a_failed_answer_upload_is_retried(fn, cfn, emulator, consumer_vpc):
@@ -112,3 +113,38 @@ def test_logs_are_json_lines_with_the_request_and_never_the_signed_url(fn, cfn, 
     assert span["logical_id"] == "Sg"
     assert answered[0]["fields"]["physical_id"].startswith("sg-")
     assert not any(signature in line for line in invocation.logs)
+
+
+def test_a_redirect_is_a_failed_delivery_never_followed(fn, cfn, emulator, consumer_vpc):
+    # A pre-signed URL is answered where it points: following a redirect would carry the answer
+    # (and the resource's attributes) elsewhere.
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    path = answer_path(cfn, key)
+    elsewhere = path.rsplit("/", 1)[0] + "/elsewhere"
+    emulator.add_fault(f"PUT {path}", "TemporaryRedirect", status=307, count=100, service="s3",
+                       location=f"{emulator.url}{elsewhere}")
+    emulator.clear_calls()
+    invocation = fn.invoke(event)
+    assert invocation.kind == "error" and invocation.body["errorType"] == "AnswerNotDelivered", invocation.body
+    assert "HTTP 307" in invocation.body["errorMessage"]
+    puts = [c["action"] for c in emulator.calls() if c["action"].startswith("PUT ")]
+    assert puts == [f"PUT {path}"]  # once: a redirect will not change on a retry, and is not followed
+
+
+def test_answer_delivery_stops_at_the_invocations_deadline(fn, cfn, emulator, consumer_vpc):
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    emulator.add_fault(f"PUT {answer_path(cfn, key)}", "", count=100, service="s3", delay_seconds=20)
+    invocation = fn.invoke(event, deadline_s=8, timeout_s=40)
+    assert invocation.kind == "error", invocation.body
+    assert invocation.duration_s < 8.5, invocation.duration_s
+
+
+@pytest.mark.parametrize("deadline_ms", [600_000, 0], ids=["cargo-lambda-watch-duration", "zero"])
+def test_a_deadline_a_local_runtime_api_sends_is_no_instant_timeout(fn, cfn, consumer_vpc, deadline_ms):
+    # cargo lambda watch sends the timeout as a duration, other local tools send 0: both are
+    # a deadline in the past, which means the default budget (with a warning), not "Timed out".
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    invocation = fn.invoke(event, deadline_ms=deadline_ms)
+    assert invocation.kind == "response", invocation.body
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    assert any("using the default budget" in line for line in invocation.logs)

@@ -109,7 +109,16 @@ def test_ports_and_cidrs_given_as_template_strings_become_one_rule_each(fn, cfn,
     ({"Description": "x" * 256}, "Description"),
     ({"Tags": [{"Key": "aws:reserved", "Value": "x"}]}, "Tags"),
     ({"Tags": "team=net"}, "Tags"),
-])
+    # The owner tags are what Delete trusts: a user tag must never overwrite them.
+    ({"Tags": [{"Key": "privatelink-lambdas:stack-id", "Value": "another-stack"}]},
+     'tag key "privatelink-lambdas:stack-id" uses the reserved privatelink-lambdas: prefix'),
+    ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(48)]}, "Tags: has 48 tags; at most 47"),
+    ({"SourceCidrs": ["0.0.0.0/0"]}, 'SourceCidrs: "0.0.0.0/0" admits every address'),
+    ({"SourceCidrs": ["::/0"]}, 'SourceCidrs: "::/0" admits every address'),
+    ({"SourceCidrs": ["10.0.0.1/8"]}, 'SourceCidrs: "10.0.0.1/8" has host bits set: did you mean 10.0.0.0/8?'),
+    ({"Port": "443"}, '"Port": is not a property of this resource; did you mean Ports?'),
+    ({"SourceCIDRs": ["10.0.0.0/16"]}, '"SourceCIDRs": is not a property of this resource; did you mean SourceCidrs?'),
+], ids=lambda v: None if isinstance(v, dict) else v[:40])
 def test_each_bad_property_is_answered_failed_naming_it_and_makes_nothing(
         fn, cfn, ec2, consumer_vpc, props, named):
     props = {"VpcId": consumer_vpc.vpc_id, **props} if "VpcId" not in props and props else props
@@ -268,3 +277,68 @@ def test_a_vpc_that_does_not_exist_is_named_as_the_bad_property(fn, cfn):
     answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": "vpc-0123456789abcdef0"}))
     assert answer["Status"] == "FAILED"
     assert "VpcId: vpc-0123456789abcdef0 does not exist" in answer["Reason"], answer["Reason"]
+
+
+def test_every_address_is_admitted_only_when_asked_for_explicitly(fn, cfn, ec2, consumer_vpc):
+    props = {"VpcId": consumer_vpc.vpc_id, "SourceCidrs": ["0.0.0.0/0", "::/0"], "AllowAnySource": "true"}
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", props))
+    assert answer["Status"] == "SUCCESS", answer
+    assert ingress(group(ec2, answer["PhysicalResourceId"])) == {(443, "0.0.0.0/0"), (443, "::/0")}
+
+
+def test_an_update_never_churns_rules_over_how_a_block_is_spelt(fn, cfn, ec2, emulator, consumer_vpc):
+    stack = stack_id()
+    old = {"VpcId": consumer_vpc.vpc_id, "SourceCidrs": ["2600:1f18:abcd::/56", "10.0.1.0/24"]}
+    created = run(fn, cfn, cfn.create_event(TYPE, "Sg", old, stack))
+    assert created["Status"] == "SUCCESS", created
+    respelt = {**old, "SourceCidrs": ["2600:1F18:ABCD:0:0::/56", " 10.0.1.0/24"]}
+    emulator.clear_calls()
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Sg", created["PhysicalResourceId"], respelt, old, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    actions = [c["action"] for c in emulator.calls()]
+    assert "AuthorizeSecurityGroupIngress" not in actions and "RevokeSecurityGroupIngress" not in actions, actions
+
+
+def test_an_update_naming_a_group_this_resource_did_not_make_changes_nothing(fn, cfn, ec2, consumer_vpc):
+    # Anyone allowed to invoke the function can hand-craft an event naming any group.
+    foreign = ec2.create_security_group(GroupName=f"foreign-{stack_id()[-8:]}", Description="theirs",
+                                        VpcId=consumer_vpc.vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=foreign, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "192.168.0.0/16"}]}])
+    before = group(ec2, foreign)
+    props = {"VpcId": consumer_vpc.vpc_id, "Description": "theirs", "GroupName": before["GroupName"]}
+    answer = run(fn, cfn, cfn.update_event(TYPE, "Sg", foreign, props, props))
+    assert answer["Status"] == "FAILED"
+    assert f"{foreign} is not one this resource made (it was not made by privatelink-lambdas)" in answer["Reason"], answer
+    after = group(ec2, foreign)
+    assert after["IpPermissions"] == before["IpPermissions"]
+    assert after["IpPermissionsEgress"] == before["IpPermissionsEgress"]
+
+
+def test_a_non_ascii_stack_name_makes_a_group(fn, cfn, ec2, consumer_vpc):
+    stack = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{'Ünïcødé-' * 40}/0000"
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}, stack))
+    assert answer["Status"] == "SUCCESS", answer
+    assert len(group(ec2, answer["PhysicalResourceId"])["GroupName"].encode()) <= 255
+
+
+def test_a_group_ec2_does_not_show_yet_is_looked_for_again(fn, cfn, ec2, emulator, consumer_vpc):
+    # EC2's eventual consistency: a group just made can answer NotFound for a few seconds.
+    emulator.add_fault("DescribeSecurityGroups", "InvalidGroup.NotFound", count=2,
+                       message="The security group does not exist")
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}))
+    assert answer["Status"] == "SUCCESS", answer
+
+
+def test_a_create_cut_off_by_the_deadline_leaves_nothing_after_the_rollback(fn, cfn, ec2, emulator, consumer_vpc):
+    # The call outlives the invocation; the rollback's Delete comes while it is still on its way.
+    stack = stack_id()
+    emulator.add_fault("CreateSecurityGroup", "", delay_seconds=6)
+    created = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}, stack),
+                  deadline_s=4, timeout_s=30)
+    assert created["Status"] == "FAILED" and created["Reason"].startswith("Timed out"), created
+    assert "nothing is made twice" not in created["Reason"]
+    assert created["PhysicalResourceId"].startswith("privatelink-interrupted-create-")
+    deleted = run(fn, cfn, cfn.delete_event(TYPE, "Sg", created["PhysicalResourceId"], {}, stack), deadline_s=60)
+    assert deleted["Status"] == "SUCCESS", deleted
+    assert groups_tagged(ec2, stack, "Sg") == []

@@ -25,7 +25,8 @@ Control API (JSON):
                                      "presigned", "params", "resource_tags"}: what an IAM
                                     evaluation of the call needs (tests/test_contracts.py)
     GET    /_emulator/faults     -> pending faults
-    POST   /_emulator/faults     {"action", "count"=1, "code", "status"=400, "message", "service"?}
+    POST   /_emulator/faults     {"action", "count"=1, "code", "status"=400, "message", "service"?,
+                                  "delay_seconds"?, "location"?, "match"?}
     DELETE /_emulator/faults     -> clears pending faults
     GET    /_emulator/settings   -> {"pending_seconds": 1.0, "eni_linger_seconds": 0.0}
     POST   /_emulator/settings   {"pending_seconds"?: float, "eni_linger_seconds"?: float}
@@ -109,13 +110,16 @@ class _ControlState:
             if entry is not None:
                 self.journal.append(entry)
 
-    def take_fault(self, service: str, action: str) -> dict[str, Any] | None:
-        """Consume one use of the first fault matching this call, if any."""
+    def take_fault(self, service: str, action: str, body: bytes = b"") -> dict[str, Any] | None:
+        """Consume one use of the first fault matching this call, if any (a fault with `match`
+        applies only to calls whose request body holds that text)."""
         with self.lock:
             for fault in self.faults:
                 if fault["action"] != action:
                     continue
                 if fault.get("service") and fault["service"] != service:
+                    continue
+                if fault.get("match") and fault["match"].encode() not in body:
                     continue
                 fault["count"] -= 1
                 if fault["count"] <= 0:
@@ -942,8 +946,8 @@ def _fault_response(
             code=_xml_escape(code), message=_xml_escape(message), request_id=request_id
         ).encode()
         content_type = "text/xml"
-    reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error",
-              503: "Service Unavailable"}.get(status, "Error")
+    reason = {307: "Temporary Redirect", 400: "Bad Request", 403: "Forbidden",
+              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
     headers = [
         ("Content-Type", content_type),
         ("Content-Length", str(len(body))),
@@ -951,6 +955,8 @@ def _fault_response(
         ("x-amz-request-id", request_id),
         ("x-amzn-ErrorType", code),
     ]
+    if fault.get("location"):
+        headers.append(("Location", str(fault["location"])))
     return f"{status} {reason}", headers, body
 
 
@@ -970,7 +976,7 @@ class EmulatorMiddleware:
         body = _read_body(environ)
         service, action, is_json = _identify(environ, body)
         CONTROL.record(service, action, _journal_entry(environ, body, service, action, is_json))
-        fault = CONTROL.take_fault(service, action)
+        fault = CONTROL.take_fault(service, action, body)
         if fault is not None and fault.get("delay_seconds"):
             # A slow or hanging AWS API: what makes an invocation run into its deadline.
             time.sleep(fault["delay_seconds"])
@@ -1020,6 +1026,8 @@ class EmulatorMiddleware:
                         "status": int(payload.get("status", 400)),
                         "message": str(payload.get("message") or payload["code"]),
                         "delay_seconds": float(payload.get("delay_seconds", 0)),
+                        "location": str(payload.get("location") or ""),
+                        "match": str(payload.get("match") or ""),
                     }
                     if payload.get("service"):
                         fault["service"] = str(payload["service"])
@@ -1126,11 +1134,15 @@ class Emulator:
 
     def add_fault(self, action: str, code: str, *, status: int = 400, message: str | None = None,
                   count: int = 1, service: str | None = None,
-                  delay_seconds: float = 0) -> list[dict[str, Any]]:
+                  delay_seconds: float = 0, location: str | None = None,
+                  match: str | None = None) -> list[dict[str, Any]]:
         """Fail the next `count` calls of `action` with `code`; with `delay_seconds`, answer
-        that much later (and with `code=""`, answer normally after the delay)."""
+        that much later (and with `code=""`, answer normally after the delay); `location`
+        adds a Location header (a redirect, with a 3xx `status`); `match` limits the fault to
+        calls whose request body holds that text (say, a parameter's name)."""
         fault: dict[str, Any] = {"action": action, "code": code, "status": status, "count": count,
-                                 "message": message or code, "delay_seconds": delay_seconds}
+                                 "message": message or code, "delay_seconds": delay_seconds,
+                                 "location": location, "match": match}
         if service:
             fault["service"] = service
         return self._call("POST", "faults", fault)

@@ -376,8 +376,10 @@ class LambdaFunction:
     # ---- public API ------------------------------------------------------- #
 
     def invoke(self, event: dict[str, Any] | list[Any] | bytes | str,
-               timeout_s: float = 60, deadline_s: float = 60) -> Invocation:
-        """Run one event through the function and wait for its outcome."""
+               timeout_s: float = 60, deadline_s: float = 60,
+               deadline_ms: int | None = None) -> Invocation:
+        """Run one event through the function and wait for its outcome. `deadline_ms` sends
+        that `Lambda-Runtime-Deadline-Ms` as is (what other Runtime API emulators send)."""
         if isinstance(event, bytes):
             payload = event
         elif isinstance(event, str):
@@ -393,7 +395,7 @@ class LambdaFunction:
             pending = _Pending(
                 request_id=str(uuid.uuid4()),
                 payload=payload,
-                deadline_ms=int((time.time() + deadline_s) * 1000),
+                deadline_ms=deadline_ms if deadline_ms is not None else int((time.time() + deadline_s) * 1000),
                 trace_id=f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
             )
             with self._lock:

@@ -11,11 +11,12 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::time::Instant;
 
 use crate::cfn::engine::RequestContext;
 use crate::cfn::responder::Responder;
-use crate::cfn::{build_answer, encode_answer, Envelope, Outcome};
-use crate::ec2::{Ec2, EndpointChange, EndpointView};
+use crate::cfn::{build_answer, encode_answer, Envelope, Failure, Outcome};
+use crate::ec2::{self, Ec2, EndpointChange, EndpointView};
 use crate::endpoint::{endpoint_outcome, explain};
 use crate::error::{AwsError, Error, Result};
 
@@ -186,6 +187,16 @@ pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
     format!("{readable}-{resource}-")
 }
 
+fn envelope_of(state: &WaitState, response_url: &str) -> Envelope {
+    Envelope {
+        response_url: response_url.to_owned(),
+        stack_id: state.stack_id.clone(),
+        request_id: state.request_id.clone(),
+        logical_id: state.logical_resource_id.clone(),
+        resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -298,14 +309,32 @@ impl Waiter {
 
     /// One Check: looks at the endpoint, acts, and returns the next state (`Done` when over).
     /// An error (EC2 unreachable) is returned to Step Functions, whose Retry calls again.
-    pub async fn check(&self, mut state: WaitState) -> Result<WaitState> {
+    /// `deadline`: the invocation's, which bounds the answer's delivery.
+    pub async fn check(&self, mut state: WaitState, deadline: Instant) -> Result<WaitState> {
         let now = epoch_seconds();
         state.started_at.get_or_insert(now);
         let endpoint = self.ec2.endpoint(&state.vpc_endpoint_id).await?;
         state.last_state = endpoint.as_ref().map(|e| e.state.clone());
         if let Some(error) = state.error.take() {
             // Checks kept failing: answer FAILED rather than leave the stack waiting.
-            return self.give_up(state, endpoint.as_ref(), &error).await;
+            return self.give_up(state, endpoint.as_ref(), &error, deadline).await;
+        }
+        // Only an endpoint this stack's resource made is acted on (the input can name any id).
+        if let Some(endpoint) = &endpoint {
+            let owned = ec2::check_owned(
+                &endpoint.id,
+                &endpoint.tags,
+                &state.stack_id,
+                &state.logical_resource_id,
+            );
+            if let Err(not_owned) = owned {
+                tracing::error!(error = %not_owned, "refusing to act on an endpoint of another resource");
+                if state.answers() {
+                    self.answer_foreign(&state, not_owned, deadline).await?;
+                }
+                state.done = true;
+                return Ok(state);
+            }
         }
         let step = decide(&state, endpoint.as_ref(), now);
         tracing::info!(endpoint_id = %state.vpc_endpoint_id, ?step, "checked");
@@ -315,7 +344,7 @@ impl Waiter {
             Step::Succeed { enable_private_dns } => {
                 let endpoint = endpoint.expect("Succeed is decided on an endpoint");
                 let result = self.finish(&state, &endpoint, enable_private_dns).await;
-                self.answer(&state, result).await?;
+                self.answer(&state, result, deadline).await?;
             }
             Step::Failed { state: ended, last_error } => {
                 let reason = Error::EndpointFailed {
@@ -323,7 +352,7 @@ impl Waiter {
                     state: ended,
                     last_error,
                 };
-                self.answer(&state, Err(reason)).await?;
+                self.answer(&state, Err(reason), deadline).await?;
             }
             Step::TimedOut => {
                 let reason = Error::NotReady {
@@ -333,7 +362,7 @@ impl Waiter {
                         state.service_name, state.timeout_seconds, state.vpc_endpoint_id
                     ),
                 };
-                self.answer(&state, Err(reason)).await?;
+                self.answer(&state, Err(reason), deadline).await?;
             }
         }
         state.done = true;
@@ -366,6 +395,7 @@ impl Waiter {
         mut state: WaitState,
         endpoint: Option<&EndpointView>,
         error: &Value,
+        deadline: Instant,
     ) -> Result<WaitState> {
         let already = endpoint.is_some_and(|e| e.tags.get(TAG_ANSWERED) == Some(&state.request_id));
         if !already {
@@ -374,14 +404,36 @@ impl Waiter {
                 what: format!("Waiting for acceptance of VPC endpoint {}", state.vpc_endpoint_id),
                 detail: format!("the acceptance waiter kept failing: {cause}"),
             };
-            self.answer(&state, Err(reason)).await?;
+            self.answer(&state, Err(reason), deadline).await?;
         }
         state.done = true;
         Ok(state)
     }
 
+    /// Answers FAILED about an endpoint that is not this resource's: no tag is written on it.
+    async fn answer_foreign(
+        &self,
+        state: &WaitState,
+        reason: Error,
+        deadline: Instant,
+    ) -> Result<()> {
+        let Some(response_url) = &state.response_url else { return Ok(()) };
+        let url = self.responder.policy().check(response_url)?;
+        let mut answer = build_answer(
+            &envelope_of(state, response_url),
+            None,
+            Err(Failure::from(reason.to_string())),
+        );
+        self.responder.send(&url, encode_answer(&mut answer), deadline).await
+    }
+
     /// Answers CloudFormation (when this loop answers anyone), then records that it did.
-    async fn answer(&self, state: &WaitState, result: Result<Outcome>) -> Result<()> {
+    async fn answer(
+        &self,
+        state: &WaitState,
+        result: Result<Outcome>,
+        deadline: Instant,
+    ) -> Result<()> {
         let Some(response_url) = &state.response_url else {
             match result {
                 Ok(_) => tracing::info!("background loop done"),
@@ -391,22 +443,16 @@ impl Waiter {
             }
             return Ok(());
         };
-        let envelope = Envelope {
-            response_url: response_url.clone(),
-            stack_id: state.stack_id.clone(),
-            request_id: state.request_id.clone(),
-            logical_id: state.logical_resource_id.clone(),
-            resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
-        };
+        let envelope = envelope_of(state, response_url);
         let url = self.responder.policy().check(response_url)?;
         // A failure keeps the endpoint's id, so the rollback's Delete removes it.
         let mut answer = build_answer(
             &envelope,
             Some(&state.vpc_endpoint_id),
-            result.map_err(|e| e.to_string()),
+            result.map_err(|e| Failure::from(e.to_string())),
         );
         let body = encode_answer(&mut answer);
-        self.responder.send(&url, body).await?;
+        self.responder.send(&url, body, deadline).await?;
         tracing::info!(status = ?answer.status, reason = answer.reason.as_deref().unwrap_or_default(), "answered CloudFormation");
         // Recorded after the answer: a Check retried after this point answers nothing more.
         // (Recording first would risk never answering, which leaves the stack hanging.)

@@ -36,6 +36,35 @@ pub fn is_owned_by(tags: &BTreeMap<String, String>, stack_id: &str, logical_id: 
         && tags.get(TAG_LOGICAL_ID).map(String::as_str) == Some(logical_id)
 }
 
+/// A CIDR block in its one canonical spelling (`2600:1F18:0::/56` is `2600:1f18::/56`), so
+/// blocks compare equal however EC2 or a template wrote them; other text is kept as it is.
+pub fn canonical_cidr(text: &str) -> String {
+    text.trim().parse::<ipnet::IpNet>().map_or_else(|_| text.to_owned(), |net| net.to_string())
+}
+
+/// Whose a resource is, from its owner tags, in words for a reason.
+pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
+    match (tags.get(TAG_STACK_ID), tags.get(TAG_LOGICAL_ID)) {
+        (Some(stack), Some(logical)) => format!("it belongs to {logical} of stack {stack}"),
+        (Some(stack), None) => format!("it belongs to stack {stack}"),
+        _ => "it was not made by privatelink-lambdas".to_owned(),
+    }
+}
+
+/// An error unless `tags` mark the resource `id` as made for this stack's logical resource.
+pub fn check_owned(
+    id: &str,
+    tags: &BTreeMap<String, String>,
+    stack_id: &str,
+    logical_id: &str,
+) -> Result<(), crate::error::Error> {
+    if is_owned_by(tags, stack_id, logical_id) {
+        Ok(())
+    } else {
+        Err(crate::error::Error::NotOwned { id: id.to_owned(), owner: owner_of(tags) })
+    }
+}
+
 /// Whether a tag key is one of ours (or AWS's), not the user's.
 pub fn is_managed_tag(key: &str) -> bool {
     key.starts_with("privatelink-lambdas:") || key.starts_with("aws:")
@@ -142,6 +171,12 @@ impl EndpointView {
     /// Whether the endpoint is gone or going.
     pub fn is_deleted(&self) -> bool {
         self.is("deleted") || self.is("deleting")
+    }
+
+    /// Whether the endpoint is deleted, going, or ended in a state it will not leave: it holds
+    /// no working connection, and no name.
+    pub fn is_finished(&self) -> bool {
+        self.is_deleted() || ["rejected", "failed", "expired"].iter().any(|s| self.is(s))
     }
 }
 
@@ -252,7 +287,7 @@ fn group_view(group: &aws_sdk_ec2::types::SecurityGroup) -> GroupView {
                 let v4 = permission.ip_ranges().iter().filter_map(|r| r.cidr_ip());
                 let v6 = permission.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6());
                 for cidr in v4.chain(v6) {
-                    ingress.insert(IngressRule { port, cidr: cidr.to_owned() });
+                    ingress.insert(IngressRule { port, cidr: canonical_cidr(cidr) });
                 }
             }
             _ => foreign_ingress.push(permission.clone()),
@@ -380,7 +415,7 @@ impl Ec2 {
                 .filter(|a| associated(a.ipv6_cidr_block_state().and_then(|s| s.state())))
                 .filter_map(|a| a.ipv6_cidr_block().map(str::to_owned)),
         );
-        Ok(cidrs)
+        Ok(cidrs.iter().map(|c| canonical_cidr(c)).collect())
     }
 
     /// Creates a security group with `tags`; returns its id.
@@ -585,13 +620,17 @@ impl Ec2 {
         })
     }
 
-    /// Each subnet's Availability Zone, in the order asked.
+    /// Each subnet's Availability Zone, in the order asked; a NotFound error names every
+    /// subnet that does not exist, and only those. (Asked by filter: by id, EC2 refuses the
+    /// whole call at the first unknown id.)
     pub async fn subnet_zones(&self, subnet_ids: &[String]) -> Ec2Result<Vec<(String, String)>> {
         let out = self
             .client()
             .await
             .describe_subnets()
-            .set_subnet_ids(Some(subnet_ids.to_vec()))
+            .filters(
+                Filter::builder().name("subnet-id").set_values(Some(subnet_ids.to_vec())).build(),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
@@ -600,13 +639,16 @@ impl Ec2 {
             .iter()
             .filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?)))
             .collect();
-        subnet_ids
-            .iter()
-            .map(|id| match zones.get(id.as_str()) {
-                Some(zone) => Ok((id.clone(), (*zone).to_owned())),
-                None => Err(not_found("DescribeSubnets", "InvalidSubnetID.NotFound", id)),
-            })
-            .collect()
+        let missing: Vec<&str> =
+            subnet_ids.iter().map(String::as_str).filter(|id| !zones.contains_key(id)).collect();
+        if !missing.is_empty() {
+            return Err(not_found(
+                "DescribeSubnets",
+                "InvalidSubnetID.NotFound",
+                &missing.join(", "),
+            ));
+        }
+        Ok(subnet_ids.iter().map(|id| (id.clone(), zones[id.as_str()].to_owned())).collect())
     }
 
     /// Creates an interface endpoint (idempotent by `client_token`).

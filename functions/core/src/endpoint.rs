@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::{Outcome, Reply};
+use crate::cfn::{self, Outcome, Reply};
 use crate::ec2::{self, Ec2, EndpointChange, EndpointView, NewEndpoint, ServiceView, VpcDns};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
@@ -57,7 +57,13 @@ impl EndpointSpec {
         let service_name = r.required_string("ServiceName");
         if let Some(name) = &service_name {
             if name.contains(char::is_whitespace) || name.len() > 255 {
-                r.problem("ServiceName", format!("\"{name}\" is not a service name (com.amazonaws.vpce.<region>.vpce-svc-...)"));
+                r.problem(
+                    "ServiceName",
+                    format!(
+                        "{} is not a service name (com.amazonaws.vpce.<region>.vpce-svc-...)",
+                        properties::quoted(name)
+                    ),
+                );
             }
         }
         let vpc_id = r.required_id("VpcId", "vpc-");
@@ -79,7 +85,7 @@ impl EndpointSpec {
             if !matches!(kind.as_str(), "ipv4" | "dualstack" | "ipv6") {
                 r.problem(
                     "IpAddressType",
-                    format!("\"{kind}\" is not one of ipv4, dualstack, ipv6"),
+                    format!("{} is not one of ipv4, dualstack, ipv6", properties::quoted(kind)),
                 );
             }
         }
@@ -90,7 +96,10 @@ impl EndpointSpec {
             if !looks_like_region {
                 r.problem(
                     "ServiceRegion",
-                    format!("\"{region}\" is not a Region name such as us-east-1"),
+                    format!(
+                        "{} is not a Region name such as us-east-1",
+                        properties::quoted(region)
+                    ),
                 );
             }
         }
@@ -118,7 +127,10 @@ impl EndpointSpec {
             if !is_topic_arn {
                 r.problem(
                     "ConnectionNotificationArn",
-                    format!("\"{topic}\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+                    format!(
+                        "{} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+                        properties::quoted(topic)
+                    ),
                 );
             }
         }
@@ -313,10 +325,9 @@ pub fn name_holder_candidates<'a>(
     ctx: &RequestContext,
     updating: Option<&str>,
 ) -> Vec<&'a EndpointView> {
-    const GONE: [&str; 5] = ["deleting", "deleted", "rejected", "failed", "expired"];
     endpoints
         .iter()
-        .filter(|e| e.private_dns_enabled && !GONE.iter().any(|s| e.is(s)))
+        .filter(|e| e.private_dns_enabled && !e.is_finished())
         .filter(|e| Some(e.id.as_str()) != updating)
         .filter(|e| !ec2::is_owned_by(&e.tags, &ctx.stack_id, &ctx.logical_id))
         .collect()
@@ -369,11 +380,15 @@ impl EndpointResource {
                 }
                 Err(err) => return Err(err.into()),
             };
-        let zones = self
-            .ec2
-            .subnet_zones(&spec.subnet_ids)
-            .await
-            .map_err(|e| e.not_found_is_property("SubnetIds", &spec.subnet_ids.join(", ")))?;
+        let zones =
+            self.ec2.subnet_zones(&spec.subnet_ids).await.map_err(|e| match e.is_not_found() {
+                // The error names the subnets that are missing, and only those.
+                true => Error::property(
+                    "SubnetIds",
+                    format!("{} in this account and Region", e.message),
+                ),
+                false => e.into(),
+            })?;
         check_zones(&service, &zones)?;
         let private_dns = private_dns_wanted(spec, &service)?;
         if private_dns {
@@ -427,6 +442,25 @@ impl EndpointResource {
         replacing: bool,
     ) -> Result<Reply> {
         let (service, private_dns) = self.verify(ctx, spec, None).await?;
+        if !replacing {
+            if let Some(earlier) = self.made_before(ctx, spec).await? {
+                // A Create interrupted earlier (its call completed after the deadline) left
+                // this endpoint: it is the one to keep, not a second one beside it.
+                tracing::info!(endpoint_id = %earlier.id, state = %earlier.state, "adopting the endpoint an earlier Create of this resource made");
+                if spec.connection_topic.is_some() {
+                    self.reconcile_notifications(
+                        ctx,
+                        &earlier.id,
+                        spec.connection_topic.as_deref(),
+                    )
+                    .await?;
+                }
+                let outcome = self.settle(ctx, &earlier.id, &service, private_dns).await?;
+                return self
+                    .wait_for_acceptance(ctx, spec, &service, private_dns, outcome, true)
+                    .await;
+            }
+        }
         let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
         tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
         let token = client_token(ctx);
@@ -579,6 +613,22 @@ impl EndpointResource {
         }
     }
 
+    /// A live endpoint (pending ones included) this resource made before that already is what
+    /// the spec asks for.
+    async fn made_before(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+    ) -> Result<Option<EndpointView>> {
+        let region = self.ec2.region().await;
+        Ok(self
+            .ec2
+            .endpoints_made_for(&ctx.stack_id, &ctx.logical_id)
+            .await?
+            .into_iter()
+            .find(|e| !e.is_finished() && !needs_replacement(e, spec, &region)))
+    }
+
     /// A live endpoint this resource made before, other than `current`, that already is what the
     /// spec asks for: the one being replaced, when a rollback asks for it again.
     async fn earlier_endpoint(
@@ -676,6 +726,8 @@ impl CustomResource for EndpointResource {
             // As for a replacement: a failure must not leave the new one behind.
             return self.create_endpoint(ctx, &spec, true).await;
         };
+        // Only what this resource made is changed (an event can name any id).
+        ec2::check_owned(&current.id, &current.tags, &ctx.stack_id, &ctx.logical_id)?;
         let current = if needs_replacement(&current, &spec, &self.ec2.region().await) {
             match self.earlier_endpoint(ctx, &spec, &current.id).await? {
                 // A rollback to the endpoint being replaced: it still exists, so it is the one
@@ -741,12 +793,16 @@ impl CustomResource for EndpointResource {
             }
         } else {
             // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
-            // cancelled: whatever that Create made is found by its tags.
-            for endpoint in self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await? {
-                if !endpoint.is("deleted") {
-                    tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
-                    self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
-                }
+            // cancelled: whatever that Create made is found by its tags (looking again for a
+            // while when its calls may still complete).
+            let left = cfn::find_what_a_create_left(ctx, physical_id, POLL_INTERVAL, || async {
+                let made = self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await?;
+                Ok(made.into_iter().filter(|e| !e.is("deleted")).collect::<Vec<_>>())
+            })
+            .await?;
+            for endpoint in left {
+                tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
+                self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
             }
         }
         Ok(Outcome::new(physical_id).into())

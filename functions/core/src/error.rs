@@ -207,6 +207,15 @@ pub enum Error {
         flag: String,
     },
 
+    /// The id names a resource this stack's resource did not make.
+    #[error("{id} is not one this resource made ({owner}): it is left as it is. Use the id this resource answered with, or a new logical id to make another")]
+    NotOwned {
+        /// The id asked for.
+        id: String,
+        /// Whose it is, in words.
+        owner: String,
+    },
+
     /// A resource did not reach the state we wait for in the time we had.
     #[error("{what} did not finish in time: {detail}")]
     NotReady {

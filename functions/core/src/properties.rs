@@ -1,9 +1,12 @@
 //! Reading `ResourceProperties` as CloudFormation sends them.
 //!
 //! Template scalars arrive as strings (`true` as `"true"`, `443` as `"443"`), lists as JSON
-//! arrays, and keys we do not know (`ServiceToken`, `ServiceTimeout`) must be ignored. The
-//! [`PropertyReader`] types each value and collects every problem, so one answer names all of
-//! them at once.
+//! arrays, and CloudFormation adds `ServiceToken` (and `ServiceTimeout`, when the template sets
+//! it). The [`PropertyReader`] types each value and collects every problem, so one answer names
+//! all of them at once; a key no resource reads is one of them (a misspelt property would
+//! otherwise deploy a stack without what was asked).
+
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -18,17 +21,30 @@ pub struct Tag {
     pub value: String,
 }
 
+/// Keys CloudFormation itself puts in every resource's properties.
+pub const CLOUDFORMATION_KEYS: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
+
+/// Tag keys this project and AWS keep for themselves.
+pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["privatelink-lambdas:", "aws:"];
+
+/// The most user tags a resource takes: EC2 allows 50 per resource, and this project keeps up
+/// to 3 for itself (stack id, logical id, the acceptance loop's answer).
+pub const MAX_USER_TAGS: usize = 47;
+
 /// Reads typed properties out of a `ResourceProperties` object, collecting every problem.
 pub struct PropertyReader<'a> {
     properties: &'a Map<String, Value>,
     problems: Vec<PropertyProblem>,
+    read: BTreeSet<String>,
 }
 
 impl<'a> PropertyReader<'a> {
     /// A reader over `properties`, which must be a JSON object.
     pub fn new(properties: &'a Value) -> Result<Self> {
         match properties {
-            Value::Object(map) => Ok(Self { properties: map, problems: Vec::new() }),
+            Value::Object(map) => {
+                Ok(Self { properties: map, problems: Vec::new(), read: BTreeSet::new() })
+            }
             other => Err(Error::property(
                 "ResourceProperties",
                 format!("must be an object, got {}", kind_of(other)),
@@ -42,8 +58,28 @@ impl<'a> PropertyReader<'a> {
             .push(PropertyProblem { property: property.to_owned(), problem: problem.into() });
     }
 
-    /// Ends reading: `Ok(value)` when no problem was recorded, else every problem at once.
-    pub fn finish<T>(self, value: T) -> Result<T> {
+    /// Ends reading: `Ok(value)` when no problem was recorded, else every problem at once. A
+    /// key that nothing read (and CloudFormation did not add) is a problem too, named with the
+    /// closest key that was read.
+    pub fn finish<T>(mut self, value: T) -> Result<T> {
+        let unknown: Vec<&String> = self
+            .properties
+            .keys()
+            .filter(|k| !self.read.contains(*k) && !CLOUDFORMATION_KEYS.contains(&k.as_str()))
+            .collect();
+        let problems: Vec<PropertyProblem> = unknown
+            .into_iter()
+            .map(|key| PropertyProblem {
+                property: quoted(key),
+                problem: match closest(key, self.read.iter().map(String::as_str)) {
+                    Some(known) => {
+                        format!("is not a property of this resource; did you mean {known}?")
+                    }
+                    None => "is not a property of this resource".to_owned(),
+                },
+            })
+            .collect();
+        self.problems.extend(problems);
         if self.problems.is_empty() {
             Ok(value)
         } else {
@@ -51,7 +87,8 @@ impl<'a> PropertyReader<'a> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    fn get(&mut self, key: &str) -> Option<&'a Value> {
+        self.read.insert(key.to_owned());
         // An explicit null or empty string is what a template's AWS::NoValue-like conditionals
         // and blank parameters produce: treat both as absent.
         match self.properties.get(key) {
@@ -88,7 +125,7 @@ impl<'a> PropertyReader<'a> {
         if is_aws_id(&value, prefix) {
             Some(value)
         } else {
-            self.problem(key, format!("\"{value}\" is not a {prefix} id"));
+            self.problem(key, format!("{} is not a {prefix} id", quoted(&value)));
             None
         }
     }
@@ -167,7 +204,7 @@ impl<'a> PropertyReader<'a> {
         }
         let bad: Vec<&String> = ids.iter().filter(|id| !is_aws_id(id, prefix)).collect();
         if !bad.is_empty() {
-            let bad = bad.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>();
+            let bad = bad.iter().map(|s| quoted(s)).collect::<Vec<_>>();
             self.problem(key, format!("{} is not a {prefix} id", bad.join(", ")));
             return None;
         }
@@ -192,10 +229,14 @@ impl<'a> PropertyReader<'a> {
             };
             match (key_of("Key"), key_of("Value")) {
                 (Some(k), Some(v)) if !k.is_empty() && k.len() <= 128 && v.len() <= 256 => {
-                    if k.to_ascii_lowercase().starts_with("aws:") {
-                        self.problem(key, format!("tag key \"{k}\" uses the reserved aws: prefix"));
+                    let lower = k.to_ascii_lowercase();
+                    if let Some(prefix) = RESERVED_TAG_PREFIXES.iter().find(|p| lower.starts_with(*p)) {
+                        self.problem(
+                            key,
+                            format!("tag key {} uses the reserved {prefix} prefix", quoted(&k)),
+                        );
                     } else if tags.iter().any(|t| t.key == k) {
-                        self.problem(key, format!("tag key \"{k}\" is given twice"));
+                        self.problem(key, format!("tag key {} is given twice", quoted(&k)));
                     } else {
                         tags.push(Tag { key: k, value: v });
                     }
@@ -208,6 +249,15 @@ impl<'a> PropertyReader<'a> {
                     ),
                 ),
             }
+        }
+        if tags.len() > MAX_USER_TAGS {
+            self.problem(
+                key,
+                format!(
+                    "has {} tags; at most {MAX_USER_TAGS} (EC2 allows 50 per resource, and this resource keeps 3 for itself)",
+                    tags.len()
+                ),
+            );
         }
         tags.sort();
         tags
@@ -290,13 +340,50 @@ fn kind_of(value: &Value) -> &'static str {
 
 /// A value as it appears in a reason: short, so one long value cannot crowd out the others.
 fn show(value: &Value) -> String {
-    let text = value.to_string();
-    if text.len() <= 60 {
-        text
-    } else {
-        let cut = (0..=57).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-        format!("{}...", &text[..cut])
+    match value {
+        Value::String(text) => quoted(text),
+        other => escaped(&clip(&other.to_string(), 60)),
     }
+}
+
+/// Text from the event as it appears in a reason: quoted, at most 60 bytes (so one long value
+/// cannot crowd out the others), with control and bidirectional characters escaped (so it
+/// cannot break or disguise the event log's line).
+pub fn quoted(text: &str) -> String {
+    format!("\"{}\"", escaped(&clip(text, 60)))
+}
+
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `...` when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let keep = max.saturating_sub(3);
+    let cut = (0..=keep).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}...", &text[..cut])
+}
+
+/// The known key closest to a misspelt one: the same but for case, or a few edits away.
+fn closest<'k>(key: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    let lower = key.to_ascii_lowercase();
+    known
+        .map(|k| (k, strsim::levenshtein(&lower, &k.to_ascii_lowercase())))
+        .filter(|(k, distance)| *distance <= 3.max(k.len() / 4))
+        .min_by_key(|(_, distance)| *distance)
+        .map(|(k, _)| k)
 }
 
 #[cfg(test)]
@@ -349,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_blank_values_are_ignored() {
+    fn cloudformations_own_keys_and_blank_values_are_accepted() {
         let props = json!({"ServiceToken": "arn:aws:lambda:...", "ServiceTimeout": "300", "Description": ""});
         let mut r = PropertyReader::new(&props).unwrap();
         assert_eq!(r.optional_string("Description"), None);
@@ -357,15 +444,66 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_are_refused_naming_the_closest_known_one() {
+        let props = json!({"PrivateDNSEnabled": "true", "SubnetId": "subnet-1", "Colour": "red"});
+        let mut r = PropertyReader::new(&props).unwrap();
+        r.optional_bool("PrivateDnsEnabled");
+        r.optional_list("SubnetIds");
+        let err = r.finish(()).unwrap_err().to_string();
+        assert!(err.contains("\"PrivateDNSEnabled\": is not a property of this resource; did you mean PrivateDnsEnabled?"), "{err}");
+        assert!(
+            err.contains(
+                "\"SubnetId\": is not a property of this resource; did you mean SubnetIds?"
+            ),
+            "{err}"
+        );
+        assert!(err.ends_with("\"Colour\": is not a property of this resource"), "{err}");
+    }
+
+    #[test]
+    fn echoed_values_are_short_and_cannot_break_or_disguise_the_line() {
+        let long = "x".repeat(10_000);
+        assert_eq!(quoted(&long).len(), 62);
+        assert_eq!(quoted("a\nb\u{202e}c"), "\"a\\u{a}b\\u{202e}c\"");
+        // Cut on a character boundary, never inside one.
+        assert_eq!(clip(&"é".repeat(40), 10), "ééé...");
+        let props = json!({"VpcId": long, "SubnetIds": ["subnet-1", "bad\u{1b}[31m"]});
+        let mut r = PropertyReader::new(&props).unwrap();
+        r.required_id("VpcId", "vpc-");
+        r.id_list("SubnetIds", "subnet-");
+        let err = r.finish(()).unwrap_err().to_string();
+        assert!(err.len() < 300, "{err}");
+        assert!(err.contains("SubnetIds:") && !err.contains('\u{1b}'), "{err}");
+    }
+
+    #[test]
     fn tags_reject_reserved_and_repeated_keys() {
-        let props = json!({"Tags": [{"Key": "team", "Value": "net"}, {"Key": "aws:x", "Value": "1"}, {"Key": "team", "Value": "2"}, {"Value": "no key"}]});
+        let props = json!({"Tags": [{"Key": "team", "Value": "net"}, {"Key": "aws:x", "Value": "1"},
+            {"Key": "Privatelink-Lambdas:stack-id", "Value": "other"}, {"Key": "team", "Value": "2"}, {"Value": "no key"}]});
         let mut r = PropertyReader::new(&props).unwrap();
         let tags = r.tags("Tags");
         assert_eq!(tags.len(), 1);
         let Err(Error::InvalidProperties(problems)) = r.finish(()) else {
             panic!("expected invalid tags");
         };
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(
+            problems[1].problem.contains(
+                "\"Privatelink-Lambdas:stack-id\" uses the reserved privatelink-lambdas: prefix"
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn more_tags_than_ec2_leaves_room_for_are_refused() {
+        let tags: Vec<Value> =
+            (0..48).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+        let props = json!({"Tags": tags});
+        let mut r = PropertyReader::new(&props).unwrap();
+        r.tags("Tags");
+        let err = r.finish(()).unwrap_err().to_string();
+        assert!(err.contains("has 48 tags; at most 47"), "{err}");
     }
 
     #[test]

@@ -2,19 +2,22 @@
 //! VPC's own) on the service's ports, with no outbound rules.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::{Outcome, Reply};
+use crate::cfn::{self, Outcome, Reply};
 use crate::ec2::{self, Ec2, GroupView, IngressRule};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
 
 const DEFAULT_DESCRIPTION: &str = "Allow from my VPC";
+/// How long a group just made may stay invisible before that is an error.
+const VISIBILITY_WAIT: Duration = Duration::from_secs(30);
 
 /// The resource's properties, typed and validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +51,7 @@ impl GroupSpec {
                 let bad: Vec<String> = items
                     .iter()
                     .filter(|p| parse_port(p).is_none())
-                    .map(|p| format!("\"{p}\""))
+                    .map(|p| properties::quoted(p))
                     .collect();
                 if !bad.is_empty() {
                     r.problem("Ports", format!("{} is not a port (1-65535)", bad.join(", ")));
@@ -56,20 +59,23 @@ impl GroupSpec {
                 items.iter().filter_map(|p| parse_port(p)).collect()
             }
         };
-        let source_cidrs = r.optional_list("SourceCidrs").inspect(|cidrs| {
-            let bad: Vec<String> =
-                cidrs.iter().filter(|c| !is_cidr(c)).map(|c| format!("\"{c}\"")).collect();
+        let allow_any_source = r.optional_bool("AllowAnySource").unwrap_or(false);
+        let source_cidrs = r.optional_list("SourceCidrs").map(|cidrs| {
             if cidrs.is_empty() {
                 r.problem(
                     "SourceCidrs",
                     "must not be empty (leave it out to use the VPC's CIDR blocks)",
                 );
-            } else if !bad.is_empty() {
-                r.problem(
-                    "SourceCidrs",
-                    format!("{} is not an IPv4 or IPv6 CIDR block", bad.join(", ")),
-                );
             }
+            let mut canonical = Vec::with_capacity(cidrs.len());
+            for cidr in &cidrs {
+                match check_source(cidr, allow_any_source) {
+                    Ok(block) => canonical.push(block),
+                    Err(problem) => r.problem("SourceCidrs", problem),
+                }
+            }
+            canonical.dedup();
+            canonical
         });
         let group_name = r.optional_string("GroupName");
         if let Some(name) = &group_name {
@@ -106,19 +112,22 @@ fn is_description_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
 }
 
-/// Whether `text` is an IPv4 or IPv6 CIDR block such as `10.0.0.0/16` or `2600:1f18::/56`.
-pub fn is_cidr(text: &str) -> bool {
-    let Some((address, prefix)) = text.split_once('/') else {
-        return false;
-    };
-    let Ok(prefix) = prefix.parse::<u8>() else {
-        return false;
-    };
-    match address.parse::<IpAddr>() {
-        Ok(IpAddr::V4(_)) => prefix <= 32,
-        Ok(IpAddr::V6(_)) => prefix <= 128,
-        Err(_) => false,
+/// A `SourceCidrs` item, canonical, or why it can't be one: not a block, host bits set
+/// (`10.0.0.1/8` admits what `10.0.0.0/8` does, and hides a typo), or every address without
+/// the `AllowAnySource` opt-in (the runbook admits only the VPC's own).
+pub fn check_source(text: &str, allow_any_source: bool) -> std::result::Result<String, String> {
+    let shown = properties::quoted(text);
+    let net: IpNet =
+        text.trim().parse().map_err(|_| format!("{shown} is not an IPv4 or IPv6 CIDR block"))?;
+    if net.addr() != net.network() {
+        return Err(format!("{shown} has host bits set: did you mean {}?", net.trunc()));
     }
+    if net.prefix_len() == 0 && !allow_any_source {
+        return Err(format!(
+            "{shown} admits every address; the endpoint should admit only your networks (set AllowAnySource to \"true\" if you mean it)"
+        ));
+    }
+    Ok(net.to_string())
 }
 
 /// The inbound rules that admit `cidrs` on `ports`.
@@ -146,9 +155,14 @@ pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str)
     let digest =
         Sha256::digest(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
     let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    let mut base = format!("{}-{}", ctx.stack_name(), ctx.logical_id);
-    base.truncate(255 - suffix.len() - 1);
-    format!("{base}-{suffix}")
+    // Only the characters EC2 allows in a group name (a hand-made event may hold any).
+    let base: String = format!("{}-{}", ctx.stack_name(), ctx.logical_id)
+        .chars()
+        .filter(|c| is_description_char(*c))
+        .collect();
+    // Cut on a character boundary, whatever the text.
+    let cut = (0..=255 - suffix.len() - 1).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}-{suffix}", &base[..cut.min(base.len())])
 }
 
 /// Whether the observed group can't become the desired one in place.
@@ -202,7 +216,7 @@ impl SecurityGroupResource {
                 Err(err) => return Err(err.into()),
             };
         tracing::info!(group_id, made_now, "security group");
-        let reconciled = self.reconcile(&group_id, spec, &cidrs).await;
+        let reconciled = self.reconcile(ctx, &group_id, spec, &cidrs).await;
         if let Err(err) = reconciled {
             // A replacement that fails must not leave a second group behind: CloudFormation keeps
             // the old id and will never ask to delete this one.
@@ -238,7 +252,8 @@ impl SecurityGroupResource {
             _ => Err(Error::property(
                 "GroupName",
                 format!(
-                    "a security group named \"{name}\" already exists in {}; a change of VpcId, GroupName or Description needs a new group, so choose another GroupName (or leave it out for a generated one)",
+                    "a security group named {} already exists in {}; a change of VpcId, GroupName or Description needs a new group, so choose another GroupName (or leave it out for a generated one)",
+                    properties::quoted(name),
                     spec.vpc_id
                 ),
             )),
@@ -246,13 +261,14 @@ impl SecurityGroupResource {
     }
 
     /// Makes the group's rules and tags what the spec asks for, and removes every other rule.
-    async fn reconcile(&self, group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Result<()> {
-        let Some(current) = self.ec2.group(group_id).await? else {
-            return Err(Error::NotReady {
-                what: format!("Security group {group_id}"),
-                detail: "it was created but cannot be found yet; retry the stack operation".into(),
-            });
-        };
+    async fn reconcile(
+        &self,
+        ctx: &RequestContext,
+        group_id: &str,
+        spec: &GroupSpec,
+        cidrs: &[String],
+    ) -> Result<()> {
+        let current = self.visible_group(ctx, group_id).await?;
         // Endpoint interfaces only answer, and security groups are stateful: no outbound rule.
         self.ec2.revoke_egress(group_id, &current.egress).await?;
         let desired = desired_rules(&spec.ports, cidrs);
@@ -264,6 +280,30 @@ impl SecurityGroupResource {
         self.ec2.tag(group_id, &set).await?;
         self.ec2.untag(group_id, &unset).await?;
         Ok(())
+    }
+
+    /// The group, looked for again for a while (bounded) when EC2 does not show it yet: a group
+    /// just made can answer `InvalidGroup.NotFound` for a few seconds (eventual consistency).
+    async fn visible_group(&self, ctx: &RequestContext, group_id: &str) -> Result<GroupView> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(500);
+        loop {
+            if let Some(group) = self.ec2.group(group_id).await? {
+                return Ok(group);
+            }
+            if started.elapsed() >= VISIBILITY_WAIT || ctx.remaining() <= pause {
+                return Err(Error::NotReady {
+                    what: format!("Security group {group_id}"),
+                    detail: format!(
+                        "EC2 has not shown it for {} s after it was made; retry the stack operation (the same group is reused)",
+                        started.elapsed().as_secs()
+                    ),
+                });
+            }
+            tracing::info!(group_id, "the group is not visible yet; looking again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// Deletes a group, retrying while lingering network interfaces still use it.
@@ -296,9 +336,9 @@ impl SecurityGroupResource {
 }
 
 fn rule_description(description: &str) -> String {
-    let mut text = format!("{description} (privatelink-lambdas)");
-    text.truncate(255);
-    text
+    let text = format!("{description} (privatelink-lambdas)");
+    let cut = (0..=255.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    text[..cut].to_owned()
 }
 
 fn outcome(group_id: &str, cidrs: &[String]) -> Outcome {
@@ -330,6 +370,8 @@ impl CustomResource for SecurityGroupResource {
             // As for a replacement: a failure must not leave the new one behind.
             return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         };
+        // Only what this resource made is changed (an event can name any id).
+        ec2::check_owned(&current.id, &current.tags, &ctx.stack_id, &ctx.logical_id)?;
         let name = spec
             .group_name
             .clone()
@@ -339,7 +381,7 @@ impl CustomResource for SecurityGroupResource {
             return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         }
         let cidrs = self.source_cidrs(&spec).await?;
-        self.reconcile(physical_id, &spec, &cidrs).await?;
+        self.reconcile(ctx, physical_id, &spec, &cidrs).await?;
         Ok(outcome(physical_id, &cidrs).into())
     }
 
@@ -359,8 +401,14 @@ impl CustomResource for SecurityGroupResource {
             }
         } else {
             // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
-            // cancelled: whatever that Create made is found by its tags.
-            for group in self.ec2.groups_made_for(&ctx.stack_id, &ctx.logical_id).await? {
+            // cancelled: whatever that Create made is found by its tags (looking again for a
+            // while when its calls may still complete).
+            let left =
+                cfn::find_what_a_create_left(ctx, physical_id, Duration::from_secs(2), || async {
+                    Ok(self.ec2.groups_made_for(&ctx.stack_id, &ctx.logical_id).await?)
+                })
+                .await?;
+            for group in left {
                 tracing::info!(group_id = %group.id, "deleting a group left by an unfinished Create");
                 self.delete_group(ctx, &group.id).await?;
             }
@@ -459,11 +507,39 @@ mod tests {
     }
 
     #[test]
-    fn cidrs_of_both_families_are_accepted() {
-        assert!(is_cidr("10.0.0.0/16"));
-        assert!(is_cidr("2600:1f18:abcd::/56"));
-        assert!(!is_cidr("10.0.0.0/40"));
-        assert!(!is_cidr("vpc-1"));
+    fn source_blocks_of_both_families_are_accepted_in_their_canonical_spelling() {
+        assert_eq!(check_source("10.0.0.0/16", false).unwrap(), "10.0.0.0/16");
+        assert_eq!(check_source(" 2600:1F18:ABCD:0::/56", false).unwrap(), "2600:1f18:abcd::/56");
+        assert!(check_source("10.0.0.0/40", false)
+            .unwrap_err()
+            .contains("is not an IPv4 or IPv6 CIDR block"));
+        assert!(check_source("vpc-1", false).is_err());
+    }
+
+    #[test]
+    fn host_bits_and_every_address_are_refused_unless_opted_in() {
+        let host_bits = check_source("10.0.0.1/8", false).unwrap_err();
+        assert!(
+            host_bits.contains("\"10.0.0.1/8\" has host bits set: did you mean 10.0.0.0/8?"),
+            "{host_bits}"
+        );
+        for any in ["0.0.0.0/0", "::/0"] {
+            assert!(check_source(any, false).unwrap_err().contains("AllowAnySource"), "{any}");
+            assert_eq!(check_source(any, true).unwrap(), any);
+        }
+        let spec = GroupSpec::parse(
+            &json!({"VpcId": "vpc-1", "SourceCidrs": ["0.0.0.0/0"], "AllowAnySource": "true"}),
+        )
+        .unwrap();
+        assert_eq!(spec.source_cidrs.unwrap(), ["0.0.0.0/0"]);
+    }
+
+    #[test]
+    fn a_non_ascii_stack_name_makes_a_name_cut_on_a_character_boundary() {
+        let mut ctx = RequestContext::for_test(Duration::from_secs(1));
+        ctx.stack_id = format!("arn:aws:cloudformation:us-east-1:1:stack/{}/g", "é".repeat(200));
+        let name = default_group_name(&ctx, "vpc-1", "Allow from my VPC");
+        assert!(name.len() <= 255, "{}", name.len());
     }
 
     #[test]

@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::responder::{redact, Responder};
-use super::{build_answer, encode_answer, parse_event, Envelope, Outcome, Parsed, Reply, Request};
+use super::{
+    build_answer, encode_answer, parse_event, Envelope, Failure, Outcome, Parsed, Reply, Request,
+};
 use crate::error::Result;
 
 /// What a handler knows about the request it serves.
@@ -100,13 +102,12 @@ pub struct Margins {
     pub handler: Duration,
 }
 
-impl Default for Margins {
-    fn default() -> Self {
-        Self { answer: Duration::from_secs(5), handler: Duration::from_secs(3) }
-    }
-}
-
 impl Margins {
+    /// Room for `responder`'s answer, with every retry it makes, and 3 s for the handler.
+    pub fn for_responder(responder: &Responder) -> Self {
+        Self { answer: responder.budget(), handler: Duration::from_secs(3) }
+    }
+
     /// The margins for an invocation with `remaining` time, scaled down for short invocations so
     /// the handler still gets most of the time.
     fn scaled(self, remaining: Duration) -> Self {
@@ -124,7 +125,8 @@ pub struct Engine<R> {
 impl<R: CustomResource> Engine<R> {
     /// An engine serving `resource`, answering through `responder`.
     pub fn new(resource: R, responder: Responder) -> Self {
-        Self { resource: Arc::new(resource), responder, margins: Margins::default() }
+        let margins = Margins::for_responder(&responder);
+        Self { resource: Arc::new(resource), responder, margins }
     }
 
     /// Replaces the default margins.
@@ -139,7 +141,7 @@ impl<R: CustomResource> Engine<R> {
     /// (no usable `ResponseURL`) or the answer could not be delivered, so Lambda's own retry of
     /// the event gets another chance to answer (every handler is idempotent).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value> {
-        let deadline = instant_of_epoch_ms(event.context.deadline);
+        let deadline = invocation_deadline(event.context.deadline);
         self.handle_until(event.payload, deadline).await
     }
 
@@ -173,7 +175,7 @@ impl<R: CustomResource> Engine<R> {
             let (physical_id, result) = match request {
                 Err((physical_id, err)) => {
                     tracing::error!(error = %err, "answering FAILED to an event we do not understand");
-                    (physical_id, Err(err.to_string()))
+                    (physical_id, Err(Failure::from(err.to_string())))
                 }
                 Ok(request) => {
                     let physical_id = request.physical_id().map(str::to_owned);
@@ -187,7 +189,7 @@ impl<R: CustomResource> Engine<R> {
                     }
                 }
             };
-            self.answer(&envelope, &url, physical_id.as_deref(), result).await
+            self.answer(&envelope, &url, physical_id.as_deref(), result, deadline).await
         }
         .instrument(span)
         .await
@@ -200,7 +202,7 @@ impl<R: CustomResource> Engine<R> {
         envelope: &Envelope,
         request: Request,
         deadline: Instant,
-    ) -> Result<Reply, String> {
+    ) -> Result<Reply, Failure> {
         let margins = self.margins.scaled(deadline.saturating_duration_since(Instant::now()));
         let guard_at = deadline.checked_sub(margins.answer).unwrap_or(deadline);
         let ctx = RequestContext {
@@ -230,19 +232,23 @@ impl<R: CustomResource> Engine<R> {
             Ok(Ok(Ok(reply))) => Ok(reply),
             Ok(Ok(Err(err))) => {
                 tracing::error!(error = %err, "handler failed");
-                Err(err.to_string())
+                Err(err.to_string().into())
             }
             Ok(Err(join_error)) => {
                 let message = panic_message(join_error);
                 tracing::error!(panic = %message, "handler panicked");
                 Err(format!(
                     "Internal error: the function panicked ({message}); see its CloudWatch log"
-                ))
+                )
+                .into())
             }
             Err(_elapsed) => {
                 task.abort();
                 tracing::error!("handler timed out; answering before the invocation's deadline");
-                Err("Timed out: the operation did not finish before the function's time limit; raise the function's timeout, or retry the stack operation (nothing is made twice)".to_owned())
+                Err(Failure {
+                    reason: "Timed out: the operation did not finish before the function's time limit; raise the function's timeout, or retry the stack operation".to_owned(),
+                    interrupted: true,
+                })
             }
         }
     }
@@ -253,7 +259,8 @@ impl<R: CustomResource> Engine<R> {
         envelope: &Envelope,
         url: &reqwest::Url,
         request_physical_id: Option<&str>,
-        result: Result<Outcome, String>,
+        result: Result<Outcome, Failure>,
+        deadline: Instant,
     ) -> Result<Value> {
         let mut answer = build_answer(envelope, request_physical_id, result);
         let body = encode_answer(&mut answer);
@@ -262,7 +269,7 @@ impl<R: CustomResource> Engine<R> {
             "PhysicalResourceId": answer.physical_resource_id,
             "Reason": answer.reason,
         });
-        self.responder.send(url, body).await?;
+        self.responder.send(url, body, deadline).await?;
         tracing::info!(
             status = summary["Status"].as_str().unwrap_or_default(),
             physical_id = summary["PhysicalResourceId"].as_str().unwrap_or_default(),
@@ -285,10 +292,36 @@ fn panic_message(join_error: tokio::task::JoinError) -> String {
     }
 }
 
-/// Converts the runtime's deadline (milliseconds since the epoch) to a monotonic instant.
-fn instant_of_epoch_ms(deadline_ms: u64) -> Instant {
+/// The time an invocation has when the Runtime API's deadline can't be believed.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
+/// Lambda's longest invocation, and some slack for clocks.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
+
+/// The invocation's deadline from the Runtime API's `Lambda-Runtime-Deadline-Ms` (milliseconds
+/// since the epoch). AWS sends exactly that; local Runtime API emulators differ (`cargo lambda
+/// watch` sends the timeout as a duration, others 0): a deadline in the past or further away
+/// than Lambda's longest invocation gets [`DEFAULT_BUDGET`] from now, with a warning, never an
+/// instant timeout.
+pub fn invocation_deadline(deadline_ms: u64) -> Instant {
+    let now = Instant::now();
     let now_ms = crate::runtime::since_epoch().as_millis() as u64;
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    match plausible_remaining(deadline_ms, now_ms) {
+        Some(remaining) => now + remaining,
+        None => {
+            tracing::warn!(
+                deadline_ms,
+                default_budget_secs = DEFAULT_BUDGET.as_secs(),
+                "the Runtime API's deadline is in the past or implausibly far away (a local emulator?): using the default budget"
+            );
+            now + DEFAULT_BUDGET
+        }
+    }
+}
+
+/// The time left before `deadline_ms`, if it is a believable deadline at `now_ms`.
+fn plausible_remaining(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
+    let remaining = Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    (!remaining.is_zero() && remaining <= LONGEST_INVOCATION).then_some(remaining)
 }
 
 #[cfg(test)]
@@ -412,6 +445,17 @@ mod tests {
             engine.handle_until(event(&sink.url, request_type), Instant::now() + budget).await;
         let bodies = sink.bodies.lock().unwrap().clone();
         (result, bodies)
+    }
+
+    #[test]
+    fn a_deadline_from_another_runtime_api_is_believed_only_when_plausible() {
+        let now_ms = 1_780_000_000_000;
+        assert_eq!(plausible_remaining(now_ms + 30_000, now_ms), Some(Duration::from_secs(30)));
+        assert_eq!(plausible_remaining(now_ms + 900_000, now_ms), Some(Duration::from_secs(900)));
+        // cargo lambda watch: the timeout as a duration; others: 0; a deadline already past.
+        for odd in [600_000, 0, now_ms - 1, now_ms, now_ms + 24 * 3_600_000] {
+            assert_eq!(plausible_remaining(odd, now_ms), None, "{odd}");
+        }
     }
 
     #[tokio::test]

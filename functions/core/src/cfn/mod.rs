@@ -24,6 +24,7 @@ pub const MAX_REASON_BYTES: usize = 1024;
 pub const MAX_PHYSICAL_ID_BYTES: usize = 1024;
 
 const PLACEHOLDER_PREFIX: &str = "privatelink-failed-create-";
+const INTERRUPTED_PREFIX: &str = "privatelink-interrupted-create-";
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,13 +149,16 @@ pub fn parse_event(event: Value) -> Parsed {
         Ok(_) => Parsed::Unanswerable(
             envelope,
             physical_id,
-            Error::MalformedEvent(format!("unknown RequestType \"{request_type}\"")),
+            Error::MalformedEvent(format!(
+                "unknown RequestType {}",
+                crate::properties::quoted(&request_type)
+            )),
         ),
         Err(err) => {
             let why = if matches!(request_type.as_str(), "Create" | "Update" | "Delete") {
                 format!("a {request_type} request that does not parse: {err}")
             } else {
-                format!("unknown RequestType \"{request_type}\"")
+                format!("unknown RequestType {}", crate::properties::quoted(&request_type))
             };
             Parsed::Unanswerable(envelope, physical_id, Error::MalformedEvent(why))
         }
@@ -207,19 +211,80 @@ pub fn placeholder_id(request_id: &str) -> String {
     format!("{PLACEHOLDER_PREFIX}{request_id}")
 }
 
-/// Whether `id` is a placeholder made by [`placeholder_id`].
+/// The id a Create answers with when it was cut off by the deadline: an AWS call it made may
+/// still complete, so the Delete that follows looks for a while for what appears.
+pub fn interrupted_id(request_id: &str) -> String {
+    format!("{INTERRUPTED_PREFIX}{request_id}")
+}
+
+/// Whether `id` is a placeholder made by [`placeholder_id`] or [`interrupted_id`].
 pub fn is_placeholder(id: &str) -> bool {
-    id.starts_with(PLACEHOLDER_PREFIX)
+    id.starts_with(PLACEHOLDER_PREFIX) || id.starts_with(INTERRUPTED_PREFIX)
+}
+
+/// Whether what the Create behind the id `id` made may still appear: it was interrupted, or
+/// the id is one CloudFormation made up for a Create it cancelled (whose calls we can't know).
+pub fn may_still_appear(id: &str) -> bool {
+    !id.starts_with(PLACEHOLDER_PREFIX)
+}
+
+/// How long a Delete of an interrupted (or cancelled) Create looks for what that Create's
+/// calls may still make: an AWS call cut off by the deadline can complete a little later.
+pub const LATE_CREATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `find` once, and when it finds nothing and the Create behind `physical_id` may still make
+/// something, again every `every` for [`LATE_CREATE_WINDOW`] at most (never past the
+/// handler's deadline), until it finds something.
+pub async fn find_what_a_create_left<T, F, Fut>(
+    ctx: &engine::RequestContext,
+    physical_id: &str,
+    every: std::time::Duration,
+    mut find: F,
+) -> crate::error::Result<Vec<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<Vec<T>>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        let found = find().await?;
+        let looked_long_enough =
+            !may_still_appear(physical_id) || started.elapsed() >= LATE_CREATE_WINDOW;
+        if !found.is_empty() || looked_long_enough || ctx.remaining() <= every {
+            return Ok(found);
+        }
+        tracing::info!(
+            "nothing found yet; the interrupted Create may still make it: looking again"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Why a request failed, for the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The `Reason`.
+    pub reason: String,
+    /// Cut off by the deadline: calls it made may still complete.
+    pub interrupted: bool,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Self { reason, interrupted: false }
+    }
 }
 
 /// Builds the answer to `request` from the handler's result, within CloudFormation's limits.
 pub fn build_answer(
     envelope: &Envelope,
     request_physical_id: Option<&str>,
-    result: Result<Outcome, String>,
+    result: Result<Outcome, Failure>,
 ) -> CloudFormationCustomResourceResponse {
+    let interrupted = result.as_ref().err().is_some_and(|f| f.interrupted);
     let fallback_id = || match request_physical_id {
         Some(id) if !id.is_empty() => id.to_owned(),
+        _ if interrupted => interrupted_id(&envelope.request_id),
         _ => placeholder_id(&envelope.request_id),
     };
     let mut answer = CloudFormationCustomResourceResponse::default();
@@ -238,10 +303,10 @@ pub fn build_answer(
             answer.reason =
                 Some("Internal error: the handler returned an empty resource id".into());
         }
-        Err(reason) => {
+        Err(failure) => {
             answer.status = CloudFormationCustomResourceResponseStatus::Failed;
             answer.physical_resource_id = fallback_id();
-            answer.reason = Some(truncate(&reason, MAX_REASON_BYTES));
+            answer.reason = Some(truncate(&failure.reason, MAX_REASON_BYTES));
         }
     }
     if answer.physical_resource_id.len() > MAX_PHYSICAL_ID_BYTES {
@@ -364,21 +429,22 @@ mod tests {
 
     #[test]
     fn a_failed_create_answers_with_a_placeholder_id() {
-        let answer = build_answer(&envelope(), None, Err("boom".into()));
+        let answer = build_answer(&envelope(), None, Err(Failure::from("boom".to_owned())));
         assert!(is_placeholder(&answer.physical_resource_id));
         assert_eq!(answer.status, CloudFormationCustomResourceResponseStatus::Failed);
     }
 
     #[test]
     fn a_failed_update_keeps_the_resource_id() {
-        let answer = build_answer(&envelope(), Some("vpce-1"), Err("boom".into()));
+        let answer =
+            build_answer(&envelope(), Some("vpce-1"), Err(Failure::from("boom".to_owned())));
         assert_eq!(answer.physical_resource_id, "vpce-1");
     }
 
     #[test]
     fn a_long_reason_keeps_its_beginning_within_one_kilobyte() {
         let reason = format!("Start. {}", "é".repeat(2000));
-        let answer = build_answer(&envelope(), None, Err(reason));
+        let answer = build_answer(&envelope(), None, Err(Failure::from(reason)));
         let kept = answer.reason.unwrap();
         assert!(kept.len() <= MAX_REASON_BYTES);
         assert!(kept.starts_with("Start. é"));

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
@@ -65,12 +66,26 @@ fn is_s3_host(host: &str) -> bool {
     prefix.split('.').any(|label| label == "s3" || label.starts_with("s3-"))
 }
 
-/// The URL without its query string and fragment: safe to log.
+/// The URL without its credentials, query string and fragment: safe to log.
 pub fn redact(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     shown.set_fragment(None);
+    // Fails only for URLs that cannot have credentials (then there are none to strip).
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
     shown.to_string()
+}
+
+/// The longest one PUT may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long delivering an answer may take with the retries [`Responder`] makes: what the
+/// engine keeps back at the end of an invocation.
+pub fn delivery_budget(attempts: u32, first_backoff: Duration) -> Duration {
+    let backoffs: Duration =
+        (0..attempts.saturating_sub(1)).map(|i| first_backoff * 2u32.pow(i)).sum();
+    ATTEMPT_TIMEOUT * attempts + backoffs
 }
 
 /// Sends answers with bounded retries.
@@ -90,9 +105,14 @@ impl Responder {
         Self {
             http: Default::default(),
             policy,
-            attempts: 4,
+            attempts: 3,
             first_backoff: Duration::from_millis(250),
         }
+    }
+
+    /// What delivering one answer may take at most, all retries included.
+    pub fn budget(&self) -> Duration {
+        delivery_budget(self.attempts, self.first_backoff)
     }
 
     /// The HTTPS client; an error (no usable TLS set-up) is reported, never a panic, since
@@ -102,7 +122,10 @@ impl Responder {
             .get_or_init(|| {
                 reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(2))
-                    .timeout(Duration::from_secs(5))
+                    .timeout(ATTEMPT_TIMEOUT)
+                    // A pre-signed URL is answered where it points: a redirect is a failed
+                    // delivery, never followed (it would carry the answer elsewhere).
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| format!("cannot set up HTTPS: {e}"))
             })
@@ -115,38 +138,54 @@ impl Responder {
         self.policy
     }
 
-    /// PUTs `body` to `url`, retrying a bounded number of times on network errors and non-2xx
-    /// answers. CloudFormation's pre-signed URL is signed without a content type, so the
-    /// `Content-Type` header is sent empty, as AWS's own examples do.
-    pub async fn send(&self, url: &Url, body: Vec<u8>) -> Result<()> {
+    /// PUTs `body` to `url` before `deadline`, retrying a bounded number of times on network
+    /// errors and 5xx answers (a 3xx or 4xx will not change). CloudFormation's pre-signed URL is
+    /// signed without a content type, so the `Content-Type` header is sent empty, as AWS's own
+    /// examples do.
+    pub async fn send(&self, url: &Url, body: Vec<u8>, deadline: Instant) -> Result<()> {
         let http = self.http()?;
         let mut backoff = self.first_backoff;
         let mut last_error = String::new();
-        for attempt in 1..=self.attempts {
+        let mut attempts = 0;
+        while attempts < self.attempts {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                last_error = format!("{last_error} (then the invocation's time was up)");
+                break;
+            }
+            attempts += 1;
             let sent = http
                 .put(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "")
+                .timeout(ATTEMPT_TIMEOUT.min(left))
                 .body(body.clone())
                 .send()
                 .await;
-            match sent {
+            let retry = match sent {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
                     // Without the URL: reqwest's errors would print the signed query string.
                     last_error = format!("HTTP {}", response.status());
+                    response.status().is_server_error()
                 }
-                Err(err) => last_error = err.without_url().to_string(),
+                Err(err) => {
+                    last_error = err.without_url().to_string();
+                    true
+                }
+            };
+            tracing::warn!(attempts, error = %last_error, url = %redact(url), "answer not delivered");
+            if !retry {
+                break;
             }
-            tracing::warn!(attempt, error = %last_error, url = %redact(url), "answer not delivered");
-            if attempt < self.attempts {
-                tokio::time::sleep(backoff).await;
+            if attempts < self.attempts {
+                tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
                 backoff *= 2;
             }
         }
         Err(Error::Answer(format!(
-            "PUT to {} failed {} times, last: {last_error}",
+            "PUT to {} failed after {attempts} attempt(s), last: {last_error}",
             redact(url),
-            self.attempts
         )))
     }
 }
@@ -191,6 +230,20 @@ mod tests {
         assert!(local.check("http://127.0.0.1:5000/bucket/x?sig=1").is_ok());
         assert!(local.check("http://localhost:5000/bucket/x").is_ok());
         assert!(local.check("http://10.0.0.1:5000/bucket/x").is_err());
+    }
+
+    #[test]
+    fn logged_urls_carry_neither_credentials_nor_the_signature() {
+        let url =
+            Url::parse("https://user:pass@s3.amazonaws.com/b/k?X-Amz-Signature=secret#f").unwrap();
+        assert_eq!(redact(&url), "https://s3.amazonaws.com/b/k");
+    }
+
+    #[test]
+    fn the_delivery_budget_covers_every_attempt_and_backoff() {
+        // 3 attempts of at most 5 s, with 0.25 s and 0.5 s between them.
+        assert_eq!(delivery_budget(3, Duration::from_millis(250)), Duration::from_millis(15_750));
+        assert_eq!(Responder::new(UrlPolicy::default()).budget(), Duration::from_millis(15_750));
     }
 
     #[test]

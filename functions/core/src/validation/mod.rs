@@ -56,7 +56,10 @@ impl FromStr for StatusSet {
             .collect::<Option<Vec<_>>>()
             .filter(|ranges| !ranges.is_empty());
         ranges.map(Self).ok_or_else(|| {
-            format!("\"{text}\" is not a status set such as 200-399 or 200,204 (100-599)")
+            format!(
+                "{} is not a status set such as 200-399 or 200,204 (100-599)",
+                crate::properties::quoted(text)
+            )
         })
     }
 }
@@ -120,13 +123,25 @@ impl Target {
     pub fn read(r: &mut PropertyReader<'_>) -> Self {
         let mut target = Self::new(r.required_string("Name").unwrap_or_default());
         if target.name.contains(char::is_whitespace) || target.name.len() > 253 {
-            r.problem("Name", format!("\"{}\" is not a DNS name", target.name));
+            r.problem(
+                "Name",
+                format!("{} is not a DNS name", crate::properties::quoted(&target.name)),
+            );
         }
         if let Some(ips) = r.optional_list("ExpectedIps") {
             let (good, bad): (Vec<_>, Vec<_>) =
                 ips.iter().partition(|ip| ip.parse::<IpAddr>().is_ok());
             if !bad.is_empty() {
-                r.problem("ExpectedIps", format!("{bad:?} are not IP addresses"));
+                r.problem(
+                    "ExpectedIps",
+                    format!(
+                        "{} are not IP addresses",
+                        bad.iter()
+                            .map(|b| crate::properties::quoted(b))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
             }
             target.expected = good.iter().filter_map(|ip| ip.parse().ok()).collect();
         }
@@ -134,7 +149,10 @@ impl Target {
         target.port = r.optional_u64("Port", 1..=65535).map_or(443, |p| p as u16);
         if let Some(path) = r.optional_string("Path") {
             if !path.starts_with('/') {
-                r.problem("Path", format!("\"{path}\" must start with /"));
+                r.problem(
+                    "Path",
+                    format!("{} must start with /", crate::properties::quoted(&path)),
+                );
             }
             target.path = path;
         }
@@ -150,7 +168,10 @@ impl Target {
         if let Some(resolver) = r.optional_string("Resolver") {
             match parse_resolver(&resolver) {
                 Some(address) => target.resolver = Some(address),
-                None => r.problem("Resolver", format!("\"{resolver}\" is not IP or IP:PORT")),
+                None => r.problem(
+                    "Resolver",
+                    format!("{} is not IP or IP:PORT", crate::properties::quoted(&resolver)),
+                ),
             }
         }
         target
