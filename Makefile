@@ -62,7 +62,8 @@ lint: $(TEST_TOOLS) $(SCAN_TOOLS)
 unit:
 	cargo test --workspace
 
-integration: $(TEST_TOOLS)
+# cargo-lambda (tools/requirements.txt): the local loop's test runs `cargo lambda watch`.
+integration: $(TEST_TOOLS) $(BUILD_TOOLS)
 	cargo build --workspace
 	$(PY) -m pytest tests -q
 

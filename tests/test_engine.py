@@ -148,3 +148,22 @@ def test_a_deadline_a_local_runtime_api_sends_is_no_instant_timeout(fn, cfn, con
     assert invocation.kind == "response", invocation.body
     assert cfn.answer(key)["Status"] == "SUCCESS"
     assert any("using the default budget" in line for line in invocation.logs)
+
+
+def test_properties_nested_past_the_parsers_limit_are_still_answered(fn, cfn, consumer_vpc):
+    # serde_json reads at most 128 levels: read whole, such an event never reached the engine
+    # and CloudFormation waited for an answer that never came.
+    deep: Any = "x"
+    for _ in range(300):
+        deep = [deep]
+    stack = stack_id()
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id, "Tags": deep}, stack)
+    invocation = fn.invoke(event)
+    assert invocation.kind == "response", invocation.body
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert "ResourceProperties nested deeper than the 128 levels" in answer["Reason"], answer["Reason"]
+    # The rollback's Delete carries the same properties: it must succeed.
+    event, key = cfn.delete_event(TYPE, "Sg", answer["PhysicalResourceId"], {"Tags": deep}, stack)
+    assert fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"

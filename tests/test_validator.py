@@ -138,7 +138,7 @@ def test_http_503_fails_https_with_the_status(dns, https, ca_file):
     code, report, _ = check(dns, https, ca_file)
     assert code == 1
     assert report["https"]["ok"] is False and report["status"] == 503
-    assert "answered 503, expected 200-399" in report["reason"], report["reason"]
+    assert "answered 503, expected 200-299" in report["reason"], report["reason"]
     # ...unless 503 is what the caller expects.
     code, report, _ = check(dns, https, ca_file, "--expect-status", "503")
     assert code == 0, report
@@ -325,3 +325,67 @@ def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_functio
     assert line["Name"] == "api.partner.com" and line["EndpointId"] == made["VpcEndpointId"]
     # The stand-in answers with its own addresses, not the endpoint's: found and reported.
     assert line["Success"] == 0 and "outside" in line["Report"]["reason"], line["Report"]
+
+
+def test_a_redirect_fails_by_default_and_says_where_it_points(dns, https, ca_file):
+    # A 3xx is not the API answering (it may point out of the VPC).
+    https.status, https.location = 302, "https://login.partner.example/"
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert 'answered 302 (a redirect to "https://login.partner.example/"), expected 200-299' in report["reason"], report
+    # Expected, it passes, and the report still says where it points.
+    code, report, _ = check(dns, https, ca_file, "--expect-status", "200-399")
+    assert code == 0, report
+    assert report["addresses"][0]["location"] == '"https://login.partner.example/"'
+
+
+def test_a_dns_server_that_does_not_answer_fails_within_the_targets_time(dns, https, ca_file):
+    # The resolver's own attempts would take several times the limit: one deadline bounds it.
+    dns.delay_s = 10
+    started = time.monotonic()
+    code, report, _ = check(dns, https, ca_file)
+    assert code == 1
+    assert time.monotonic() - started < 4.5
+    assert "got no answer within 2000 ms" in report["reason"], report["reason"]
+
+
+def test_a_path_without_its_leading_slash_is_a_usage_error():
+    done = subprocess.run([str(BINARY), "check", "--name", NAME, "--path", "health"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "must start with /" in done.stderr, done.stderr
+
+
+def test_the_gates_timeout_bounds_a_check_under_way_with_its_own_reason(validator, cfn, dns, https):
+    https.delay_s = 20
+    event, key = cfn.create_event(TYPE, "Validation", target(dns, https, TimeoutMs="30000", TimeoutSeconds="2"))
+    started = time.monotonic()
+    assert validator.invoke(event, deadline_s=60).kind == "response"
+    answer = cfn.answer(key)
+    assert time.monotonic() - started < 10
+    assert answer["Status"] == "FAILED"
+    assert "a check was still running when TimeoutSeconds (2 s) ran out" in answer["Reason"], answer["Reason"]
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"VALIDATOR_TARGETS": "[{\"Name\": "}, "VALIDATOR_TARGETS is not a JSON list"),
+    ({"VALIDATOR_TARGETS": json.dumps([{"Name": NAME, "Prot": "443"}])}, "VALIDATOR_TARGETS"),
+    ({"VALIDATOR_CA_PEM": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}, "VALIDATOR_CA_PEM"),
+    ({"VALIDATOR_RESOLVER": "the vpc resolver"}, "VALIDATOR_RESOLVER"),
+    ({"VALIDATOR_CONCURRENCY": "0"}, "VALIDATOR_CONCURRENCY"),
+], ids=["targets-not-json", "targets-misspelt-key", "ca-not-pem", "resolver", "concurrency"])
+def test_a_bad_configuration_is_answered_never_left_hanging(lambda_function, cfn, dns, https, env, named):
+    # Exiting at start would leave every gate event unanswered: the stack would wait an hour.
+    fn = lambda_function("privatelink-validator", env=env)
+    stack = stack_id()
+    event, key = cfn.create_event(TYPE, "Validation", target(dns, https), stack)
+    assert fn.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert "The validator's configuration is unusable" in answer["Reason"] and named in answer["Reason"], answer
+    # The stack stays deletable...
+    event, key = cfn.delete_event(TYPE, "Validation", answer["PhysicalResourceId"], target(dns, https), stack)
+    assert fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    # ...and a scheduled run fails saying why.
+    scheduled = fn.invoke({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
+    assert scheduled.kind == "error" and named in json.dumps(scheduled.body), scheduled.body

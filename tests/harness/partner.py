@@ -109,6 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(partner.delay_s)
         body = f"partner api: {self.headers.get('Host')}\n".encode()
         self.send_response(partner.status)
+        if partner.location:
+            self.send_header("Location", partner.location)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -136,6 +138,7 @@ class PartnerHttps:
         self.names = names
         self.status = 200
         self.delay_s = 0.0
+        self.location: str | None = None  # a Location header (for a 3xx status)
         self.requests: list[tuple[str, str, str]] = []
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.use_certificate(names)

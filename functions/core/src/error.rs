@@ -260,6 +260,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// The function's own configuration (its environment) can't be used.
+    #[error("The validator's configuration is unusable: {0}. Fix the validator stack's parameters (or the function's environment) and retry")]
+    Misconfigured(String),
+
     /// The event is not a CloudFormation custom-resource request we can answer.
     #[error("Malformed event: {0}")]
     MalformedEvent(String),

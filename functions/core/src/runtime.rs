@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use crate::cfn::RawEvent;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::tracing::subscriber::{self, filter::EnvFilter, filter::LevelFilter};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use serde_json::Value;
 
 use crate::cfn::engine::{CustomResource, Engine};
 use crate::cfn::responder::{Responder, UrlPolicy};
@@ -71,7 +71,7 @@ pub fn optional_env(name: &str) -> Option<String> {
 /// Serves `resource` under the Lambda Runtime API until the process ends.
 pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
     let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| engine.handle(event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| engine.handle(event))).await
 }
 
 /// What the Lambda runtime reports for an event we could not answer.

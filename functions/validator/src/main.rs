@@ -14,9 +14,11 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use lambda_runtime::{service_fn, LambdaEvent};
 use privatelink_core::cfn::engine::Engine;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
+use privatelink_core::cfn::RawEvent;
 use privatelink_core::ec2::Ec2;
+use privatelink_core::error::Error;
 use privatelink_core::runtime::{self, optional_env};
-use privatelink_core::validation::gate::ValidationResource;
+use privatelink_core::validation::gate::{Misconfigured, ValidationResource};
 use privatelink_core::validation::schedule::{Schedule, Sources};
 use privatelink_core::validation::{parse_resolver, Checker, StatusSet, Target};
 use serde_json::Value;
@@ -52,8 +54,8 @@ struct CheckArgs {
     /// The service port.
     #[arg(long, default_value_t = 443)]
     port: u16,
-    /// The path to request.
-    #[arg(long, default_value = "/")]
+    /// The path to request (starting with /).
+    #[arg(long, default_value = "/", value_parser = path_arg)]
     path: String,
     /// A DNS server (IP or IP:PORT) instead of the system's.
     #[arg(long, value_parser = resolver_arg)]
@@ -61,8 +63,9 @@ struct CheckArgs {
     /// PEM certificates trusted besides the system's roots (a private CA).
     #[arg(long = "ca-file")]
     ca_file: Option<PathBuf>,
-    /// Accepted HTTP statuses, e.g. 200-399 or 200,204.
-    #[arg(long = "expect-status", default_value = "200-399")]
+    /// Accepted HTTP statuses, e.g. 200-299 or 200,204 (a 3xx only when listed: then where
+    /// it points is reported).
+    #[arg(long = "expect-status", default_value = "200-299")]
     expect_status: StatusSet,
     /// Time limit of each check, in milliseconds.
     #[arg(long = "timeout-ms", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=120_000))]
@@ -76,6 +79,14 @@ struct CheckArgs {
 enum Format {
     Text,
     Json,
+}
+
+fn path_arg(text: &str) -> Result<String, String> {
+    if text.starts_with('/') {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} must start with /"))
+    }
 }
 
 fn resolver_arg(text: &str) -> Result<std::net::SocketAddr, String> {
@@ -228,10 +239,47 @@ async fn parameter_value(name: &str) -> Result<String, String> {
 /// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
 async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
+    let responder = Responder::new(UrlPolicy::from_env());
+    let (checker, schedule) = match configuration().await {
+        Ok(served) => served,
+        Err(problem) => {
+            // Exiting would fail every invocation before the handler runs, and a gate event
+            // would never be answered (the stack would wait for its ServiceTimeout): serve
+            // anyway, saying what is wrong.
+            tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
+            let gate = Engine::new(Misconfigured::new(problem.clone()), responder);
+            return lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
+                if is_cloudformation_event(&event.payload) {
+                    gate.handle(event).await
+                } else {
+                    Err(Error::Misconfigured(problem.clone()))
+                }
+            }))
+            .await;
+        }
+    };
+    let gate = Engine::new(ValidationResource::new(checker), responder);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
+        if is_cloudformation_event(&event.payload) {
+            gate.handle(event).await
+        } else {
+            schedule.run(&event.payload.read().0).await
+        }
+    }))
+    .await
+}
+
+fn is_cloudformation_event(payload: &RawEvent) -> bool {
+    payload.has("RequestType") && payload.has("ResponseURL")
+}
+
+/// The checker and the schedule from the environment, or what is wrong with it (naming the
+/// variable).
+async fn configuration() -> Result<(Checker, Schedule), String> {
     let default_resolver = match optional_env("VALIDATOR_RESOLVER") {
         Some(text) => Some(
             parse_resolver(&text)
-                .ok_or_else(|| format!("VALIDATOR_RESOLVER is not IP or IP:PORT: {text}"))?,
+                .ok_or_else(|| format!("VALIDATOR_RESOLVER is not IP or IP:PORT: {text:?}"))?,
         ),
         None => None,
     };
@@ -240,7 +288,8 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         Some(CaSource::Pem(pem)) => Some(pem),
         Some(CaSource::Parameter(name)) => Some(parameter_value(&name).await?),
     };
-    let checker = Checker::new(private_ca.as_deref().map(str::as_bytes))?
+    let checker = Checker::new(private_ca.as_deref().map(str::as_bytes))
+        .map_err(|e| format!("VALIDATOR_CA_PEM: {e}"))?
         .with_default_resolver(default_resolver);
     let configured = match optional_env("VALIDATOR_TARGETS") {
         Some(text) => {
@@ -258,9 +307,9 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
         .then(|| (Ec2::lazy(), optional_env("VALIDATOR_VPC_ID")));
     let concurrency = match optional_env("VALIDATOR_CONCURRENCY") {
-        Some(text) => {
-            text.parse().map_err(|_| format!("VALIDATOR_CONCURRENCY is not a number: {text}"))?
-        }
+        Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("VALIDATOR_CONCURRENCY is not a whole number above 0: {text:?}")
+        })?,
         None => 256,
     };
     let fail_on_error =
@@ -271,16 +320,7 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
         concurrency,
         fail_on_error,
     );
-    let gate = Engine::new(ValidationResource::new(checker), Responder::new(UrlPolicy::from_env()));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
-        if event.payload.get("RequestType").is_some() && event.payload.get("ResponseURL").is_some()
-        {
-            gate.handle(event).await
-        } else {
-            schedule.run(&event.payload).await
-        }
-    }))
-    .await
+    Ok((checker, schedule))
 }
 
 #[cfg(test)]

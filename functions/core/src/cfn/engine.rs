@@ -16,7 +16,8 @@ use tracing::Instrument;
 
 use super::responder::{redact, Responder};
 use super::{
-    build_answer, encode_answer, parse_event, Envelope, Failure, Outcome, Parsed, Reply, Request,
+    build_answer, encode_answer, parse_event, Envelope, Failure, Outcome, Parsed, RawEvent, Reply,
+    Request,
 };
 use crate::error::Result;
 
@@ -140,20 +141,48 @@ impl<R: CustomResource> Engine<R> {
     /// Returns `Ok` once CloudFormation has its answer; `Err` when the event cannot be answered
     /// (no usable `ResponseURL`) or the answer could not be delivered, so Lambda's own retry of
     /// the event gets another chance to answer (every handler is idempotent).
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value> {
+    pub async fn handle(&self, event: LambdaEvent<RawEvent>) -> Result<Value> {
         let deadline = invocation_deadline(event.context.deadline);
-        self.handle_until(event.payload, deadline).await
+        let (payload, unreadable) = event.payload.read();
+        self.handle_read(payload, &unreadable, deadline).await
     }
 
     /// Handles one event that must be answered before `deadline`.
     pub async fn handle_until(&self, payload: Value, deadline: Instant) -> Result<Value> {
+        self.handle_read(payload, &[], deadline).await
+    }
+
+    /// Handles one event of which the fields `unreadable` could not be read (nested too
+    /// deeply). A Create or Update without its properties is answered FAILED; a Delete goes on
+    /// (it needs none, and a stack must stay deletable).
+    async fn handle_read(
+        &self,
+        payload: Value,
+        unreadable: &[String],
+        deadline: Instant,
+    ) -> Result<Value> {
         let (envelope, request) = match parse_event(payload) {
             Parsed::Malformed(err) => {
                 tracing::error!(error = %err, "rejected an event that cannot be answered");
                 return Err(err);
             }
             Parsed::Unanswerable(envelope, physical_id, err) => (envelope, Err((physical_id, err))),
-            Parsed::Request(envelope, request) => (envelope, Ok(request)),
+            Parsed::Request(envelope, request) if unreadable.is_empty() => (envelope, Ok(request)),
+            Parsed::Request(envelope, request @ Request::Delete { .. }) => {
+                tracing::warn!(
+                    ?unreadable,
+                    "fields nested too deeply to read; a Delete needs none"
+                );
+                (envelope, Ok(request))
+            }
+            Parsed::Request(envelope, request) => {
+                let physical_id = request.physical_id().map(str::to_owned);
+                let err = crate::error::Error::MalformedEvent(format!(
+                    "{} nested deeper than the 128 levels that can be read",
+                    unreadable.join(", ")
+                ));
+                (envelope, Err((physical_id, err)))
+            }
         };
         // Checked before any work is done: an answer that cannot be sent makes the work pointless.
         let url = match self.responder.policy().check(&envelope.response_url) {

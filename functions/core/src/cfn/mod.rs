@@ -165,6 +165,106 @@ pub fn parse_event(event: Value) -> Parsed {
     }
 }
 
+/// An event as the Runtime API delivers it, read field by field.
+///
+/// The runtime would parse the whole event as one JSON value, and serde_json refuses values
+/// nested deeper than 128 levels: a hand-made event with deep `ResourceProperties` would then
+/// never reach the engine, and CloudFormation would never be answered. Here each top-level field
+/// is kept as raw JSON (which the parser skips over without a depth limit) and read on its own.
+#[derive(Debug)]
+pub enum RawEvent {
+    /// A JSON object: its fields, unread.
+    Fields(BTreeMap<String, Box<serde_json::value::RawValue>>),
+    /// Anything else, by kind (`a list`, `a string`...).
+    NotAnObject(&'static str),
+}
+
+impl RawEvent {
+    /// Whether the event has a top-level field `key`.
+    pub fn has(&self, key: &str) -> bool {
+        matches!(self, Self::Fields(fields) if fields.contains_key(key))
+    }
+
+    /// The event as JSON, and the fields that could not be read (nested too deeply), which are
+    /// null in it.
+    pub fn read(self) -> (Value, Vec<String>) {
+        let Self::Fields(fields) = self else {
+            return (Value::Null, Vec::new());
+        };
+        let mut object = serde_json::Map::new();
+        let mut unreadable = Vec::new();
+        for (key, raw) in fields {
+            match serde_json::from_str::<Value>(raw.get()) {
+                Ok(value) => {
+                    object.insert(key, value);
+                }
+                Err(_) => {
+                    object.insert(key.clone(), Value::Null);
+                    unreadable.push(key);
+                }
+            }
+        }
+        (Value::Object(object), unreadable)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawEvent;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawEvent, A::Error> {
+                let mut fields = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    fields.insert(key, map.next_value()?);
+                }
+                Ok(RawEvent::Fields(fields))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawEvent, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RawEvent::NotAnObject("a list"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("a string"))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("a boolean"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("a number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("a number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("a number"))
+            }
+
+            fn visit_unit<E>(self) -> Result<RawEvent, E> {
+                Ok(RawEvent::NotAnObject("null"))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// A handler's successful result: the resource's id and its attributes for `Fn::GetAtt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {

@@ -57,7 +57,20 @@ impl ValidationResource {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let report = self.checker.check(&spec.target).await;
+            // TimeoutSeconds bounds the whole gate, the check under way included.
+            let Ok(report) =
+                tokio::time::timeout_at(give_up, self.checker.check(&spec.target)).await
+            else {
+                return Err(Error::ValidationFailed {
+                    name: spec.target.name,
+                    attempts,
+                    waited_secs: started.elapsed().as_secs(),
+                    reason: format!(
+                        "a check was still running when TimeoutSeconds ({} s) ran out",
+                        spec.timeout.as_secs()
+                    ),
+                });
+            };
             tracing::info!(
                 attempt = attempts,
                 ok = report.ok,
@@ -106,6 +119,34 @@ impl CustomResource for ValidationResource {
 
     async fn delete(&self, _: &RequestContext, physical_id: &str, _: &Value) -> Result<Reply> {
         // Nothing was made: a check leaves nothing behind.
+        Ok(Outcome::new(physical_id).into())
+    }
+}
+
+/// Serves `Custom::PrivateLinkValidation` when the validator's configuration is unusable:
+/// Create and Update answer FAILED naming the problem (rather than no answer at all), Delete
+/// succeeds (a check leaves nothing behind, and the stack must stay deletable).
+pub struct Misconfigured {
+    problem: String,
+}
+
+impl Misconfigured {
+    /// The gate of a validator whose configuration has `problem`.
+    pub fn new(problem: impl Into<String>) -> Self {
+        Self { problem: problem.into() }
+    }
+}
+
+impl CustomResource for Misconfigured {
+    async fn create(&self, _: &RequestContext, _: &Value) -> Result<Reply> {
+        Err(Error::Misconfigured(self.problem.clone()))
+    }
+
+    async fn update(&self, _: &RequestContext, _: &str, _: &Value, _: &Value) -> Result<Reply> {
+        Err(Error::Misconfigured(self.problem.clone()))
+    }
+
+    async fn delete(&self, _: &RequestContext, physical_id: &str, _: &Value) -> Result<Reply> {
         Ok(Outcome::new(physical_id).into())
     }
 }

@@ -38,7 +38,9 @@ impl StatusSet {
 
 impl Default for StatusSet {
     fn default() -> Self {
-        Self(vec![(200, 399)])
+        // 2xx only: a redirect is not the API answering (it may point out of the VPC); a 3xx
+        // that is expected is asked for explicitly, and then reported with where it points.
+        Self(vec![(200, 299)])
     }
 }
 
@@ -88,7 +90,7 @@ pub struct Target {
     pub port: u16,
     /// The path requested.
     pub path: String,
-    /// The accepted HTTP statuses.
+    /// The accepted HTTP statuses (default 200-299).
     pub expect_status: StatusSet,
     /// The time limit of each check.
     pub timeout: Duration,
@@ -97,7 +99,7 @@ pub struct Target {
 }
 
 impl Target {
-    /// A target with the defaults: port 443, path `/`, statuses 200-399, 5 s per check.
+    /// A target with the defaults: port 443, path `/`, statuses 200-299, 5 s for the whole check.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -243,13 +245,17 @@ impl Checker {
 
     /// Checks one target: DNS, then TCP, TLS and HTTPS on each of its addresses at once.
     pub async fn check(&self, target: &Target) -> TargetReport {
-        let dns = probe::resolve(target, target.resolver.or(self.default_resolver)).await;
+        // One deadline for the whole target: DNS (whatever the resolver's own retries) and
+        // every address's TCP, TLS and HTTPS.
+        let deadline = tokio::time::Instant::now() + target.timeout;
+        let dns = probe::resolve(target, target.resolver.or(self.default_resolver), deadline).await;
         let addresses =
             if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
         let mut probes = tokio::task::JoinSet::new();
         for (index, address) in addresses.into_iter().enumerate() {
             let (tls, target) = (self.tls(), target.clone());
-            probes.spawn(async move { (index, probe::probe(tls, &target, address).await) });
+            probes
+                .spawn(async move { (index, probe::probe(tls, &target, address, deadline).await) });
         }
         let mut results = Vec::new();
         while let Some(joined) = probes.join_next().await {

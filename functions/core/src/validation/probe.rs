@@ -25,7 +25,7 @@ fn ms_since(start: Instant) -> u64 {
 
 /// Resolves the target's name (A and AAAA) through `server` (else the system's resolver) and
 /// compares the answers with the expected IPs.
-pub async fn resolve(target: &Target, server: Option<SocketAddr>) -> DnsReport {
+pub async fn resolve(target: &Target, server: Option<SocketAddr>, deadline: Instant) -> DnsReport {
     let mut report = DnsReport { expected: target.expected.clone(), ..DnsReport::default() };
     let builder = match server {
         Some(server) => {
@@ -65,7 +65,15 @@ pub async fn resolve(target: &Target, server: Option<SocketAddr>) -> DnsReport {
     };
     let fqdn = format!("{}.", target.name.trim_end_matches('.'));
     let started = Instant::now();
-    let answer = resolver.lookup_ip(fqdn.as_str()).await;
+    let Ok(answer) = timeout_at(deadline, resolver.lookup_ip(fqdn.as_str())).await else {
+        report.ms = Some(ms_since(started));
+        report.reason = Some(format!(
+            "DNS lookup of {} got no answer within {} ms",
+            target.name,
+            target.timeout.as_millis()
+        ));
+        return report;
+    };
     report.ms = Some(ms_since(started));
     match answer {
         Ok(lookup) => {
@@ -117,11 +125,12 @@ fn join(ips: &[IpAddr]) -> String {
 }
 
 /// Connects to one address and checks TCP, then TLS for the name, then the HTTPS status, all
-/// within the target's time limit.
+/// before the target's `deadline`.
 pub async fn probe(
     tls: Result<Arc<rustls::ClientConfig>, String>,
     target: &Target,
     ip: IpAddr,
+    deadline: Instant,
 ) -> AddressReport {
     let address = SocketAddr::new(ip, target.port);
     let mut report = AddressReport::new(address);
@@ -129,7 +138,6 @@ pub async fn probe(
         Ok(tls) => tls,
         Err(err) => return report.fail(format!("TLS cannot be checked: {err}")),
     };
-    let deadline = Instant::now() + target.timeout;
     let limit = target.timeout.as_millis();
 
     let started = Instant::now();
@@ -183,8 +191,14 @@ pub async fn probe(
     };
     let response = timeout_at(deadline, sender.send_request(request)).await;
     driver.abort();
-    let status = match response {
-        Ok(Ok(response)) => response.status().as_u16(),
+    let (status, location) = match response {
+        Ok(Ok(response)) => {
+            let location = response
+                .headers()
+                .get(hyper::header::LOCATION)
+                .map(|l| crate::properties::quoted(&String::from_utf8_lossy(l.as_bytes())));
+            (response.status().as_u16(), location)
+        }
         Ok(Err(err)) => return report.fail(format!("HTTPS request to {address} failed: {err}")),
         Err(_) => {
             return report
@@ -193,12 +207,15 @@ pub async fn probe(
     };
     report.timings.first_byte_ms = Some(ms_since(started));
     report.status = Some(status);
+    let redirect = location.filter(|_| (300..400).contains(&status));
+    report.location = redirect.clone();
     if target.expect_status.contains(status) {
         report.https_ok = true;
     } else {
         let expected = &target.expect_status;
+        let pointing = redirect.map(|l| format!(" (a redirect to {l})")).unwrap_or_default();
         return report.fail(format!(
-            "HTTPS {} from {address} answered {status}, expected {expected}",
+            "HTTPS {} from {address} answered {status}{pointing}, expected {expected}",
             target.path
         ));
     }

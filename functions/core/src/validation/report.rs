@@ -52,6 +52,9 @@ pub struct AddressReport {
     pub reason: Option<String>,
     /// The HTTP status.
     pub status: Option<u16>,
+    /// Where a 3xx answer points (quoted as received).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// The earliest notAfter in the presented chain (seconds since the epoch).
     pub cert_not_after: Option<i64>,
     /// Whole days until then.
@@ -70,6 +73,7 @@ impl AddressReport {
             https_ok: false,
             reason: None,
             status: None,
+            location: None,
             cert_not_after: None,
             cert_days_left: None,
             timings: Timings::default(),
