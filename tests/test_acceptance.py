@@ -267,3 +267,17 @@ def test_the_waiter_acts_only_on_an_endpoint_of_the_resource_it_answers_for(
     assert f"{foreign} is not one this resource made" in answer["Reason"], answer["Reason"]
     actions = [c["action"] for c in emulator.calls()]
     assert "ModifyVpcEndpoint" not in actions and "CreateTags" not in actions, actions
+
+
+def test_the_loop_ends_without_answering_once_cloudformation_no_longer_waits(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    # The stack was cancelled or timed out: switching Private DNS on would serve nobody.
+    service = provider(acceptance_required=True)
+    event, key, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    endpoint_id = state["VpcEndpointId"]
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+    cfn.stops_waiting(event, "CREATE_FAILED")
+    final, _ = run_loop(definition, waiter, state, max_wait_s=0.5)
+    assert final["Done"] is True
+    assert cfn.answers(key) == []
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is False

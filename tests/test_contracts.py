@@ -234,6 +234,8 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
             return [(f"states:{action}", params["stateMachineArn"], {})]
         if action == "StopExecution":
             return [(f"states:{action}", params["executionArn"], {})]
+    if service == "cloudformation" and action == "DescribeStackResource":
+        return [(f"cloudformation:{action}", params["StackName"], {})]
     if service == "ssm" and action == "GetParameter":
         name = params["Name"]
         arn = name if name.startswith("arn:") else f"arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}"
@@ -308,6 +310,7 @@ def test_the_iam_model_denies_what_a_role_does_not_grant():
 S3_PREFIX_LIST = ("pl-63a5400a", ["52.216.0.0/15", "3.5.0.0/19"])  # com.amazonaws.us-east-1.s3
 S3_ADDRESS = "52.217.44.38"
 EC2_API_ADDRESS = "54.239.28.176"
+CLOUDFORMATION_API_ADDRESS = "54.239.31.5"
 SSM_API_ADDRESS = "67.220.240.10"
 VPC_BLOCKS = ["10.0.0.0/16", "100.64.0.0/16"]
 VPC_IPV6_BLOCK = "2600:1f18:4a3:6900::/56"
@@ -316,6 +319,7 @@ INTERFACES = [("10.0.1.4", 443), ("100.64.1.9", 8443), ("2600:1f18:4a3:6901::5",
 # What each in-VPC function must reach, by the template parameter that asks for it.
 VALIDATOR_DESTINATIONS = [
     ("the gate's answer to CloudFormation (S3, pre-signed URL)", S3_ADDRESS, 443, None),
+    ("the CloudFormation API (is the gate's stack waiting?)", CLOUDFORMATION_API_ADDRESS, 443, None),
     ("the EC2 API (Discover=true)", EC2_API_ADDRESS, 443, "Discover"),
     ("SSM Parameter Store (PrivateCaParameter)", SSM_API_ADDRESS, 443, "PrivateCaParameter"),
 ] + [(f"an endpoint interface {ip} port {port}", ip, port, None) for ip, port in INTERFACES]
@@ -381,11 +385,12 @@ def test_the_locked_down_validator_reaches_s3_and_every_vpc_block_and_must_be_gi
     stack = Stack(load("validator.yaml"), {**locked, "S3PrefixListId": S3_PREFIX_LIST[0],
                                            "VpcCidrs": ",".join(VPC_BLOCKS), "VpcIpv6Cidr": VPC_IPV6_BLOCK})
     assert stack.rules_hold() == []
-    in_vpc = [d for d in VALIDATOR_DESTINATIONS if d[1] not in (EC2_API_ADDRESS, SSM_API_ADDRESS)]
+    public_apis = (EC2_API_ADDRESS, SSM_API_ADDRESS, CLOUDFORMATION_API_ADDRESS)
+    in_vpc = [d for d in VALIDATOR_DESTINATIONS if d[1] not in public_apis]
     assert unreachable(stack, "ValidatorSecurityGroup", in_vpc, {}) == []
-    # ...and nothing else: the public EC2 API needs an interface endpoint in the VPC then.
+    # ...and nothing else: the public APIs need interface endpoints in the VPC then.
     assert unreachable(stack, "ValidatorSecurityGroup", VALIDATOR_DESTINATIONS, {"Discover": "true"}) == [
-        "the EC2 API (Discover=true)"]
+        "the CloudFormation API (is the gate's stack waiting?)", "the EC2 API (Discover=true)"]
 
 
 def test_the_network_model_refuses_egress_that_only_admits_the_vpc_on_one_port():

@@ -167,3 +167,26 @@ def test_properties_nested_past_the_parsers_limit_are_still_answered(fn, cfn, co
     event, key = cfn.delete_event(TYPE, "Sg", answer["PhysicalResourceId"], {"Tags": deep}, stack)
     assert fn.invoke(event).kind == "response"
     assert cfn.answer(key)["Status"] == "SUCCESS"
+
+
+def test_an_event_for_a_stack_that_is_not_waiting_is_refused_and_touches_nothing(fn, cfn, emulator, consumer_vpc):
+    # Anyone allowed to invoke the function can hand-craft an event naming another stack.
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    event["StackId"] = stack_id("someone-elses")
+    emulator.clear_calls()
+    assert fn.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED"
+    assert f"CloudFormation is not waiting for Sg of {event['StackId']}" in answer["Reason"], answer["Reason"]
+    assert not [c for c in emulator.calls() if c["service"] == "ec2"]
+
+
+def test_an_event_delivered_again_after_its_operation_ended_changes_nothing(fn, cfn, emulator, consumer_vpc):
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    assert fn.invoke(event).kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    emulator.clear_calls()
+    assert fn.invoke(event).kind == "response"  # Lambda's retry, after CloudFormation moved on
+    second = cfn.answers(key)[-1]
+    assert second["Status"] == "FAILED" and "(CREATE_COMPLETE)" in second["Reason"], second
+    assert not [c for c in emulator.calls() if c["service"] == "ec2"]

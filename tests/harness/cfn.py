@@ -14,8 +14,10 @@ properties are stringified as CloudFormation does (`stringify_properties`).
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -49,6 +51,7 @@ class CloudFormation:
     """Builds custom resource events and collects the answers PUT to their ResponseURL."""
 
     def __init__(self, emulator_url: str, service_token: str = DEFAULT_SERVICE_TOKEN):
+        self.emulator_url = emulator_url.rstrip("/")
         self.service_token = service_token
         self.s3 = boto3.client(
             "s3",
@@ -79,6 +82,7 @@ class CloudFormation:
         url = self.s3.generate_presigned_url(
             "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=7200
         )
+        self._operation_starts(stack, logical_id, resource_type, request_type, f"/{self.bucket}/{key}")
         event = {
             "RequestType": request_type,
             "ServiceToken": token,
@@ -90,6 +94,35 @@ class CloudFormation:
             "ResourceProperties": self.resource_properties(properties, token),
         }
         return event, key
+
+    def _operation_starts(self, stack: str, logical_id: str, resource_type: str, request_type: str,
+                          response_path: str | None, physical_id: str | None = None) -> None:
+        """Tells the emulator that CloudFormation now waits for this resource (what
+        DescribeStackResource answers), until an answer arrives at `response_path`."""
+        body = json.dumps({"stack_id": stack, "logical_id": logical_id, "resource_type": resource_type,
+                           "request_type": request_type, "response_path": response_path,
+                           "physical_id": physical_id}).encode()
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stack-resources", data=body,
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stops_waiting(self, event: dict[str, Any], status: str) -> None:
+        """CloudFormation stops waiting for the event's resource without its answer: `status`
+        is what it then shows (CREATE_FAILED after its own timeout, DELETE_COMPLETE...)."""
+        body = json.dumps({"stack_id": event["StackId"], "logical_id": event["LogicalResourceId"],
+                           "resource_type": event["ResourceType"], "request_type": event["RequestType"],
+                           "status": status}).encode()
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stack-resources", data=body,
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def still_waiting(self, event: dict[str, Any]) -> None:
+        """CloudFormation still waits for the event's resource: a duplicate delivery that arrives
+        before the first answer did (Lambda may deliver an event more than once)."""
+        self._operation_starts(event["StackId"], event["LogicalResourceId"], event["ResourceType"],
+                               event["RequestType"], urlsplit(event["ResponseURL"]).path)
 
     @staticmethod
     def resource_properties(properties: dict[str, Any], service_token: str) -> dict[str, Any]:

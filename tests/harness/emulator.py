@@ -30,6 +30,10 @@ Control API (JSON):
     DELETE /_emulator/faults     -> clears pending faults
     GET    /_emulator/settings   -> {"pending_seconds": 1.0, "eni_linger_seconds": 0.0}
     POST   /_emulator/settings   {"pending_seconds"?: float, "eni_linger_seconds"?: float}
+    POST   /_emulator/stack-resources {"stack_id", "logical_id", "resource_type", "request_type",
+                                  "response_path"?, "physical_id"?, "status"?}: CloudFormation
+                                  starts (or, with "status", ends) an operation on a resource (tests/harness/cfn.py says so with each
+                                  event it makes); DescribeStackResource answers from these
     POST   /_emulator/reset      -> resets moto's backends, faults, calls and settings
 
 moto's backends are process-global, so the patches and the settings are too:
@@ -103,6 +107,8 @@ class _ControlState:
     calls: list[dict[str, str]] = field(default_factory=list)
     journal: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    # (k) The resources of the stacks the tests play, by (stack id, logical id).
+    stack_resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def record(self, service: str, action: str, entry: dict[str, Any] | None = None) -> None:
         with self.lock:
@@ -960,6 +966,62 @@ def _fault_response(
     return f"{status} {reason}", headers, body
 
 
+# (k) DescribeStackResource, answered from the stacks the tests play (moto's CloudFormation
+# knows only stacks it deployed itself). As the CloudFormation API Reference describes it: the
+# resource's ResourceStatus is <OPERATION>_IN_PROGRESS while CloudFormation waits for the custom
+# resource's answer, <OPERATION>_COMPLETE or _FAILED once the answer is in; an unknown stack or
+# resource is a ValidationError "... does not exist".
+_CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+
+
+def _stack_resource_answer(body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+    params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    stack, logical = params.get("StackName", ""), params.get("LogicalResourceId", "")
+    request_id = str(uuid.uuid4())
+    with CONTROL.lock:
+        resource = CONTROL.stack_resources.get((stack, logical))
+        resource = dict(resource) if resource else None
+    if resource is None:
+        known_stack = any(s == stack for s, _ in CONTROL.stack_resources)
+        message = (f"Resource {logical} does not exist for stack {stack}" if known_stack
+                   else f"Stack '{stack}' does not exist")
+        payload = _QUERY_PROTOCOL_ERROR.format(code="ValidationError", message=_xml_escape(message),
+                                               request_id=request_id).encode()
+        return "400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))], payload
+    name = stack.split("/")[1] if stack.count("/") >= 2 else stack
+    detail = "".join(f"<{k}>{_xml_escape(str(v))}</{k}>" for k, v in [
+        ("StackName", name), ("StackId", stack), ("LogicalResourceId", logical),
+        ("PhysicalResourceId", resource.get("physical_id") or ""),
+        ("ResourceType", resource["resource_type"]),
+        ("LastUpdatedTimestamp", resource["updated"]), ("ResourceStatus", resource["status"]),
+    ])
+    payload = (f'<DescribeStackResourceResponse xmlns="{_CFN_NS}"><DescribeStackResourceResult>'
+               f"<StackResourceDetail>{detail}</StackResourceDetail></DescribeStackResourceResult>"
+               f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+               "</DescribeStackResourceResponse>").encode()
+    return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))], payload
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def _note_answer(path: str, body: bytes) -> None:
+    """An answer PUT to a resource's ResponseURL ends its operation, as it does CloudFormation's."""
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return
+    with CONTROL.lock:
+        for resource in CONTROL.stack_resources.values():
+            if resource.get("response_path") == path and resource["status"].endswith("_IN_PROGRESS"):
+                operation = resource["status"][: -len("_IN_PROGRESS")]
+                ok = answer.get("Status") == "SUCCESS"
+                resource["status"] = f"{operation}_{'COMPLETE' if ok else 'FAILED'}"
+                resource["physical_id"] = answer.get("PhysicalResourceId") or resource.get("physical_id")
+                resource["updated"] = _utc_now()
+
+
 class EmulatorMiddleware:
     """Wraps moto's WSGI app: logs calls, injects faults, serves /_emulator/."""
 
@@ -984,6 +1046,14 @@ class EmulatorMiddleware:
             status, headers, payload = _fault_response(fault, service, is_json)
             start_response(status, headers)
             return [payload]
+        if service == "cloudformation" and action == "DescribeStackResource":
+            status, headers, payload = _stack_resource_answer(body)
+            start_response(status, headers)
+            return [payload]
+        if environ.get("REQUEST_METHOD") == "PUT" and "X-Amz-Signature" in environ.get("QUERY_STRING", ""):
+            result = self.app(environ, start_response)
+            _note_answer(environ.get("PATH_INFO", ""), body)
+            return result
         return self.app(environ, start_response)
 
     # ---- control API ------------------------------------------------------ #
@@ -1013,6 +1083,20 @@ class EmulatorMiddleware:
                     CONTROL.calls.clear()
                     return 200, []
                 return 200, list(CONTROL.calls)
+        if path == "/_emulator/stack-resources":
+            with CONTROL.lock:
+                if method == "POST":
+                    key = (str(payload["stack_id"]), str(payload["logical_id"]))
+                    CONTROL.stack_resources[key] = {
+                        "resource_type": str(payload["resource_type"]),
+                        "status": str(payload.get("status")
+                                      or f"{str(payload['request_type']).upper()}_IN_PROGRESS"),
+                        "response_path": payload.get("response_path"),
+                        "physical_id": payload.get("physical_id"),
+                        "updated": _utc_now(),
+                    }
+                return 200, [{"stack_id": s, "logical_id": l, **r}
+                             for (s, l), r in CONTROL.stack_resources.items()]
         if path == "/_emulator/journal":
             with CONTROL.lock:
                 return 200, list(CONTROL.journal)
@@ -1051,6 +1135,7 @@ class EmulatorMiddleware:
                 CONTROL.calls.clear()
                 CONTROL.journal.clear()
                 CONTROL.faults.clear()
+                CONTROL.stack_resources.clear()
             defaults = Settings()
             SETTINGS.pending_seconds = defaults.pending_seconds
             SETTINGS.eni_linger_seconds = defaults.eni_linger_seconds

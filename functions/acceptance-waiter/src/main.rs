@@ -4,6 +4,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use privatelink_core::acceptance::{WaitState, Waiter};
 use privatelink_core::cfn::engine::invocation_deadline;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
+use privatelink_core::cfn::stack::StackCheck;
 use privatelink_core::ec2::Ec2;
 use privatelink_core::runtime;
 
@@ -11,7 +12,8 @@ use privatelink_core::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
     // The EC2 client is made on the first event, not here: nothing adds to the cold start.
-    let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()));
+    let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()))
+        .with_stack_check(StackCheck::lazy());
     lambda_runtime::run(service_fn(|event: LambdaEvent<WaitState>| {
         waiter.check(event.payload, invocation_deadline(event.context.deadline))
     }))

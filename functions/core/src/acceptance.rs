@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::cfn::engine::RequestContext;
 use crate::cfn::responder::Responder;
+use crate::cfn::stack::StackCheck;
 use crate::cfn::{build_answer, encode_answer, Envelope, Failure, Outcome};
 use crate::ec2::{self, Ec2, EndpointChange, EndpointView};
 use crate::endpoint::{endpoint_outcome, explain};
@@ -299,12 +300,21 @@ impl Handoff {
 pub struct Waiter {
     ec2: Ec2,
     responder: Responder,
+    stack_check: Option<StackCheck>,
 }
 
 impl Waiter {
     /// A waiter over EC2 operations, answering through `responder`.
     pub fn new(ec2: Ec2, responder: Responder) -> Self {
-        Self { ec2, responder }
+        Self { ec2, responder, stack_check: None }
+    }
+
+    /// Before each Check of a loop that answers, asks whether CloudFormation still waits; when
+    /// it no longer does (the stack was cancelled, timed out or deleted), the loop ends without
+    /// answering and without switching anything on.
+    pub fn with_stack_check(mut self, check: StackCheck) -> Self {
+        self.stack_check = Some(check);
+        self
     }
 
     /// One Check: looks at the endpoint, acts, and returns the next state (`Done` when over).
@@ -313,6 +323,18 @@ impl Waiter {
     pub async fn check(&self, mut state: WaitState, deadline: Instant) -> Result<WaitState> {
         let now = epoch_seconds();
         state.started_at.get_or_insert(now);
+        if let (Some(check), true) = (&self.stack_check, state.answers()) {
+            match check.confirm(&state.stack_id, &state.logical_resource_id).await {
+                Ok(()) => {}
+                Err(not_awaited @ Error::NotAwaited { .. }) => {
+                    tracing::warn!(error = %not_awaited, "CloudFormation no longer waits: ending the loop");
+                    state.done = true;
+                    return Ok(state);
+                }
+                // Asking failed: Step Functions' Retry asks again.
+                Err(err) => return Err(err),
+            }
+        }
         let endpoint = self.ec2.endpoint(&state.vpc_endpoint_id).await?;
         state.last_state = endpoint.as_ref().map(|e| e.state.clone());
         if let Some(error) = state.error.take() {

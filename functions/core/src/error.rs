@@ -260,6 +260,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// CloudFormation is not waiting for this resource: the event was retried after the
+    /// operation ended, or made by hand.
+    #[error("CloudFormation is not waiting for {logical_id} of {stack} ({status}): nothing was done. Events are acted on only during their stack operation")]
+    NotAwaited {
+        /// The event's stack.
+        stack: String,
+        /// The event's logical id.
+        logical_id: String,
+        /// The resource's status, or why there is none.
+        status: String,
+    },
+
     /// The function's own configuration (its environment) can't be used.
     #[error("The validator's configuration is unusable: {0}. Fix the validator stack's parameters (or the function's environment) and retry")]
     Misconfigured(String),

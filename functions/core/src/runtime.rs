@@ -11,6 +11,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 
 use crate::cfn::engine::{CustomResource, Engine};
 use crate::cfn::responder::{Responder, UrlPolicy};
+use crate::cfn::stack::StackCheck;
 use crate::error::Error;
 
 /// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
@@ -68,9 +69,11 @@ pub fn optional_env(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-/// Serves `resource` under the Lambda Runtime API until the process ends.
+/// Serves `resource` under the Lambda Runtime API until the process ends, acting on an event
+/// only while CloudFormation waits for its resource.
 pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
-    let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()));
+    let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()))
+        .with_stack_check(StackCheck::lazy());
     lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| engine.handle(event))).await
 }
 

@@ -14,6 +14,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use lambda_runtime::{service_fn, LambdaEvent};
 use privatelink_core::cfn::engine::Engine;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
+use privatelink_core::cfn::stack::StackCheck;
 use privatelink_core::cfn::RawEvent;
 use privatelink_core::ec2::Ec2;
 use privatelink_core::error::Error;
@@ -247,7 +248,8 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
             // would never be answered (the stack would wait for its ServiceTimeout): serve
             // anyway, saying what is wrong.
             tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
-            let gate = Engine::new(Misconfigured::new(problem.clone()), responder);
+            let gate = Engine::new(Misconfigured::new(problem.clone()), responder)
+                .with_stack_check(StackCheck::lazy());
             return lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
                 if is_cloudformation_event(&event.payload) {
                     gate.handle(event).await
@@ -258,7 +260,8 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
             .await;
         }
     };
-    let gate = Engine::new(ValidationResource::new(checker), responder);
+    let gate = Engine::new(ValidationResource::new(checker), responder)
+        .with_stack_check(StackCheck::lazy());
     lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
         if is_cloudformation_event(&event.payload) {
             gate.handle(event).await

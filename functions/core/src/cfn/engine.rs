@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::responder::{redact, Responder};
+use super::stack::StackCheck;
 use super::{
     build_answer, encode_answer, parse_event, Envelope, Failure, Outcome, Parsed, RawEvent, Reply,
     Request,
@@ -121,13 +122,21 @@ pub struct Engine<R> {
     resource: Arc<R>,
     responder: Responder,
     margins: Margins,
+    stack_check: Option<StackCheck>,
 }
 
 impl<R: CustomResource> Engine<R> {
     /// An engine serving `resource`, answering through `responder`.
     pub fn new(resource: R, responder: Responder) -> Self {
         let margins = Margins::for_responder(&responder);
-        Self { resource: Arc::new(resource), responder, margins }
+        Self { resource: Arc::new(resource), responder, margins, stack_check: None }
+    }
+
+    /// Acts on an event only while CloudFormation waits for its resource (asked with `check`
+    /// before the handler runs); any other event is answered FAILED and nothing is done.
+    pub fn with_stack_check(mut self, check: StackCheck) -> Self {
+        self.stack_check = Some(check);
+        self
     }
 
     /// Replaces the default margins.
@@ -243,8 +252,12 @@ impl<R: CustomResource> Engine<R> {
         };
         tracing::info!(remaining_ms = ctx.remaining().as_millis() as u64, "handling");
         let resource = Arc::clone(&self.resource);
+        let stack_check = self.stack_check.clone();
         let mut task = tokio::spawn(
             async move {
+                if let Some(check) = stack_check {
+                    check.confirm(&ctx.stack_id, &ctx.logical_id).await?;
+                }
                 match &request {
                     Request::Create { properties } => resource.create(&ctx, properties).await,
                     Request::Update { physical_id, properties, old_properties } => {

@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod responder;
+pub mod stack;
 
 use std::collections::BTreeMap;
 
