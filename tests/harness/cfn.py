@@ -99,24 +99,23 @@ class CloudFormation:
                           response_path: str | None, physical_id: str | None = None) -> None:
         """Tells the emulator that CloudFormation now waits for this resource (what
         DescribeStackResource answers), until an answer arrives at `response_path`."""
-        body = json.dumps({"stack_id": stack, "logical_id": logical_id, "resource_type": resource_type,
-                           "request_type": request_type, "response_path": response_path,
-                           "physical_id": physical_id}).encode()
-        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stack-resources", data=body,
-                                         method="POST", headers={"Content-Type": "application/json"})
+        self._stack_resource({"stack_id": stack, "logical_id": logical_id, "resource_type": resource_type,
+                              "request_type": request_type, "response_path": response_path,
+                              "physical_id": physical_id})
+
+    def _stack_resource(self, resource: dict[str, Any]) -> None:
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stack-resources",
+                                         data=json.dumps(resource).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10):
             pass
 
     def stops_waiting(self, event: dict[str, Any], status: str) -> None:
         """CloudFormation stops waiting for the event's resource without its answer: `status`
         is what it then shows (CREATE_FAILED after its own timeout, DELETE_COMPLETE...)."""
-        body = json.dumps({"stack_id": event["StackId"], "logical_id": event["LogicalResourceId"],
-                           "resource_type": event["ResourceType"], "request_type": event["RequestType"],
-                           "status": status}).encode()
-        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stack-resources", data=body,
-                                         method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        self._stack_resource({"stack_id": event["StackId"], "logical_id": event["LogicalResourceId"],
+                              "resource_type": event["ResourceType"], "request_type": event["RequestType"],
+                              "status": status})
 
     def still_waiting(self, event: dict[str, Any]) -> None:
         """CloudFormation still waits for the event's resource: a duplicate delivery that arrives
