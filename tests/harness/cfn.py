@@ -73,7 +73,7 @@ class CloudFormation:
 
     def _base_event(self, request_type: str, resource_type: str, logical_id: str,
                     properties: dict[str, Any], stack: str | None,
-                    service_token: str | None) -> tuple[dict[str, Any], str]:
+                    service_token: str | None, physical_id: str | None = None) -> tuple[dict[str, Any], str]:
         stack = stack or stack_id()
         token = service_token or self.service_token
         request_id = str(uuid.uuid4())
@@ -82,7 +82,8 @@ class CloudFormation:
         url = self.s3.generate_presigned_url(
             "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=7200
         )
-        self._operation_starts(stack, logical_id, resource_type, request_type, f"/{self.bucket}/{key}")
+        self._operation_starts(stack, logical_id, resource_type, request_type, f"/{self.bucket}/{key}",
+                               physical_id)
         event = {
             "RequestType": request_type,
             "ServiceToken": token,
@@ -121,7 +122,8 @@ class CloudFormation:
         """CloudFormation still waits for the event's resource: a duplicate delivery that arrives
         before the first answer did (Lambda may deliver an event more than once)."""
         self._operation_starts(event["StackId"], event["LogicalResourceId"], event["ResourceType"],
-                               event["RequestType"], urlsplit(event["ResponseURL"]).path)
+                               event["RequestType"], urlsplit(event["ResponseURL"]).path,
+                               event.get("PhysicalResourceId"))
 
     @staticmethod
     def resource_properties(properties: dict[str, Any], service_token: str) -> dict[str, Any]:
@@ -141,7 +143,7 @@ class CloudFormation:
                      service_token: str | None = None) -> tuple[dict[str, Any], str]:
         """An Update event (PhysicalResourceId + OldResourceProperties)."""
         event, key = self._base_event("Update", resource_type, logical_id, properties,
-                                      stack_id, service_token)
+                                      stack_id, service_token, physical_id)
         event["PhysicalResourceId"] = physical_id
         event["OldResourceProperties"] = self.resource_properties(
             old_properties, service_token or self.service_token
@@ -153,7 +155,7 @@ class CloudFormation:
                      service_token: str | None = None) -> tuple[dict[str, Any], str]:
         """A Delete event (PhysicalResourceId)."""
         event, key = self._base_event("Delete", resource_type, logical_id, properties,
-                                      stack_id, service_token)
+                                      stack_id, service_token, physical_id)
         event["PhysicalResourceId"] = physical_id
         return event, key
 

@@ -1087,6 +1087,17 @@ class EmulatorMiddleware:
             with CONTROL.lock:
                 if method == "POST":
                     key = (str(payload["stack_id"]), str(payload["logical_id"]))
+                    current = CONTROL.stack_resources.get(key)
+                    cleanup = (current is not None and not payload.get("status")
+                               and str(payload["request_type"]) == "Delete"
+                               and current["status"] == "UPDATE_COMPLETE"
+                               and payload.get("physical_id") not in (None, current.get("physical_id")))
+                    if cleanup:
+                        # The Delete of a replaced resource, after the update completed
+                        # (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS): the logical id keeps showing the
+                        # new resource, complete.
+                        return 200, [{"stack_id": s, "logical_id": l, **r}
+                                     for (s, l), r in CONTROL.stack_resources.items()]
                     CONTROL.stack_resources[key] = {
                         "resource_type": str(payload["resource_type"]),
                         "status": str(payload.get("status")

@@ -324,7 +324,7 @@ impl Waiter {
         let now = epoch_seconds();
         state.started_at.get_or_insert(now);
         if let (Some(check), true) = (&self.stack_check, state.answers()) {
-            match check.confirm(&state.stack_id, &state.logical_resource_id).await {
+            match check.confirm(&state.stack_id, &state.logical_resource_id, None).await {
                 Ok(()) => {}
                 Err(not_awaited @ Error::NotAwaited { .. }) => {
                     tracing::warn!(error = %not_awaited, "CloudFormation no longer waits: ending the loop");

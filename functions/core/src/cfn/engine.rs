@@ -256,7 +256,11 @@ impl<R: CustomResource> Engine<R> {
         let mut task = tokio::spawn(
             async move {
                 if let Some(check) = stack_check {
-                    check.confirm(&ctx.stack_id, &ctx.logical_id).await?;
+                    let deleting = match &request {
+                        Request::Delete { physical_id, .. } => Some(physical_id.as_str()),
+                        _ => None,
+                    };
+                    check.confirm(&ctx.stack_id, &ctx.logical_id, deleting).await?;
                 }
                 match &request {
                     Request::Create { properties } => resource.create(&ctx, properties).await,

@@ -34,12 +34,13 @@ impl StackCheck {
             .await
     }
 
-    /// The resource's status, or `None` when the stack or the resource does not exist.
+    /// The resource's status and current physical id, or `None` when the stack or the resource
+    /// does not exist.
     pub async fn status(
         &self,
         stack_id: &str,
         logical_id: &str,
-    ) -> Result<Option<String>, AwsError> {
+    ) -> Result<Option<ResourceState>, AwsError> {
         let asked = self
             .client()
             .await
@@ -49,10 +50,12 @@ impl StackCheck {
             .send()
             .await;
         match asked {
-            Ok(out) => Ok(out
-                .stack_resource_detail()
-                .and_then(|d| d.resource_status())
-                .map(|s| s.as_str().to_owned())),
+            Ok(out) => Ok(out.stack_resource_detail().and_then(|d| {
+                Some(ResourceState {
+                    status: d.resource_status()?.as_str().to_owned(),
+                    physical_id: d.physical_resource_id().map(str::to_owned),
+                })
+            })),
             Err(err) => {
                 let error = AwsError::from_sdk("DescribeStackResource", err);
                 // CloudFormation says "Stack '...' does not exist" (or the resource does not)
@@ -67,17 +70,43 @@ impl StackCheck {
     }
 
     /// `Ok` when CloudFormation waits for this resource, else why it is not acted on.
-    pub async fn confirm(&self, stack_id: &str, logical_id: &str) -> Result<()> {
-        let status = self.status(stack_id, logical_id).await?;
-        match status {
-            Some(status) if is_waiting(&status) => Ok(()),
+    /// `deleting`: the physical id of a Delete request, if this is one.
+    pub async fn confirm(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        deleting: Option<&str>,
+    ) -> Result<()> {
+        let state = self.status(stack_id, logical_id).await?;
+        match state {
+            Some(state) if awaits(&state, deleting) => Ok(()),
             other => Err(Error::NotAwaited {
                 stack: stack_id.to_owned(),
                 logical_id: logical_id.to_owned(),
-                status: other.unwrap_or_else(|| "no such stack or resource".to_owned()),
+                status: other.map_or_else(|| "no such stack or resource".to_owned(), |s| s.status),
             }),
         }
     }
+}
+
+/// A stack resource as DescribeStackResource shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceState {
+    /// `ResourceStatus`.
+    pub status: String,
+    /// The resource's current `PhysicalResourceId`.
+    pub physical_id: Option<String>,
+}
+
+/// Whether CloudFormation waits for an answer about this resource. Besides an operation under
+/// way, a Delete of a physical id other than the resource's current one is awaited: after an
+/// update that replaced the resource, CloudFormation deletes the old one during
+/// `UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`, when the logical id already shows the new one,
+/// complete. (Refused, the old resource would be left behind.)
+pub fn awaits(state: &ResourceState, deleting: Option<&str>) -> bool {
+    is_waiting(&state.status)
+        || deleting
+            .is_some_and(|old| state.physical_id.as_deref().is_some_and(|current| current != old))
 }
 
 #[cfg(test)]
@@ -104,5 +133,19 @@ mod tests {
         ] {
             assert!(!is_waiting(done), "{done}");
         }
+    }
+
+    #[test]
+    fn the_cleanup_delete_of_a_replaced_resource_is_awaited() {
+        let replaced = ResourceState {
+            status: "UPDATE_COMPLETE".into(),
+            physical_id: Some("vpce-new".into()),
+        };
+        assert!(awaits(&replaced, Some("vpce-old")));
+        // ...but not a Delete of the current resource, nor anything else, once complete.
+        assert!(!awaits(&replaced, Some("vpce-new")));
+        assert!(!awaits(&replaced, None));
+        let creating = ResourceState { status: "CREATE_IN_PROGRESS".into(), physical_id: None };
+        assert!(awaits(&creating, None));
     }
 }
