@@ -20,6 +20,7 @@ use crate::cfn::{build_answer, encode_answer, Envelope, Failure, Outcome};
 use crate::ec2::{self, Ec2, EndpointChange, EndpointView};
 use crate::endpoint::{endpoint_outcome, explain};
 use crate::error::{AwsError, Error, Result};
+use crate::runtime::LazyClient;
 
 /// The tag that records that CloudFormation was answered for a request (its value).
 pub const TAG_ANSWERED: &str = "privatelink-lambdas:answered";
@@ -188,16 +189,6 @@ pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
     format!("{readable}-{resource}-")
 }
 
-fn envelope_of(state: &WaitState, response_url: &str) -> Envelope {
-    Envelope {
-        response_url: response_url.to_owned(),
-        stack_id: state.stack_id.clone(),
-        request_id: state.request_id.clone(),
-        logical_id: state.logical_resource_id.clone(),
-        resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -209,7 +200,7 @@ fn epoch_seconds() -> u64 {
 /// Starts and stops acceptance loops (Step Functions executions).
 #[derive(Debug, Clone)]
 pub struct Handoff {
-    sfn: std::sync::Arc<tokio::sync::OnceCell<aws_sdk_sfn::Client>>,
+    sfn: LazyClient<aws_sdk_sfn::Client>,
     state_machine_arn: String,
 }
 
@@ -221,9 +212,7 @@ impl Handoff {
     }
 
     async fn sfn(&self) -> &aws_sdk_sfn::Client {
-        self.sfn
-            .get_or_init(|| async { aws_sdk_sfn::Client::new(crate::runtime::aws_config().await) })
-            .await
+        self.sfn.get(aws_sdk_sfn::Client::new).await
     }
 
     /// Starts the loop for one request; a loop already started for it (a redelivered event)
@@ -432,21 +421,45 @@ impl Waiter {
         Ok(state)
     }
 
-    /// Answers FAILED about an endpoint that is not this resource's: no tag is written on it.
+    /// Answers FAILED about an endpoint that is not this resource's: no tag is written on it,
+    /// and the answer does not name it.
     async fn answer_foreign(
         &self,
         state: &WaitState,
         reason: Error,
         deadline: Instant,
     ) -> Result<()> {
-        let Some(response_url) = &state.response_url else { return Ok(()) };
+        match &state.response_url {
+            Some(response_url) => {
+                self.deliver(state, response_url, None, Err(reason), deadline).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Sends CloudFormation the answer for `state`'s request, with `physical_id` (else the
+    /// placeholder of a failed Create).
+    async fn deliver(
+        &self,
+        state: &WaitState,
+        response_url: &str,
+        physical_id: Option<&str>,
+        result: Result<Outcome>,
+        deadline: Instant,
+    ) -> Result<()> {
+        let envelope = Envelope {
+            response_url: response_url.to_owned(),
+            stack_id: state.stack_id.clone(),
+            request_id: state.request_id.clone(),
+            logical_id: state.logical_resource_id.clone(),
+            resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
+        };
         let url = self.responder.policy().check(response_url)?;
-        let mut answer = build_answer(
-            &envelope_of(state, response_url),
-            None,
-            Err(Failure::from(reason.to_string())),
-        );
-        self.responder.send(&url, encode_answer(&mut answer), deadline).await
+        let result = result.map_err(|e| Failure::from(e.to_string()));
+        let mut answer = build_answer(&envelope, physical_id, result);
+        self.responder.send(&url, encode_answer(&mut answer), deadline).await?;
+        tracing::info!(status = ?answer.status, reason = answer.reason.as_deref().unwrap_or_default(), "answered CloudFormation");
+        Ok(())
     }
 
     /// Answers CloudFormation (when this loop answers anyone), then records that it did.
@@ -465,17 +478,8 @@ impl Waiter {
             }
             return Ok(());
         };
-        let envelope = envelope_of(state, response_url);
-        let url = self.responder.policy().check(response_url)?;
         // A failure keeps the endpoint's id, so the rollback's Delete removes it.
-        let mut answer = build_answer(
-            &envelope,
-            Some(&state.vpc_endpoint_id),
-            result.map_err(|e| Failure::from(e.to_string())),
-        );
-        let body = encode_answer(&mut answer);
-        self.responder.send(&url, body, deadline).await?;
-        tracing::info!(status = ?answer.status, reason = answer.reason.as_deref().unwrap_or_default(), "answered CloudFormation");
+        self.deliver(state, response_url, Some(&state.vpc_endpoint_id), result, deadline).await?;
         // Recorded after the answer: a Check retried after this point answers nothing more.
         // (Recording first would risk never answering, which leaves the stack hanging.)
         if let Err(err) = self

@@ -10,10 +10,8 @@ use aws_sdk_ec2::types::{
     VpcAttributeName, VpcCidrBlockStateCode, VpcEndpoint, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
-use std::sync::Arc;
-use tokio::sync::OnceCell;
 
-use crate::runtime;
+use crate::runtime::LazyClient;
 
 use crate::error::{AwsError, AwsErrorKind};
 
@@ -247,7 +245,7 @@ pub struct VpcDns {
 /// EC2 operations for the resources of this project.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
-    client: Arc<OnceCell<Client>>,
+    client: LazyClient<Client>,
 }
 
 fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecification {
@@ -365,17 +363,17 @@ fn permissions(rules: &[IngressRule], description: &str) -> Vec<IpPermission> {
 impl Ec2 {
     /// Operations over `client`.
     pub fn new(client: Client) -> Self {
-        Self { client: Arc::new(OnceCell::new_with(Some(client))) }
+        Self { client: LazyClient::ready(client) }
     }
 
     /// Operations over a client made on first use from the standard AWS configuration
-    /// ([`runtime::aws_config`]): nothing of it is done at start, so it costs no cold start.
+    /// ([`LazyClient`]): nothing of it is done at start, so it costs no cold start.
     pub fn lazy() -> Self {
-        Self { client: Arc::new(OnceCell::new()) }
+        Self { client: LazyClient::default() }
     }
 
     async fn client(&self) -> &Client {
-        self.client.get_or_init(|| async { Client::new(runtime::aws_config().await) }).await
+        self.client.get(Client::new).await
     }
 
     /// The Region the client calls.
@@ -752,28 +750,32 @@ impl Ec2 {
             .collect())
     }
 
-    /// The VPC's `enableDnsSupport` and `enableDnsHostnames` (one call each: the API reads one
-    /// attribute per call).
+    /// The VPC's `enableDnsSupport` and `enableDnsHostnames` (one call each, at once: the API
+    /// reads one attribute per call).
     pub async fn vpc_dns_attributes(&self, vpc_id: &str) -> Ec2Result<VpcDns> {
-        let client = self.client().await;
-        let support = client
-            .describe_vpc_attribute()
-            .vpc_id(vpc_id)
-            .attribute(VpcAttributeName::EnableDnsSupport)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
-        let hostnames = client
-            .describe_vpc_attribute()
-            .vpc_id(vpc_id)
-            .attribute(VpcAttributeName::EnableDnsHostnames)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+        let (support, hostnames) = tokio::try_join!(
+            self.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsSupport),
+            self.vpc_attribute(vpc_id, VpcAttributeName::EnableDnsHostnames),
+        )?;
         Ok(VpcDns {
             support: support.enable_dns_support().and_then(|v| v.value()).unwrap_or(false),
             hostnames: hostnames.enable_dns_hostnames().and_then(|v| v.value()).unwrap_or(false),
         })
+    }
+
+    async fn vpc_attribute(
+        &self,
+        vpc_id: &str,
+        attribute: VpcAttributeName,
+    ) -> Ec2Result<aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput> {
+        self.client()
+            .await
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(attribute)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))
     }
 
     /// The connection notifications of an endpoint: (notification id, SNS topic ARN) pairs.

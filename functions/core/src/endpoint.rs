@@ -157,18 +157,17 @@ impl EndpointSpec {
 /// The idempotency token of one request: the same for every delivery of the same request (so
 /// no second endpoint is made), at most 64 characters as EC2 requires.
 pub fn client_token(ctx: &RequestContext) -> String {
-    let digest =
-        Sha256::digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id));
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    request_digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id))
 }
 
 /// The idempotency token of the connection notification one request makes.
 pub fn notification_token(ctx: &RequestContext) -> String {
-    let digest = Sha256::digest(format!(
-        "connection-notification\n{}\n{}\n{}",
-        ctx.stack_id, ctx.logical_id, ctx.request_id
-    ));
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    request_digest(format!("connection-notification\n{}", client_token(ctx)))
+}
+
+/// 64 hex characters: the longest ClientToken EC2 takes.
+fn request_digest(text: String) -> String {
+    Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether properties (old or new) name a `ConnectionNotificationArn`.
@@ -443,7 +442,8 @@ impl EndpointResource {
     ) -> Result<Reply> {
         let (service, private_dns) = self.verify(ctx, spec, None).await?;
         if !replacing {
-            if let Some(earlier) = self.made_before(ctx, spec).await? {
+            // Live, pending ones included.
+            if let Some(earlier) = self.made_before(ctx, spec, |e| !e.is_finished()).await? {
                 // A Create interrupted earlier (its call completed after the deadline) left
                 // this endpoint: it is the one to keep, not a second one beside it.
                 tracing::info!(endpoint_id = %earlier.id, state = %earlier.state, "adopting the endpoint an earlier Create of this resource made");
@@ -613,12 +613,13 @@ impl EndpointResource {
         }
     }
 
-    /// A live endpoint (pending ones included) this resource made before that already is what
-    /// the spec asks for.
+    /// An endpoint this resource made before that already is what the spec asks for and that
+    /// `usable` accepts.
     async fn made_before(
         &self,
         ctx: &RequestContext,
         spec: &EndpointSpec,
+        usable: impl Fn(&EndpointView) -> bool,
     ) -> Result<Option<EndpointView>> {
         let region = self.ec2.region().await;
         Ok(self
@@ -626,24 +627,7 @@ impl EndpointResource {
             .endpoints_made_for(&ctx.stack_id, &ctx.logical_id)
             .await?
             .into_iter()
-            .find(|e| !e.is_finished() && !needs_replacement(e, spec, &region)))
-    }
-
-    /// A live endpoint this resource made before, other than `current`, that already is what the
-    /// spec asks for: the one being replaced, when a rollback asks for it again.
-    async fn earlier_endpoint(
-        &self,
-        ctx: &RequestContext,
-        spec: &EndpointSpec,
-        current: &str,
-    ) -> Result<Option<EndpointView>> {
-        let region = self.ec2.region().await;
-        Ok(self
-            .ec2
-            .endpoints_made_for(&ctx.stack_id, &ctx.logical_id)
-            .await?
-            .into_iter()
-            .find(|e| e.id != current && !e.is_deleted() && !needs_replacement(e, spec, &region)))
+            .find(|e| usable(e) && !needs_replacement(e, spec, &region)))
     }
 
     /// Makes the endpoint's connection notifications those of `wanted` (none, or one topic).
@@ -675,14 +659,7 @@ impl EndpointResource {
         notifications: bool,
     ) -> Result<()> {
         if notifications {
-            let ids: Vec<String> = self
-                .ec2
-                .connection_notifications(id)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
-            self.ec2.remove_connection_notifications(&ids).await?;
+            self.reconcile_notifications(ctx, id, None).await?;
         }
         self.ec2.delete_endpoint(id).await?;
         loop {
@@ -729,7 +706,9 @@ impl CustomResource for EndpointResource {
         // Only what this resource made is changed (an event can name any id).
         ec2::check_owned(&current.id, &current.tags, &ctx.stack_id, &ctx.logical_id)?;
         let current = if needs_replacement(&current, &spec, &self.ec2.region().await) {
-            match self.earlier_endpoint(ctx, &spec, &current.id).await? {
+            // Not deleted, other than the current one: the one being replaced.
+            let earlier = |e: &EndpointView| e.id != current.id && !e.is_deleted();
+            match self.made_before(ctx, &spec, earlier).await? {
                 // A rollback to the endpoint being replaced: it still exists, so it is the one
                 // to return to (a new one would clash with its private DNS name).
                 Some(earlier) => {

@@ -368,12 +368,7 @@ fn escaped(text: &str) -> String {
 
 /// `text` cut to at most `max` bytes on a character boundary, marked with `...` when cut.
 pub fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let keep = max.saturating_sub(3);
-    let cut = (0..=keep).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-    format!("{}...", &text[..cut])
+    crate::cfn::truncate_with(text, max, "...")
 }
 
 /// The known key closest to a misspelt one: the same but for case, or a few edits away.

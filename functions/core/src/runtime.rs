@@ -40,6 +40,35 @@ pub async fn aws_config() -> &'static SdkConfig {
     CONFIG.get_or_init(load_aws_config).await
 }
 
+/// An AWS SDK client made on first use from [`aws_config`]: nothing of it is done at start, so
+/// it costs no cold start. Clones share the one client.
+#[derive(Debug)]
+pub struct LazyClient<C>(std::sync::Arc<tokio::sync::OnceCell<C>>);
+
+impl<C> Default for LazyClient<C> {
+    fn default() -> Self {
+        Self(Default::default())
+    }
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        Self(std::sync::Arc::clone(&self.0))
+    }
+}
+
+impl<C> LazyClient<C> {
+    /// A client that is already made (tests hand in a mocked one).
+    pub fn ready(client: C) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))))
+    }
+
+    /// The client, made with `new` (an SDK's `Client::new`) on first use.
+    pub async fn get(&self, new: impl FnOnce(&SdkConfig) -> C) -> &C {
+        self.0.get_or_init(|| async { new(aws_config().await) }).await
+    }
+}
+
 async fn load_aws_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(

@@ -155,14 +155,14 @@ pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str)
     let digest =
         Sha256::digest(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
     let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    // Only the characters EC2 allows in a group name (a hand-made event may hold any).
-    let base: String = format!("{}-{}", ctx.stack_name(), ctx.logical_id)
+    // Only the characters EC2 allows in a group name (a hand-made event may hold any): all
+    // ASCII, so cutting by bytes is safe.
+    let mut base: String = format!("{}-{}", ctx.stack_name(), ctx.logical_id)
         .chars()
         .filter(|c| is_description_char(*c))
         .collect();
-    // Cut on a character boundary, whatever the text.
-    let cut = (0..=255 - suffix.len() - 1).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
-    format!("{}-{suffix}", &base[..cut.min(base.len())])
+    base.truncate(255 - suffix.len() - 1);
+    format!("{base}-{suffix}")
 }
 
 /// Whether the observed group can't become the desired one in place.
@@ -336,9 +336,10 @@ impl SecurityGroupResource {
 }
 
 fn rule_description(description: &str) -> String {
-    let text = format!("{description} (privatelink-lambdas)");
-    let cut = (0..=255.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-    text[..cut].to_owned()
+    // `Description` is validated to EC2's characters, all ASCII: cutting by bytes is safe.
+    let mut text = format!("{description} (privatelink-lambdas)");
+    text.truncate(255);
+    text
 }
 
 fn outcome(group_id: &str, cidrs: &[String]) -> Outcome {

@@ -176,8 +176,8 @@ pub fn parse_event(event: Value) -> Parsed {
 pub enum RawEvent {
     /// A JSON object: its fields, unread.
     Fields(BTreeMap<String, Box<serde_json::value::RawValue>>),
-    /// Anything else, by kind (`a list`, `a string`...).
-    NotAnObject(&'static str),
+    /// Anything else (a list, a string...): not an event that can be answered.
+    NotAnObject,
 }
 
 impl RawEvent {
@@ -235,31 +235,31 @@ impl<'de> serde::Deserialize<'de> for RawEvent {
                 mut seq: A,
             ) -> Result<RawEvent, A::Error> {
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(RawEvent::NotAnObject("a list"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_str<E>(self, _: &str) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("a string"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_bool<E>(self, _: bool) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("a boolean"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_i64<E>(self, _: i64) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("a number"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_u64<E>(self, _: u64) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("a number"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_f64<E>(self, _: f64) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("a number"))
+                Ok(RawEvent::NotAnObject)
             }
 
             fn visit_unit<E>(self) -> Result<RawEvent, E> {
-                Ok(RawEvent::NotAnObject("null"))
+                Ok(RawEvent::NotAnObject)
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -444,11 +444,15 @@ pub fn encode_answer(answer: &mut CloudFormationCustomResourceResponse) -> Vec<u
 
 /// The first `max` bytes of `text`, cut at a character boundary, marked when cut.
 pub fn truncate(text: &str, max: usize) -> String {
+    truncate_with(text, max, " [...]")
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary, ending in `marker` when cut.
+pub fn truncate_with(text: &str, max: usize, marker: &str) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let marker = " [...]";
-    let mut cut = max - marker.len();
+    let mut cut = max.saturating_sub(marker.len());
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }

@@ -2,11 +2,8 @@
 //! can hand-craft an event naming another stack's resources, so an event is acted on only while
 //! its stack operation is under way for that resource (`DescribeStackResource`).
 
-use std::sync::Arc;
-
-use tokio::sync::OnceCell;
-
 use crate::error::{AwsError, Error, Result};
+use crate::runtime::LazyClient;
 
 /// Whether a resource status means CloudFormation waits for the resource's answer: a Create,
 /// Update or Delete under way, rollbacks included (`UPDATE_IN_PROGRESS` while rolling back).
@@ -17,7 +14,7 @@ pub fn is_waiting(status: &str) -> bool {
 /// Asks CloudFormation about a stack's resources, with a client made on first use.
 #[derive(Debug, Clone, Default)]
 pub struct StackCheck {
-    client: Arc<OnceCell<aws_sdk_cloudformation::Client>>,
+    client: LazyClient<aws_sdk_cloudformation::Client>,
 }
 
 impl StackCheck {
@@ -27,11 +24,7 @@ impl StackCheck {
     }
 
     async fn client(&self) -> &aws_sdk_cloudformation::Client {
-        self.client
-            .get_or_init(|| async {
-                aws_sdk_cloudformation::Client::new(crate::runtime::aws_config().await)
-            })
-            .await
+        self.client.get(aws_sdk_cloudformation::Client::new).await
     }
 
     /// The resource's status and current physical id, or `None` when the stack or the resource
