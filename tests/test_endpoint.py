@@ -68,7 +68,15 @@ def test_create_makes_one_interface_per_zone_and_answers_its_attributes(fn, cfn,
     subnets = [ipaddress.ip_network(c) for c in consumer_vpc.subnet_cidrs.values()]
     assert len(addresses) == 2
     assert all(any(ipaddress.ip_address(a) in s for s in subnets) for a in addresses), addresses
-    assert data["DnsName"] in data["DnsEntries"].split(",")
+    # DnsEntries as AWS::EC2::VPCEndpoint gives them: HostedZoneId:DnsName (an alias needs the zone).
+    entries = {e["DnsName"]: e["HostedZoneId"] for e in described["DnsEntries"]}
+    assert data["DnsEntries"].split(",") == [f"{z}:{n}" for n, z in entries.items()]
+    assert data["DnsName"] in entries
+    assert data["CreationTimestamp"] and data["CreationTimestamp"].endswith(str(time.gmtime().tm_year))
+    assert data["SubnetAddresses"].split(",") == [
+        f"{eni['SubnetId']}={eni['PrivateIpAddress']}"
+        for eni in ec2.describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"]
+    ]
     assert data["SecurityGroupIds"]  # the VPC's default group, as AWS does without SecurityGroupIds
     tags = {t["Key"]: t["Value"] for t in described["Tags"]}
     assert tags["privatelink-lambdas:stack-id"] == stack

@@ -60,7 +60,8 @@ def test_create_admits_only_the_vpc_cidr_on_443_and_allows_no_egress(fn, cfn, ec
     assert answer["Status"] == "SUCCESS", answer
     group_id = answer["PhysicalResourceId"]
     assert group_id.startswith("sg-")
-    assert answer["Data"] == {"GroupId": group_id, "SourceCidrs": "10.0.0.0/16"}
+    assert answer["Data"] == {"GroupId": group_id, "SourceCidrs": "10.0.0.0/16",
+                              "SourceSecurityGroupIds": "", "SourcePrefixListIds": ""}
     g = group(ec2, group_id)
     assert ingress(g) == {(443, "10.0.0.0/16")}
     assert g["IpPermissionsEgress"] == []

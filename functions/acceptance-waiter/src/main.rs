@@ -1,11 +1,12 @@
 //! `privatelink-acceptance-waiter`: one Check of the acceptance loop (see `templates/acceptance-waiter.asl.json`).
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use privatelink_core::acceptance::{WaitState, Waiter};
+use privatelink_core::acceptance::WaitState;
 use privatelink_core::cfn::engine::invocation_deadline;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
 use privatelink_core::cfn::stack::StackCheck;
 use privatelink_core::ec2::Ec2;
+use privatelink_core::endpoint::waiter::Waiter;
 use privatelink_core::runtime;
 
 #[tokio::main(flavor = "current_thread")]

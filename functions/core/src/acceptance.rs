@@ -1,25 +1,20 @@
-//! Waiting for the provider to accept, past one Lambda invocation.
+//! Waiting for the provider to accept, past one Lambda invocation: the loop's state, its
+//! decision, its timing, and starting and stopping it.
 //!
 //! When a Create leaves an endpoint in `pendingAcceptance`, `privatelink-endpoint` hands the
 //! answer over to a Step Functions loop (Check -> Done? -> Wait -> Check) instead of answering.
-//! Each Check is one call of `privatelink-acceptance-waiter`, which takes one look at the
-//! endpoint and returns the loop's state with `Done` set when the loop should end. The waiter
-//! answers CloudFormation at most once: before it reports done after answering it tags the
-//! endpoint with the request id, and a retried Check that finds that tag answers nothing.
+//! Each Check is one call of `privatelink-acceptance-waiter` ([`crate::endpoint::waiter`]),
+//! which takes one look at the endpoint and returns the loop's state with `Done` set when the
+//! loop should end.
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::time::Instant;
 
 use crate::cfn::engine::RequestContext;
-use crate::cfn::responder::Responder;
-use crate::cfn::stack::StackCheck;
-use crate::cfn::{build_answer, encode_answer, Envelope, Failure, Outcome};
-use crate::ec2::{self, Ec2, EndpointChange, EndpointView};
-use crate::endpoint::{endpoint_outcome, explain};
-use crate::error::{AwsError, Error, Result};
+use crate::ec2::{EndpointState, EndpointView};
+use crate::error::{AwsError, Result};
 use crate::runtime::LazyClient;
 
 /// The tag that records that CloudFormation was answered for a request (its value).
@@ -133,20 +128,20 @@ pub enum Step {
 
 /// Decides the next step from what was observed; `now` in seconds since the epoch.
 pub fn decide(state: &WaitState, endpoint: Option<&EndpointView>, now: u64) -> Step {
-    let Some(endpoint) = endpoint.filter(|e| !e.is_deleted()) else {
+    let Some(endpoint) = endpoint.filter(|e| !e.state.is_deleted()) else {
         return Step::Gone;
     };
     if state.answers() && endpoint.tags.get(TAG_ANSWERED) == Some(&state.request_id) {
         return Step::AlreadyAnswered;
     }
-    if endpoint.is("available") {
+    if endpoint.state == EndpointState::Available {
         return Step::Succeed {
             enable_private_dns: state.private_dns_enabled && !endpoint.private_dns_enabled,
         };
     }
-    if ["rejected", "failed", "expired"].iter().any(|s| endpoint.is(s)) {
+    if endpoint.state.is_failed() {
         return Step::Failed {
-            state: endpoint.state.clone(),
+            state: endpoint.state.to_string(),
             last_error: endpoint.last_error.clone(),
         };
     }
@@ -193,7 +188,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn epoch_seconds() -> u64 {
+/// Now, in seconds since the epoch (the loop's clock).
+pub fn epoch_seconds() -> u64 {
     crate::runtime::since_epoch().as_secs()
 }
 
@@ -285,214 +281,6 @@ impl Handoff {
     }
 }
 
-/// The waiter: one look at the endpoint per call.
-pub struct Waiter {
-    ec2: Ec2,
-    responder: Responder,
-    stack_check: Option<StackCheck>,
-}
-
-impl Waiter {
-    /// A waiter over EC2 operations, answering through `responder`.
-    pub fn new(ec2: Ec2, responder: Responder) -> Self {
-        Self { ec2, responder, stack_check: None }
-    }
-
-    /// Before each Check of a loop that answers, asks whether CloudFormation still waits; when
-    /// it no longer does (the stack was cancelled, timed out or deleted), the loop ends without
-    /// answering and without switching anything on.
-    pub fn with_stack_check(mut self, check: StackCheck) -> Self {
-        self.stack_check = Some(check);
-        self
-    }
-
-    /// One Check: looks at the endpoint, acts, and returns the next state (`Done` when over).
-    /// An error (EC2 unreachable) is returned to Step Functions, whose Retry calls again.
-    /// `deadline`: the invocation's, which bounds the answer's delivery.
-    pub async fn check(&self, mut state: WaitState, deadline: Instant) -> Result<WaitState> {
-        let now = epoch_seconds();
-        state.started_at.get_or_insert(now);
-        if let (Some(check), true) = (&self.stack_check, state.answers()) {
-            match check.confirm(&state.stack_id, &state.logical_resource_id, None).await {
-                Ok(()) => {}
-                Err(not_awaited @ Error::NotAwaited { .. }) => {
-                    tracing::warn!(error = %not_awaited, "CloudFormation no longer waits: ending the loop");
-                    state.done = true;
-                    return Ok(state);
-                }
-                // Asking failed: Step Functions' Retry asks again.
-                Err(err) => return Err(err),
-            }
-        }
-        let endpoint = self.ec2.endpoint(&state.vpc_endpoint_id).await?;
-        state.last_state = endpoint.as_ref().map(|e| e.state.clone());
-        if let Some(error) = state.error.take() {
-            // Checks kept failing: answer FAILED rather than leave the stack waiting.
-            return self.give_up(state, endpoint.as_ref(), &error, deadline).await;
-        }
-        // Only an endpoint this stack's resource made is acted on (the input can name any id).
-        if let Some(endpoint) = &endpoint {
-            let owned = ec2::check_owned(
-                &endpoint.id,
-                &endpoint.tags,
-                &state.stack_id,
-                &state.logical_resource_id,
-            );
-            if let Err(not_owned) = owned {
-                tracing::error!(error = %not_owned, "refusing to act on an endpoint of another resource");
-                if state.answers() {
-                    self.answer_foreign(&state, not_owned, deadline).await?;
-                }
-                state.done = true;
-                return Ok(state);
-            }
-        }
-        let step = decide(&state, endpoint.as_ref(), now);
-        tracing::info!(endpoint_id = %state.vpc_endpoint_id, ?step, "checked");
-        match step {
-            Step::KeepWaiting => return Ok(state),
-            Step::Gone | Step::AlreadyAnswered => {}
-            Step::Succeed { enable_private_dns } => {
-                let endpoint = endpoint.expect("Succeed is decided on an endpoint");
-                let result = self.finish(&state, &endpoint, enable_private_dns).await;
-                self.answer(&state, result, deadline).await?;
-            }
-            Step::Failed { state: ended, last_error } => {
-                let reason = Error::EndpointFailed {
-                    endpoint: state.vpc_endpoint_id.clone(),
-                    state: ended,
-                    last_error,
-                };
-                self.answer(&state, Err(reason), deadline).await?;
-            }
-            Step::TimedOut => {
-                let reason = Error::NotReady {
-                    what: format!("Acceptance of VPC endpoint {}", state.vpc_endpoint_id),
-                    detail: format!(
-                        "the provider of {} has not accepted it after {} s; ask the provider to accept the connection from {} (or raise AcceptanceTimeoutSeconds)",
-                        state.service_name, state.timeout_seconds, state.vpc_endpoint_id
-                    ),
-                };
-                self.answer(&state, Err(reason), deadline).await?;
-            }
-        }
-        state.done = true;
-        Ok(state)
-    }
-
-    /// Switches Private DNS on when asked, and builds the same answer as a direct Create.
-    async fn finish(
-        &self,
-        state: &WaitState,
-        endpoint: &EndpointView,
-        enable_private_dns: bool,
-    ) -> Result<Outcome> {
-        if enable_private_dns {
-            let change =
-                EndpointChange { private_dns_enabled: Some(true), ..EndpointChange::default() };
-            self.ec2
-                .modify_endpoint(&endpoint.id, &change)
-                .await
-                .map_err(|e| explain(e, &endpoint.vpc_id))?;
-            tracing::info!(endpoint_id = %endpoint.id, "Private DNS switched on");
-        }
-        let addresses = self.ec2.interface_addresses(&endpoint.network_interface_ids).await?;
-        let dns_name = state.private_dns_name.as_deref().filter(|_| state.private_dns_enabled);
-        Ok(endpoint_outcome(endpoint, &addresses, dns_name))
-    }
-
-    async fn give_up(
-        &self,
-        mut state: WaitState,
-        endpoint: Option<&EndpointView>,
-        error: &Value,
-        deadline: Instant,
-    ) -> Result<WaitState> {
-        let already = endpoint.is_some_and(|e| e.tags.get(TAG_ANSWERED) == Some(&state.request_id));
-        if !already {
-            let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("unknown error");
-            let reason = Error::NotReady {
-                what: format!("Waiting for acceptance of VPC endpoint {}", state.vpc_endpoint_id),
-                detail: format!("the acceptance waiter kept failing: {cause}"),
-            };
-            self.answer(&state, Err(reason), deadline).await?;
-        }
-        state.done = true;
-        Ok(state)
-    }
-
-    /// Answers FAILED about an endpoint that is not this resource's: no tag is written on it,
-    /// and the answer does not name it.
-    async fn answer_foreign(
-        &self,
-        state: &WaitState,
-        reason: Error,
-        deadline: Instant,
-    ) -> Result<()> {
-        match &state.response_url {
-            Some(response_url) => {
-                self.deliver(state, response_url, None, Err(reason), deadline).await
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Sends CloudFormation the answer for `state`'s request, with `physical_id` (else the
-    /// placeholder of a failed Create).
-    async fn deliver(
-        &self,
-        state: &WaitState,
-        response_url: &str,
-        physical_id: Option<&str>,
-        result: Result<Outcome>,
-        deadline: Instant,
-    ) -> Result<()> {
-        let envelope = Envelope {
-            response_url: response_url.to_owned(),
-            stack_id: state.stack_id.clone(),
-            request_id: state.request_id.clone(),
-            logical_id: state.logical_resource_id.clone(),
-            resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
-        };
-        let url = self.responder.policy().check(response_url)?;
-        let result = result.map_err(|e| Failure::from(e.to_string()));
-        let mut answer = build_answer(&envelope, physical_id, result);
-        self.responder.send(&url, encode_answer(&mut answer), deadline).await?;
-        tracing::info!(status = ?answer.status, reason = answer.reason.as_deref().unwrap_or_default(), "answered CloudFormation");
-        Ok(())
-    }
-
-    /// Answers CloudFormation (when this loop answers anyone), then records that it did.
-    async fn answer(
-        &self,
-        state: &WaitState,
-        result: Result<Outcome>,
-        deadline: Instant,
-    ) -> Result<()> {
-        let Some(response_url) = &state.response_url else {
-            match result {
-                Ok(_) => tracing::info!("background loop done"),
-                Err(err) => {
-                    tracing::warn!(error = %err, "background loop ended without Private DNS")
-                }
-            }
-            return Ok(());
-        };
-        // A failure keeps the endpoint's id, so the rollback's Delete removes it.
-        self.deliver(state, response_url, Some(&state.vpc_endpoint_id), result, deadline).await?;
-        // Recorded after the answer: a Check retried after this point answers nothing more.
-        // (Recording first would risk never answering, which leaves the stack hanging.)
-        if let Err(err) = self
-            .ec2
-            .tag(&state.vpc_endpoint_id, &[(TAG_ANSWERED.to_owned(), state.request_id.clone())])
-            .await
-        {
-            tracing::warn!(error = %err, "could not record the answer on the endpoint");
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,7 +305,11 @@ mod tests {
     }
 
     fn endpoint(state: &str) -> EndpointView {
-        EndpointView { id: "vpce-1".into(), state: state.into(), ..EndpointView::default() }
+        EndpointView {
+            id: "vpce-1".into(),
+            state: EndpointState::parse(state),
+            ..EndpointView::default()
+        }
     }
 
     #[test]

@@ -166,6 +166,19 @@ pub enum Error {
         offered: String,
     },
 
+    /// A service in another Region serves this Region's subnets only from some zones.
+    #[error("Endpoint service {service} in {region} is reachable from this Region only in the zones {allowed}, and {subnets} lie elsewhere: choose subnets in those zones (zone ids are the same in every account: aws ec2 describe-subnets --query 'Subnets[].[SubnetId,AvailabilityZoneId]'), or set SkipUnsupportedZones to true")]
+    ZonesNotOfferedRemotely {
+        /// The service name.
+        service: String,
+        /// The service's Region.
+        region: String,
+        /// The subnets refused, each with its zone id.
+        subnets: String,
+        /// The zone ids AWS allows, comma-joined.
+        allowed: String,
+    },
+
     /// Two of the subnets lie in one Availability Zone.
     #[error("SubnetIds has {first} and {second} in the same Availability Zone {zone}: an endpoint takes at most one subnet per zone")]
     SubnetsShareZone {

@@ -61,7 +61,16 @@ impl<'a> PropertyReader<'a> {
     /// Ends reading: `Ok(value)` when no problem was recorded, else every problem at once. A
     /// key that nothing read (and CloudFormation did not add) is a problem too, named with the
     /// closest key that was read.
-    pub fn finish<T>(mut self, value: T) -> Result<T> {
+    pub fn finish<T>(self, value: T) -> Result<T> {
+        let problems = self.into_problems();
+        if problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::InvalidProperties(problems))
+        }
+    }
+
+    fn into_problems(mut self) -> Vec<PropertyProblem> {
         let unknown: Vec<&String> = self
             .properties
             .keys()
@@ -80,11 +89,57 @@ impl<'a> PropertyReader<'a> {
             })
             .collect();
         self.problems.extend(problems);
-        if self.problems.is_empty() {
-            Ok(value)
-        } else {
-            Err(Error::InvalidProperties(self.problems))
+        self.problems
+    }
+
+    /// An object property, read by `read` with a reader of its own; its problems are named
+    /// `key.Field`.
+    pub fn optional_object<T>(
+        &mut self,
+        key: &str,
+        read: impl FnOnce(&mut PropertyReader<'a>) -> T,
+    ) -> Option<T> {
+        let value = self.get(key)?;
+        self.read_nested(key, value, read)
+    }
+
+    /// A list of objects, each read by `read`; problems are named `key[i].Field`.
+    pub fn optional_object_list<T>(
+        &mut self,
+        key: &str,
+        mut read: impl FnMut(&mut PropertyReader<'a>) -> T,
+    ) -> Option<Vec<T>> {
+        let Value::Array(items) = self.get(key)? else {
+            self.problem(key, "must be a list of objects");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            out.push(self.read_nested(&format!("{key}[{i}]"), item, &mut read)?);
         }
+        Some(out)
+    }
+
+    fn read_nested<T>(
+        &mut self,
+        name: &str,
+        value: &'a Value,
+        read: impl FnOnce(&mut PropertyReader<'a>) -> T,
+    ) -> Option<T> {
+        let Value::Object(map) = value else {
+            self.problem(name, format!("must be an object, got {}", kind_of(value)));
+            return None;
+        };
+        let mut inner =
+            PropertyReader { properties: map, problems: Vec::new(), read: BTreeSet::new() };
+        let result = read(&mut inner);
+        let problems = inner.into_problems();
+        let ok = problems.is_empty();
+        for problem in problems {
+            let field = problem.property.trim_matches('"');
+            self.problem(&format!("{name}.{field}"), problem.problem);
+        }
+        ok.then_some(result)
     }
 
     fn get(&mut self, key: &str) -> Option<&'a Value> {

@@ -1,5 +1,6 @@
-//! `Custom::PrivateLinkSecurityGroup`: a group that admits only the given CIDRs (by default the
-//! VPC's own) on the service's ports, with no outbound rules.
+//! `Custom::PrivateLinkSecurityGroup`: a group that admits only the given sources (CIDR blocks,
+//! security groups, prefix lists; by default the VPC's own blocks) on the service's ports, with
+//! no outbound rules.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cfn::engine::{CustomResource, RequestContext};
 use crate::cfn::{self, Outcome, Reply};
-use crate::ec2::{self, Ec2, GroupView, IngressRule};
+use crate::ec2::{self, Ec2, GroupView, IngressRule, Source};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
 
@@ -26,8 +27,15 @@ pub struct GroupSpec {
     pub vpc_id: String,
     /// `Ports`, default 443.
     pub ports: Vec<u16>,
-    /// `SourceCidrs`; `None`: the VPC's own blocks.
+    /// `SourceCidrs`; `None`: the VPC's own blocks, read again on every Update, unless other
+    /// sources are given.
     pub source_cidrs: Option<Vec<String>>,
+    /// `SourceSecurityGroupIds`: groups whose interfaces may connect (the application's).
+    pub source_group_ids: Vec<String>,
+    /// `SourcePrefixListIds`: managed prefix lists that may connect.
+    pub source_prefix_lists: Vec<String>,
+    /// `ExistingGroupId`: a group made by hand (the console runbook's) that a Create takes over.
+    pub existing_group_id: Option<String>,
     /// `GroupName`; `None`: derived from the stack and logical id.
     pub group_name: Option<String>,
     /// `Description`.
@@ -77,7 +85,29 @@ impl GroupSpec {
             canonical.dedup();
             canonical
         });
+        let source_group_ids = match r.optional_list("SourceSecurityGroupIds") {
+            Some(list) if !list.is_empty() => r.id_list("SourceSecurityGroupIds", "sg-"),
+            _ => None,
+        };
+        let source_prefix_lists = match r.optional_list("SourcePrefixListIds") {
+            Some(list) if !list.is_empty() => r.id_list("SourcePrefixListIds", "pl-"),
+            _ => None,
+        };
+        let existing_group_id = match r.optional_string("ExistingGroupId") {
+            Some(id) if properties::is_aws_id(&id, "sg-") => Some(id),
+            Some(id) => {
+                r.problem(
+                    "ExistingGroupId",
+                    format!("{} is not a sg- id", properties::quoted(&id)),
+                );
+                None
+            }
+            None => None,
+        };
         let group_name = r.optional_string("GroupName");
+        if group_name.is_some() && existing_group_id.is_some() {
+            r.problem("GroupName", "can't be set with ExistingGroupId: a group keeps its name");
+        }
         if let Some(name) = &group_name {
             if name.len() > 255 || name.to_ascii_lowercase().starts_with("sg-") {
                 r.problem("GroupName", "must be 1-255 characters and must not start with sg-");
@@ -96,6 +126,9 @@ impl GroupSpec {
             vpc_id: vpc_id.unwrap_or_default(),
             ports,
             source_cidrs,
+            source_group_ids: source_group_ids.unwrap_or_default(),
+            source_prefix_lists: source_prefix_lists.unwrap_or_default(),
+            existing_group_id,
             group_name,
             description,
             tags,
@@ -130,13 +163,33 @@ pub fn check_source(text: &str, allow_any_source: bool) -> std::result::Result<S
     Ok(net.to_string())
 }
 
-/// The inbound rules that admit `cidrs` on `ports`.
-pub fn desired_rules(ports: &[u16], cidrs: &[String]) -> BTreeSet<IngressRule> {
+impl GroupSpec {
+    /// Whether the VPC's own blocks are the CIDR sources: `SourceCidrs` left out, and no other
+    /// source given (a group source alone means only that group may connect).
+    pub fn defaults_to_vpc_cidrs(&self) -> bool {
+        self.source_cidrs.is_none()
+            && self.source_group_ids.is_empty()
+            && self.source_prefix_lists.is_empty()
+    }
+}
+
+/// The inbound rules that admit `sources` on `ports`.
+pub fn desired_rules(ports: &[u16], sources: &[Source]) -> BTreeSet<IngressRule> {
     ports
         .iter()
         .flat_map(|port| {
-            cidrs.iter().map(move |cidr| IngressRule { port: *port, cidr: cidr.clone() })
+            sources.iter().map(move |source| IngressRule { port: *port, source: source.clone() })
         })
+        .collect()
+}
+
+/// Every source of the spec: `cidrs` (given, or the VPC's), then groups, then prefix lists.
+pub fn sources(spec: &GroupSpec, cidrs: &[String]) -> Vec<Source> {
+    cidrs
+        .iter()
+        .map(|c| Source::Cidr(ec2::canonical_cidr(c)))
+        .chain(spec.source_group_ids.iter().cloned().map(Source::Group))
+        .chain(spec.source_prefix_lists.iter().cloned().map(Source::PrefixList))
         .collect()
 }
 
@@ -165,9 +218,36 @@ pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str)
     format!("{base}-{suffix}")
 }
 
-/// Whether the observed group can't become the desired one in place.
-pub fn needs_replacement(current: &GroupView, vpc_id: &str, name: &str, description: &str) -> bool {
-    current.vpc_id != vpc_id || current.name != name || current.description != description
+/// Whether the observed group can't become the desired one in place. A group taken over
+/// (`adopted`) keeps its own name and description: only its VPC counts.
+pub fn needs_replacement(
+    current: &GroupView,
+    vpc_id: &str,
+    name: &str,
+    description: &str,
+    adopted: bool,
+) -> bool {
+    current.vpc_id != vpc_id
+        || (!adopted && (current.name != name || current.description != description))
+}
+
+/// Why a hand-made group can't be taken over, if it can't: another VPC, or another resource's.
+pub fn adoption_problem(
+    group: &GroupView,
+    spec: &GroupSpec,
+    stack_id: &str,
+    logical_id: &str,
+) -> Option<Error> {
+    if ec2::is_owned_by_anyone(&group.tags) && !ec2::is_owned_by(&group.tags, stack_id, logical_id)
+    {
+        return Some(Error::NotOwned { id: group.id.clone(), owner: ec2::owner_of(&group.tags) });
+    }
+    (group.vpc_id != spec.vpc_id).then(|| {
+        Error::property(
+            "ExistingGroupId",
+            format!("{} is in {}, not in {}", group.id, group.vpc_id, spec.vpc_id),
+        )
+    })
 }
 
 /// Serves `Custom::PrivateLinkSecurityGroup`.
@@ -181,16 +261,56 @@ impl SecurityGroupResource {
         Self { ec2 }
     }
 
-    /// `SourceCidrs`, or else the VPC's own blocks.
+    /// `SourceCidrs`, or else the VPC's own blocks (as associated now), or none when other
+    /// sources are given. The source groups and prefix lists are checked to exist, so that a
+    /// typo is named before anything is made.
     async fn source_cidrs(&self, spec: &GroupSpec) -> Result<Vec<String>> {
+        let missing = self.ec2.missing_groups(&spec.source_group_ids).await?;
+        if !missing.is_empty() {
+            return Err(Error::property(
+                "SourceSecurityGroupIds",
+                format!("{} does not exist in this account and Region", missing.join(", ")),
+            ));
+        }
+        let missing = self.ec2.missing_prefix_lists(&spec.source_prefix_lists).await?;
+        if !missing.is_empty() {
+            return Err(Error::property(
+                "SourcePrefixListIds",
+                format!("{} does not exist in this account and Region", missing.join(", ")),
+            ));
+        }
         match &spec.source_cidrs {
             Some(cidrs) => Ok(cidrs.clone()),
+            None if !spec.defaults_to_vpc_cidrs() => Ok(Vec::new()),
             None => self
                 .ec2
                 .vpc_cidrs(&spec.vpc_id)
                 .await
                 .map_err(|e| e.not_found_is_property("VpcId", &spec.vpc_id)),
         }
+    }
+
+    /// `ExistingGroupId`'s group, checked and tagged as this resource's, then reconciled.
+    async fn adopt_existing(
+        &self,
+        ctx: &RequestContext,
+        spec: &GroupSpec,
+        group_id: &str,
+    ) -> Result<Outcome> {
+        let cidrs = self.source_cidrs(spec).await?;
+        let group = self.ec2.group(group_id).await?.ok_or_else(|| {
+            Error::property(
+                "ExistingGroupId",
+                format!("{group_id} does not exist in this account and Region"),
+            )
+        })?;
+        if let Some(problem) = adoption_problem(&group, spec, &ctx.stack_id, &ctx.logical_id) {
+            return Err(problem);
+        }
+        tracing::info!(group_id, "taking over the existing group");
+        self.ec2.tag(group_id, &ec2::owner_tags(&ctx.stack_id, &ctx.logical_id)).await?;
+        self.reconcile(ctx, group_id, spec, &cidrs).await?;
+        Ok(outcome(group_id, spec, &cidrs))
     }
 
     /// Makes the group (or adopts the one a redelivered request made), then reconciles it.
@@ -227,7 +347,7 @@ impl SecurityGroupResource {
             }
             return Err(err);
         }
-        Ok(outcome(&group_id, &cidrs))
+        Ok(outcome(&group_id, spec, &cidrs))
     }
 
     /// The group a name clash points at, if it is the one this resource made before (a
@@ -271,7 +391,7 @@ impl SecurityGroupResource {
         let current = self.visible_group(ctx, group_id).await?;
         // Endpoint interfaces only answer, and security groups are stateful: no outbound rule.
         self.ec2.revoke_egress(group_id, &current.egress).await?;
-        let desired = desired_rules(&spec.ports, cidrs);
+        let desired = desired_rules(&spec.ports, &sources(spec, cidrs));
         let (add, remove) = rule_changes(&current.ingress, &desired);
         let description = rule_description(&spec.description);
         self.ec2.authorize_ingress(group_id, &add, &description).await?;
@@ -342,13 +462,20 @@ fn rule_description(description: &str) -> String {
     text
 }
 
-fn outcome(group_id: &str, cidrs: &[String]) -> Outcome {
-    Outcome::new(group_id).with("GroupId", group_id).with("SourceCidrs", cidrs.join(","))
+fn outcome(group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Outcome {
+    Outcome::new(group_id)
+        .with("GroupId", group_id)
+        .with("SourceCidrs", cidrs.join(","))
+        .with("SourceSecurityGroupIds", spec.source_group_ids.join(","))
+        .with("SourcePrefixListIds", spec.source_prefix_lists.join(","))
 }
 
 impl CustomResource for SecurityGroupResource {
     async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
         let spec = GroupSpec::parse(properties)?;
+        if let Some(group_id) = &spec.existing_group_id {
+            return self.adopt_existing(ctx, &spec, group_id).await.map(Reply::from);
+        }
         self.create_group(ctx, &spec, None).await.map(Reply::from)
     }
 
@@ -377,13 +504,14 @@ impl CustomResource for SecurityGroupResource {
             .group_name
             .clone()
             .unwrap_or_else(|| default_group_name(ctx, &spec.vpc_id, &spec.description));
-        if needs_replacement(&current, &spec.vpc_id, &name, &spec.description) {
+        let adopted = spec.existing_group_id.as_deref() == Some(current.id.as_str());
+        if needs_replacement(&current, &spec.vpc_id, &name, &spec.description, adopted) {
             tracing::info!("VpcId, GroupName or Description changed: replacing the group");
             return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         }
         let cidrs = self.source_cidrs(&spec).await?;
         self.reconcile(ctx, physical_id, &spec, &cidrs).await?;
-        Ok(outcome(physical_id, &cidrs).into())
+        Ok(outcome(physical_id, &spec, &cidrs).into())
     }
 
     async fn delete(
@@ -545,11 +673,12 @@ mod tests {
 
     #[test]
     fn rule_changes_authorize_what_is_new_and_revoke_what_is_gone() {
-        let current = desired_rules(&[443], &["10.0.0.0/16".into(), "10.1.0.0/16".into()]);
-        let desired = desired_rules(&[443, 8443], &["10.0.0.0/16".into()]);
+        let cidr = |c: &str| Source::Cidr(c.into());
+        let current = desired_rules(&[443], &[cidr("10.0.0.0/16"), cidr("10.1.0.0/16")]);
+        let desired = desired_rules(&[443, 8443], &[cidr("10.0.0.0/16")]);
         let (add, remove) = rule_changes(&current, &desired);
-        assert_eq!(add, [IngressRule { port: 8443, cidr: "10.0.0.0/16".into() }]);
-        assert_eq!(remove, [IngressRule { port: 443, cidr: "10.1.0.0/16".into() }]);
+        assert_eq!(add, [IngressRule::from_cidr(8443, "10.0.0.0/16")]);
+        assert_eq!(remove, [IngressRule::from_cidr(443, "10.1.0.0/16")]);
     }
 
     #[test]
@@ -570,9 +699,12 @@ mod tests {
             description: "d".into(),
             ..GroupView::default()
         };
-        assert!(!needs_replacement(&current, "vpc-1", "n", "d"));
-        assert!(needs_replacement(&current, "vpc-2", "n", "d"));
-        assert!(needs_replacement(&current, "vpc-1", "m", "d"));
-        assert!(needs_replacement(&current, "vpc-1", "n", "e"));
+        assert!(!needs_replacement(&current, "vpc-1", "n", "d", false));
+        assert!(needs_replacement(&current, "vpc-2", "n", "d", false));
+        assert!(needs_replacement(&current, "vpc-1", "m", "d", false));
+        assert!(needs_replacement(&current, "vpc-1", "n", "e", false));
+        // A group taken over keeps its own name and description.
+        assert!(!needs_replacement(&current, "vpc-1", "m", "e", true));
+        assert!(needs_replacement(&current, "vpc-2", "n", "d", true));
     }
 }

@@ -14,12 +14,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::responder::{redact, Responder};
+use super::responder::Responder;
 use super::stack::StackCheck;
-use super::{
-    build_answer, encode_answer, parse_event, Envelope, Failure, Outcome, Parsed, RawEvent, Reply,
-    Request,
-};
+use super::{parse_event, Envelope, Failure, Parsed, RawEvent, Reply, Request};
 use crate::error::Result;
 
 /// What a handler knows about the request it serves.
@@ -194,13 +191,10 @@ impl<R: CustomResource> Engine<R> {
             }
         };
         // Checked before any work is done: an answer that cannot be sent makes the work pointless.
-        let url = match self.responder.policy().check(&envelope.response_url) {
-            Ok(url) => url,
-            Err(err) => {
-                tracing::error!(error = %err, "refused the ResponseURL; nothing done, no answer sent");
-                return Err(err);
-            }
-        };
+        if let Err(err) = self.responder.policy().check(&envelope.response_url) {
+            tracing::error!(error = %err, "refused the ResponseURL; nothing done, no answer sent");
+            return Err(err);
+        }
         let span = tracing::info_span!(
             "request",
             request_type = request.as_ref().map_or("Unknown", Request::kind),
@@ -227,7 +221,7 @@ impl<R: CustomResource> Engine<R> {
                     }
                 }
             };
-            self.answer(&envelope, &url, physical_id.as_deref(), result, deadline).await
+            self.responder.answer(&envelope, physical_id.as_deref(), result, deadline).await
         }
         .instrument(span)
         .await
@@ -298,33 +292,6 @@ impl<R: CustomResource> Engine<R> {
             }
         }
     }
-
-    /// Sends the one answer for this event.
-    async fn answer(
-        &self,
-        envelope: &Envelope,
-        url: &reqwest::Url,
-        request_physical_id: Option<&str>,
-        result: Result<Outcome, Failure>,
-        deadline: Instant,
-    ) -> Result<Value> {
-        let mut answer = build_answer(envelope, request_physical_id, result);
-        let body = encode_answer(&mut answer);
-        let summary = json!({
-            "Status": answer.status,
-            "PhysicalResourceId": answer.physical_resource_id,
-            "Reason": answer.reason,
-        });
-        self.responder.send(url, body, deadline).await?;
-        tracing::info!(
-            status = summary["Status"].as_str().unwrap_or_default(),
-            physical_id = summary["PhysicalResourceId"].as_str().unwrap_or_default(),
-            reason = summary["Reason"].as_str().unwrap_or_default(),
-            url = %redact(url),
-            "answered CloudFormation"
-        );
-        Ok(summary)
-    }
 }
 
 fn panic_message(join_error: tokio::task::JoinError) -> String {
@@ -374,6 +341,7 @@ fn plausible_remaining(deadline_ms: u64, now_ms: u64) -> Option<Duration> {
 mod tests {
     use super::super::responder::UrlPolicy;
     use super::*;
+    use crate::cfn::Outcome;
     use crate::error::Error;
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::Url;
 use tokio::time::Instant;
 
+use super::{build_answer, encode_answer, Envelope, Failure, Outcome};
 use crate::error::{Error, Result};
 
 /// Which `ResponseURL`s we will send an answer to.
@@ -136,6 +137,36 @@ impl Responder {
     /// The URL policy in force.
     pub fn policy(&self) -> UrlPolicy {
         self.policy
+    }
+
+    /// Answers the request of `envelope` with `result`, within CloudFormation's limits, before
+    /// `deadline`: the one place every answer goes through (the engine's, and the acceptance
+    /// loop's, which answers for the engine later). `request_physical_id`: the id the request
+    /// carried (a failed Create has none, and gets a placeholder). Returns what was answered.
+    pub async fn answer(
+        &self,
+        envelope: &Envelope,
+        request_physical_id: Option<&str>,
+        result: Result<Outcome, Failure>,
+        deadline: Instant,
+    ) -> Result<serde_json::Value> {
+        let url = self.policy.check(&envelope.response_url)?;
+        let mut answer = build_answer(envelope, request_physical_id, result);
+        let body = encode_answer(&mut answer);
+        let summary = serde_json::json!({
+            "Status": answer.status,
+            "PhysicalResourceId": answer.physical_resource_id,
+            "Reason": answer.reason,
+        });
+        self.send(&url, body, deadline).await?;
+        tracing::info!(
+            status = summary["Status"].as_str().unwrap_or_default(),
+            physical_id = summary["PhysicalResourceId"].as_str().unwrap_or_default(),
+            reason = summary["Reason"].as_str().unwrap_or_default(),
+            url = %redact(&url),
+            "answered CloudFormation"
+        );
+        Ok(summary)
     }
 
     /// PUTs `body` to `url` before `deadline`, retrying a bounded number of times on network

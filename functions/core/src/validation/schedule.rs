@@ -77,7 +77,9 @@ impl Schedule {
         };
         let mut targets = Vec::new();
         for endpoint in ec2.managed_endpoints(vpc_id.as_deref()).await? {
-            if !endpoint.is("available") || !endpoint.private_dns_enabled {
+            if endpoint.state != crate::ec2::EndpointState::Available
+                || !endpoint.private_dns_enabled
+            {
                 continue;
             }
             let service =

@@ -1,246 +1,39 @@
 //! EC2 operations named for what they do, over the SDK client.
 //!
-//! Each returns plain domain values ([`GroupView`], [`EndpointView`], [`ServiceView`]) so the
-//! decisions that use them stay pure, and classifies failures into [`AwsError`] kinds.
+//! Each returns plain values ([`view`]) so the decisions that use them stay pure, and classifies
+//! failures into [`AwsError`] kinds. Which resources are whose is [`ownership`].
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod ownership;
+pub mod view;
+
+use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    Filter, IpAddressType, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
-    VpcAttributeName, VpcCidrBlockStateCode, VpcEndpoint, VpcEndpointType,
+    DnsOptionsSpecification, DnsRecordIpType, Filter, IpAddressType, IpPermission, IpRange,
+    Ipv6Range, PrefixListId, ResourceType, SubnetConfiguration, Tag, TagSpecification,
+    UserIdGroupPair, VpcAttributeName, VpcCidrBlockStateCode, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 
-use crate::runtime::LazyClient;
+pub use ownership::{
+    check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of, owner_tags,
+    TAG_LOGICAL_ID, TAG_STACK_ID,
+};
+pub use view::{
+    canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
+    IngressRule, InterfaceView, NewEndpoint, ServiceView, Source, SubnetAddress, SubnetView,
+    VpcDns,
+};
+use view::{endpoint_view, group_view};
 
 use crate::error::{AwsError, AwsErrorKind};
-
-/// The tag that ties a resource to its stack.
-pub const TAG_STACK_ID: &str = "privatelink-lambdas:stack-id";
-/// The tag that ties a resource to its logical id in the stack.
-pub const TAG_LOGICAL_ID: &str = "privatelink-lambdas:logical-id";
-
-/// The tags that mark a resource as made for this stack's logical resource.
-pub fn owner_tags(stack_id: &str, logical_id: &str) -> Vec<(String, String)> {
-    vec![
-        (TAG_STACK_ID.to_owned(), stack_id.to_owned()),
-        (TAG_LOGICAL_ID.to_owned(), logical_id.to_owned()),
-    ]
-}
-
-/// Whether `tags` mark a resource as made for this stack's logical resource.
-pub fn is_owned_by(tags: &BTreeMap<String, String>, stack_id: &str, logical_id: &str) -> bool {
-    tags.get(TAG_STACK_ID).map(String::as_str) == Some(stack_id)
-        && tags.get(TAG_LOGICAL_ID).map(String::as_str) == Some(logical_id)
-}
-
-/// A CIDR block in its one canonical spelling (`2600:1F18:0::/56` is `2600:1f18::/56`), so
-/// blocks compare equal however EC2 or a template wrote them; other text is kept as it is.
-pub fn canonical_cidr(text: &str) -> String {
-    text.trim().parse::<ipnet::IpNet>().map_or_else(|_| text.to_owned(), |net| net.to_string())
-}
-
-/// Whose a resource is, from its owner tags, in words for a reason.
-pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
-    match (tags.get(TAG_STACK_ID), tags.get(TAG_LOGICAL_ID)) {
-        (Some(stack), Some(logical)) => format!("it belongs to {logical} of stack {stack}"),
-        (Some(stack), None) => format!("it belongs to stack {stack}"),
-        _ => "it was not made by privatelink-lambdas".to_owned(),
-    }
-}
-
-/// An error unless `tags` mark the resource `id` as made for this stack's logical resource.
-pub fn check_owned(
-    id: &str,
-    tags: &BTreeMap<String, String>,
-    stack_id: &str,
-    logical_id: &str,
-) -> Result<(), crate::error::Error> {
-    if is_owned_by(tags, stack_id, logical_id) {
-        Ok(())
-    } else {
-        Err(crate::error::Error::NotOwned { id: id.to_owned(), owner: owner_of(tags) })
-    }
-}
-
-/// Whether a tag key is one of ours (or AWS's), not the user's.
-pub fn is_managed_tag(key: &str) -> bool {
-    key.starts_with("privatelink-lambdas:") || key.starts_with("aws:")
-}
+use crate::runtime::LazyClient;
 
 type Ec2Result<T> = Result<T, AwsError>;
-
-/// One inbound rule: TCP `port` from `cidr`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IngressRule {
-    /// The TCP port.
-    pub port: u16,
-    /// The source, IPv4 or IPv6 CIDR.
-    pub cidr: String,
-}
-
-/// A security group as observed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GroupView {
-    /// `sg-...`
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// Its description.
-    pub description: String,
-    /// Its VPC.
-    pub vpc_id: String,
-    /// Single-port TCP rules from CIDRs (the only kind this project writes).
-    pub ingress: BTreeSet<IngressRule>,
-    /// Inbound rules of any other shape, which this project never writes; kept to be revoked.
-    pub foreign_ingress: Vec<IpPermission>,
-    /// Outbound rules as AWS reports them.
-    pub egress: Vec<IpPermission>,
-    /// All tags.
-    pub tags: BTreeMap<String, String>,
-}
-
-/// An endpoint service as `DescribeVpcEndpointServices` tells it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServiceView {
-    /// The service name.
-    pub name: String,
-    /// The Availability Zones it is offered in.
-    pub zones: Vec<String>,
-    /// Whether the provider must accept each connection.
-    pub acceptance_required: bool,
-    /// The private DNS name, if the service has one.
-    pub private_dns_name: Option<String>,
-    /// `PrivateDnsNameVerificationState` (`verified`, `pendingVerification`...), if reported.
-    pub private_dns_verification: Option<String>,
-}
-
-impl ServiceView {
-    /// Whether Private DNS can be switched on for an endpoint to this service.
-    pub fn has_verified_private_dns(&self) -> bool {
-        self.private_dns_name.is_some()
-            && self
-                .private_dns_verification
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("verified"))
-    }
-}
-
-/// A VPC endpoint as observed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EndpointView {
-    /// `vpce-...`
-    pub id: String,
-    /// The state as the API spells it (`pendingAcceptance`, `available`...).
-    pub state: String,
-    /// The service it connects to.
-    pub service_name: String,
-    /// Its VPC.
-    pub vpc_id: String,
-    /// Its subnets.
-    pub subnet_ids: Vec<String>,
-    /// Its security groups.
-    pub group_ids: Vec<String>,
-    /// Whether Private DNS is on.
-    pub private_dns_enabled: bool,
-    /// Its policy document.
-    pub policy: Option<String>,
-    /// Its DNS names, the regional one first as AWS lists them.
-    pub dns_names: Vec<String>,
-    /// Its network interfaces.
-    pub network_interface_ids: Vec<String>,
-    /// `ipv4`, `dualstack` or `ipv6`, if reported.
-    pub ip_address_type: Option<String>,
-    /// The Region of the service for cross-Region PrivateLink, if any.
-    pub service_region: Option<String>,
-    /// The endpoint's `LastError`, if any.
-    pub last_error: Option<String>,
-    /// All tags.
-    pub tags: BTreeMap<String, String>,
-}
-
-impl EndpointView {
-    /// Whether the state is `state`, compared as AWS's strings, case-insensitively (the SDK's
-    /// enum has been seen to give `Unknown("available")`).
-    pub fn is(&self, state: &str) -> bool {
-        self.state.eq_ignore_ascii_case(state)
-    }
-
-    /// Whether the endpoint is gone or going.
-    pub fn is_deleted(&self) -> bool {
-        self.is("deleted") || self.is("deleting")
-    }
-
-    /// Whether the endpoint is deleted, going, or ended in a state it will not leave: it holds
-    /// no working connection, and no name.
-    pub fn is_finished(&self) -> bool {
-        self.is_deleted() || ["rejected", "failed", "expired"].iter().any(|s| self.is(s))
-    }
-}
-
-/// What a new endpoint should be.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEndpoint<'a> {
-    /// The service name.
-    pub service_name: &'a str,
-    /// The VPC.
-    pub vpc_id: &'a str,
-    /// The subnets.
-    pub subnet_ids: &'a [String],
-    /// The security groups (none: the VPC's default group).
-    pub group_ids: &'a [String],
-    /// The policy document.
-    pub policy: Option<&'a str>,
-    /// Private DNS at creation.
-    pub private_dns_enabled: bool,
-    /// `ipv4`, `dualstack`, `ipv6`.
-    pub ip_address_type: Option<&'a str>,
-    /// Cross-Region service Region.
-    pub service_region: Option<&'a str>,
-    /// Idempotency token.
-    pub client_token: &'a str,
-    /// Tags, ours and the user's.
-    pub tags: &'a [(String, String)],
-}
-
-/// An in-place change to an endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EndpointChange {
-    /// Subnets to add.
-    pub add_subnets: Vec<String>,
-    /// Subnets to remove.
-    pub remove_subnets: Vec<String>,
-    /// Groups to add.
-    pub add_groups: Vec<String>,
-    /// Groups to remove.
-    pub remove_groups: Vec<String>,
-    /// A new policy document.
-    pub policy: Option<String>,
-    /// Restore the default (full access) policy.
-    pub reset_policy: bool,
-    /// Switch Private DNS on or off.
-    pub private_dns_enabled: Option<bool>,
-}
-
-impl EndpointChange {
-    /// Whether there is nothing to change.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
 
 /// The connection events an endpoint's notification topic is told of. `Connect` comes first in
 /// AWS's list, but happens while the endpoint is created, before a notification can exist.
 pub const CONNECTION_EVENTS: [&str; 4] = ["Connect", "Accept", "Reject", "Delete"];
-
-/// A VPC's DNS attributes, both needed for Private DNS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VpcDns {
-    /// `enableDnsSupport`.
-    pub support: bool,
-    /// `enableDnsHostnames`.
-    pub hostnames: bool,
-}
 
 /// EC2 operations for the resources of this project.
 #[derive(Debug, Clone)]
@@ -255,12 +48,6 @@ fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecificati
         .build()
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-        .collect()
-}
-
 fn owner_filters(stack_id: &str, logical_id: &str) -> [Filter; 2] {
     [
         Filter::builder().name(format!("tag:{TAG_STACK_ID}")).values(stack_id).build(),
@@ -268,96 +55,57 @@ fn owner_filters(stack_id: &str, logical_id: &str) -> [Filter; 2] {
     ]
 }
 
-fn group_view(group: &aws_sdk_ec2::types::SecurityGroup) -> GroupView {
-    let mut ingress = BTreeSet::new();
-    let mut foreign_ingress = Vec::new();
-    for permission in group.ip_permissions() {
-        let single_tcp_port =
-            match (permission.ip_protocol(), permission.from_port(), permission.to_port()) {
-                (Some("tcp" | "6"), Some(from), Some(to)) if from == to => u16::try_from(from).ok(),
-                _ => None,
-            };
-        match single_tcp_port {
-            Some(port)
-                if permission.user_id_group_pairs().is_empty()
-                    && permission.prefix_list_ids().is_empty() =>
-            {
-                let v4 = permission.ip_ranges().iter().filter_map(|r| r.cidr_ip());
-                let v6 = permission.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6());
-                for cidr in v4.chain(v6) {
-                    ingress.insert(IngressRule { port, cidr: canonical_cidr(cidr) });
-                }
-            }
-            _ => foreign_ingress.push(permission.clone()),
-        }
-    }
-    GroupView {
-        id: group.group_id().unwrap_or_default().to_owned(),
-        name: group.group_name().unwrap_or_default().to_owned(),
-        description: group.description().unwrap_or_default().to_owned(),
-        vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
-        ingress,
-        foreign_ingress,
-        egress: group.ip_permissions_egress().to_vec(),
-        tags: tag_map(group.tags()),
-    }
-}
-
-fn endpoint_view(endpoint: &VpcEndpoint) -> EndpointView {
-    EndpointView {
-        id: endpoint.vpc_endpoint_id().unwrap_or_default().to_owned(),
-        state: endpoint.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        service_name: endpoint.service_name().unwrap_or_default().to_owned(),
-        vpc_id: endpoint.vpc_id().unwrap_or_default().to_owned(),
-        subnet_ids: endpoint.subnet_ids().to_vec(),
-        group_ids: endpoint
-            .groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect(),
-        private_dns_enabled: endpoint.private_dns_enabled().unwrap_or(false),
-        policy: endpoint.policy_document().map(str::to_owned),
-        dns_names: endpoint
-            .dns_entries()
-            .iter()
-            .filter_map(|e| e.dns_name().map(str::to_owned))
-            .collect(),
-        network_interface_ids: endpoint.network_interface_ids().to_vec(),
-        ip_address_type: endpoint.ip_address_type().map(|t| t.as_str().to_owned()),
-        service_region: endpoint.service_region().map(str::to_owned),
-        last_error: endpoint.last_error().map(|e| {
-            format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or_default())
-        }),
-        tags: tag_map(endpoint.tags()),
-    }
-}
-
-fn tcp_permission(port: u16, cidrs: &[&str], description: &str) -> IpPermission {
-    let (v6, v4): (Vec<&str>, Vec<&str>) = cidrs.iter().partition(|c| c.contains(':'));
-    IpPermission::builder()
+fn tcp_permission(port: u16, sources: &[&Source], description: &str) -> IpPermission {
+    let mut permission = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(i32::from(port))
-        .to_port(i32::from(port))
-        .set_ip_ranges(Some(
-            v4.into_iter()
-                .map(|c| IpRange::builder().cidr_ip(c).description(description).build())
-                .collect(),
-        ))
-        .set_ipv6_ranges(Some(
-            v6.into_iter()
-                .map(|c| Ipv6Range::builder().cidr_ipv6(c).description(description).build())
-                .collect(),
-        ))
-        .build()
+        .to_port(i32::from(port));
+    for source in sources {
+        permission = match source {
+            Source::Cidr(cidr) if cidr.contains(':') => permission
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).description(description).build()),
+            Source::Cidr(cidr) => permission
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).description(description).build()),
+            Source::Group(id) => permission.user_id_group_pairs(
+                UserIdGroupPair::builder().group_id(id).description(description).build(),
+            ),
+            Source::PrefixList(id) => permission.prefix_list_ids(
+                PrefixListId::builder().prefix_list_id(id).description(description).build(),
+            ),
+        };
+    }
+    permission.build()
 }
 
 /// Groups rules by port, one permission per port, as EC2 takes them.
 fn permissions(rules: &[IngressRule], description: &str) -> Vec<IpPermission> {
-    let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    let mut by_port: BTreeMap<u16, Vec<&Source>> = BTreeMap::new();
     for rule in rules {
-        by_port.entry(rule.port).or_default().push(&rule.cidr);
+        by_port.entry(rule.port).or_default().push(&rule.source);
     }
-    by_port.into_iter().map(|(port, cidrs)| tcp_permission(port, &cidrs, description)).collect()
+    by_port.into_iter().map(|(port, sources)| tcp_permission(port, &sources, description)).collect()
+}
+
+fn dns_options_spec(options: &DnsOptions) -> DnsOptionsSpecification {
+    DnsOptionsSpecification::builder()
+        .set_dns_record_ip_type(options.record_ip_type.as_deref().map(DnsRecordIpType::from))
+        .set_private_dns_only_for_inbound_resolver_endpoint(options.only_inbound_resolver)
+        .build()
+}
+
+fn subnet_configurations(addresses: &[SubnetAddress]) -> Option<Vec<SubnetConfiguration>> {
+    (!addresses.is_empty()).then(|| {
+        addresses
+            .iter()
+            .map(|a| {
+                SubnetConfiguration::builder()
+                    .subnet_id(&a.subnet_id)
+                    .set_ipv4(a.ipv4.clone())
+                    .set_ipv6(a.ipv6.clone())
+                    .build()
+            })
+            .collect()
+    })
 }
 
 impl Ec2 {
@@ -458,6 +206,44 @@ impl Ec2 {
             .await
             .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
         Ok(out.security_groups().first().map(group_view))
+    }
+
+    /// The groups among `ids` that do not exist (asked by filter, so that every missing one is
+    /// named, not only the first).
+    pub async fn missing_groups(&self, ids: &[String]) -> Ec2Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client()
+            .await
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-id").set_values(Some(ids.to_vec())).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", e))?;
+        let found: Vec<&str> = out.security_groups().iter().filter_map(|g| g.group_id()).collect();
+        Ok(ids.iter().filter(|id| !found.contains(&id.as_str())).cloned().collect())
+    }
+
+    /// The managed prefix lists among `ids` that do not exist.
+    pub async fn missing_prefix_lists(&self, ids: &[String]) -> Ec2Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client()
+            .await
+            .describe_managed_prefix_lists()
+            .filters(
+                Filter::builder().name("prefix-list-id").set_values(Some(ids.to_vec())).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeManagedPrefixLists", e))?;
+        let found: Vec<&str> =
+            out.prefix_lists().iter().filter_map(|l| l.prefix_list_id()).collect();
+        Ok(ids.iter().filter(|id| !found.contains(&id.as_str())).cloned().collect())
     }
 
     /// Groups tagged as made for this stack and logical id.
@@ -609,8 +395,15 @@ impl Ec2 {
         };
         Ok(ServiceView {
             name: name.to_owned(),
+            region: detail.service_region().map(str::to_owned),
             zones: detail.availability_zones().to_vec(),
             acceptance_required: detail.acceptance_required().unwrap_or(false),
+            policy_supported: detail.vpc_endpoint_policy_supported(),
+            ip_address_types: detail
+                .supported_ip_address_types()
+                .iter()
+                .map(|t| t.as_str().to_ascii_lowercase())
+                .collect(),
             private_dns_name: detail.private_dns_name().map(str::to_owned),
             private_dns_verification: detail
                 .private_dns_name_verification_state()
@@ -618,10 +411,10 @@ impl Ec2 {
         })
     }
 
-    /// Each subnet's Availability Zone, in the order asked; a NotFound error names every
-    /// subnet that does not exist, and only those. (Asked by filter: by id, EC2 refuses the
-    /// whole call at the first unknown id.)
-    pub async fn subnet_zones(&self, subnet_ids: &[String]) -> Ec2Result<Vec<(String, String)>> {
+    /// The subnets asked for, in the order asked; a NotFound error names every subnet that
+    /// does not exist, and only those. (Asked by filter: by id, EC2 refuses the whole call at the
+    /// first unknown id.)
+    pub async fn subnets(&self, subnet_ids: &[String]) -> Ec2Result<Vec<SubnetView>> {
         let out = self
             .client()
             .await
@@ -632,13 +425,26 @@ impl Ec2 {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
-        let zones: BTreeMap<&str, &str> = out
+        let mut found: BTreeMap<String, SubnetView> = out
             .subnets()
             .iter()
-            .filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?)))
+            .filter_map(|s| {
+                let view = SubnetView {
+                    id: s.subnet_id()?.to_owned(),
+                    zone: s.availability_zone().unwrap_or_default().to_owned(),
+                    zone_id: s.availability_zone_id().unwrap_or_default().to_owned(),
+                    ipv4_cidr: s.cidr_block().map(str::to_owned),
+                    ipv6_cidrs: s
+                        .ipv6_cidr_block_association_set()
+                        .iter()
+                        .filter_map(|a| a.ipv6_cidr_block().map(canonical_cidr))
+                        .collect(),
+                };
+                Some((view.id.clone(), view))
+            })
             .collect();
         let missing: Vec<&str> =
-            subnet_ids.iter().map(String::as_str).filter(|id| !zones.contains_key(id)).collect();
+            subnet_ids.iter().map(String::as_str).filter(|id| !found.contains_key(*id)).collect();
         if !missing.is_empty() {
             return Err(not_found(
                 "DescribeSubnets",
@@ -646,7 +452,7 @@ impl Ec2 {
                 &missing.join(", "),
             ));
         }
-        Ok(subnet_ids.iter().map(|id| (id.clone(), zones[id.as_str()].to_owned())).collect())
+        Ok(subnet_ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
     /// Creates an interface endpoint (idempotent by `client_token`).
@@ -659,11 +465,15 @@ impl Ec2 {
             .vpc_id(new.vpc_id)
             .service_name(new.service_name)
             .set_subnet_ids(Some(new.subnet_ids.to_vec()))
+            .set_subnet_configurations(subnet_configurations(new.subnet_addresses))
             .set_security_group_ids((!new.group_ids.is_empty()).then(|| new.group_ids.to_vec()))
             .set_policy_document(new.policy.map(str::to_owned))
             // Sent explicitly: the raw API's default is true, CloudFormation's is false.
             .private_dns_enabled(new.private_dns_enabled)
             .set_ip_address_type(new.ip_address_type.map(IpAddressType::from))
+            .set_dns_options(
+                (!new.dns_options.is_empty()).then(|| dns_options_spec(new.dns_options)),
+            )
             .set_service_region(new.service_region.map(str::to_owned))
             .client_token(new.client_token)
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, new.tags))
@@ -865,6 +675,9 @@ impl Ec2 {
             .set_policy_document(change.policy.clone())
             .set_reset_policy(change.reset_policy.then_some(true))
             .set_private_dns_enabled(change.private_dns_enabled)
+            .set_subnet_configurations(subnet_configurations(&change.subnet_addresses))
+            .set_ip_address_type(change.ip_address_type.as_deref().map(IpAddressType::from))
+            .set_dns_options(change.dns_options.as_ref().map(dns_options_spec))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
@@ -888,6 +701,16 @@ impl Ec2 {
     /// The private IPv4 and IPv6 addresses of network interfaces, in the order given; interfaces
     /// that are already gone are skipped.
     pub async fn interface_addresses(&self, interface_ids: &[String]) -> Ec2Result<Vec<String>> {
+        Ok(self
+            .interfaces(interface_ids)
+            .await?
+            .into_iter()
+            .flat_map(|i| i.ipv4.into_iter().chain(i.ipv6))
+            .collect())
+    }
+
+    /// Network interfaces, in the order given; interfaces that are already gone are skipped.
+    pub async fn interfaces(&self, interface_ids: &[String]) -> Ec2Result<Vec<InterfaceView>> {
         if interface_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -905,19 +728,24 @@ impl Ec2 {
                 return if error.is_not_found() { Ok(Vec::new()) } else { Err(error) };
             }
         };
-        let mut by_id: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for eni in out.network_interfaces() {
-            let addresses =
-                by_id.entry(eni.network_interface_id().unwrap_or_default()).or_default();
-            addresses.extend(eni.private_ip_address().map(str::to_owned));
-            addresses.extend(
-                eni.ipv6_addresses().iter().filter_map(|a| a.ipv6_address().map(str::to_owned)),
-            );
-        }
-        Ok(interface_ids
+        let mut by_id: BTreeMap<String, InterfaceView> = out
+            .network_interfaces()
             .iter()
-            .flat_map(|id| by_id.remove(id.as_str()).unwrap_or_default())
-            .collect())
+            .map(|eni| {
+                let view = InterfaceView {
+                    id: eni.network_interface_id().unwrap_or_default().to_owned(),
+                    subnet_id: eni.subnet_id().unwrap_or_default().to_owned(),
+                    ipv4: eni.private_ip_address().map(str::to_owned),
+                    ipv6: eni
+                        .ipv6_addresses()
+                        .iter()
+                        .filter_map(|a| a.ipv6_address().map(str::to_owned))
+                        .collect(),
+                };
+                (view.id.clone(), view)
+            })
+            .collect();
+        Ok(interface_ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }
 

@@ -1,0 +1,17 @@
+//! `Custom::PrivateLinkEndpoint`: the runbook's interface VPC endpoint, verified first, made
+//! once however often the event is delivered, and cleaned up whatever state it was left in.
+//!
+//! - [`spec`]: the properties, typed and validated;
+//! - [`plan`]: the pure decision (which endpoint, which calls, when to answer);
+//! - [`resource`]: observe, apply, answer; Delete;
+//! - [`attributes`]: what `Fn::GetAtt` reads;
+//! - [`waiter`]: the acceptance loop's Check, which answers for the resource later.
+
+pub mod attributes;
+pub mod plan;
+pub mod resource;
+pub mod spec;
+pub mod waiter;
+
+pub use resource::EndpointResource;
+pub use spec::EndpointSpec;

@@ -1,0 +1,589 @@
+//! `Custom::PrivateLinkEndpoint` served as a reconcile: observe what exists, plan (pure, in
+//! [`super::plan`]), apply the calls, and answer once. Delete is cleanup, apart.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::attributes::{endpoint_attributes, explain};
+use super::plan::{
+    self, answer_for, choose_target, name_holder_candidates, private_dns_wanted,
+    remote_access_zone_ids, remote_zone_refusal, Answer, Call, Found, Observed, Operation, Plan,
+    Target,
+};
+use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
+use crate::acceptance::{self, Handoff, WaitState};
+use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::{self, Outcome, Reply};
+use crate::ec2::{self, Ec2, EndpointState, EndpointView, NewEndpoint, ServiceView};
+use crate::error::{AwsErrorKind, Error, Result};
+use crate::properties;
+
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The idempotency token of one request: the same for every delivery of the same request (so
+/// no second endpoint is made), at most 64 characters as EC2 requires.
+pub fn client_token(ctx: &RequestContext) -> String {
+    request_digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id))
+}
+
+/// The idempotency token of the connection notification one request makes.
+pub fn notification_token(ctx: &RequestContext) -> String {
+    request_digest(format!("connection-notification\n{}", client_token(ctx)))
+}
+
+/// 64 hex characters: the longest ClientToken EC2 takes.
+fn request_digest(text: String) -> String {
+    Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether properties (old or new) name a `ConnectionNotificationArn`.
+fn names_connection_topic(properties: &Value) -> bool {
+    properties.get("ConnectionNotificationArn").is_some_and(|v| !v.is_null())
+}
+
+/// Serves `Custom::PrivateLinkEndpoint`.
+pub struct EndpointResource {
+    ec2: Ec2,
+    handoff: Option<Handoff>,
+}
+
+impl EndpointResource {
+    /// The resource over EC2 operations. Without a hand-off, an endpoint waiting for acceptance
+    /// is answered at once with `State` = `pendingAcceptance`.
+    pub fn new(ec2: Ec2) -> Self {
+        Self { ec2, handoff: None }
+    }
+
+    /// Hands the wait for acceptance to the acceptance loop.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
+    }
+
+    /// Observe, plan, apply.
+    async fn reconcile(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        spec: &EndpointSpec,
+        physical_id: Option<&str>,
+    ) -> Result<Reply> {
+        let found = self.find(ctx, operation, spec, physical_id).await?;
+        let target = choose_target(operation, spec, &found, &ctx.stack_id, &ctx.logical_id)?;
+        let observed = self.observe(ctx, operation, spec, &found, &target).await?;
+        let plan = plan::plan(
+            operation,
+            spec,
+            target,
+            &observed,
+            &ec2::owner_tags(&ctx.stack_id, &ctx.logical_id),
+        )?;
+        tracing::info!(target = ?plan_target(&plan.target), calls = ?plan.calls, answer = ?plan.answer, "planned");
+        self.apply(ctx, operation, spec, &observed, plan).await
+    }
+
+    /// Reads what the choice of the endpoint to act on needs.
+    async fn find(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        spec: &EndpointSpec,
+        physical_id: Option<&str>,
+    ) -> Result<Found> {
+        let region = self.ec2.region().await;
+        let current = match physical_id.filter(|id| properties::is_aws_id(id, "vpce-")) {
+            Some(id) => self.ec2.endpoint(id).await?,
+            None => None,
+        };
+        let existing = match (&spec.existing_endpoint_id, operation) {
+            (Some(id), Operation::Create) => self.ec2.endpoint(id).await?,
+            _ => None,
+        };
+        // Earlier endpoints of this resource matter to a Create (an interrupted one to keep)
+        // and to an Update that can't be made in place (a rollback's endpoint to return to).
+        let looks_back = match (&current, operation) {
+            (_, Operation::Create) => spec.existing_endpoint_id.is_none(),
+            (Some(current), _) if !current.state.is_deleted() => {
+                plan::needs_replacement(current, spec, &region)
+            }
+            _ => false,
+        };
+        let made_before = match looks_back {
+            true => self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await?,
+            false => Vec::new(),
+        };
+        Ok(Found { region, current, made_before, existing })
+    }
+
+    /// Reads everything the plan decides on, before anything is changed.
+    async fn observe(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        spec: &EndpointSpec,
+        found: &Found,
+        target: &Target,
+    ) -> Result<Observed> {
+        let service = self.service(spec).await?;
+        let subnets = self.ec2.subnets(&spec.subnet_ids).await.map_err(|e| {
+            match e.is_not_found() {
+                // The error names the subnets that are missing, and only those.
+                true => Error::property(
+                    "SubnetIds",
+                    format!("{} in this account and Region", e.message),
+                ),
+                false => e.into(),
+            }
+        })?;
+        let endpoint = match target {
+            Target::Endpoint { endpoint, .. } => Some(endpoint),
+            Target::New { .. } => None,
+        };
+        let interfaces = match endpoint {
+            Some(e) if !spec.subnet_addresses.is_empty() => {
+                self.ec2.interfaces(&e.network_interface_ids).await?
+            }
+            _ => Vec::new(),
+        };
+        let old_topic = matches!(operation, Operation::Update { old_topic_given: true, .. });
+        let notifications = match endpoint {
+            Some(e) if spec.connection_topic.is_some() || old_topic => {
+                self.ec2.connection_notifications(&e.id).await?
+            }
+            _ => Vec::new(),
+        };
+        let mut observed = Observed {
+            region: found.region.clone(),
+            service,
+            subnets,
+            interfaces,
+            notifications,
+            ..Observed::default()
+        };
+        // Private DNS needs the VPC's DNS attributes and its name free: checked before anything
+        // is made, since finding out after the provider accepted throws the acceptance away.
+        if private_dns_wanted(spec, &observed.service).unwrap_or(false) {
+            observed.vpc_dns = Some(self.ec2.vpc_dns_attributes(&spec.vpc_id).await?);
+            observed.name_holder = self.name_holder(ctx, spec, &observed.service, found).await?;
+        }
+        Ok(observed)
+    }
+
+    /// The console's "Verify": the service, looked up in its Region.
+    async fn service(&self, spec: &EndpointSpec) -> Result<ServiceView> {
+        match self.ec2.service(&spec.service_name, spec.service_region.as_deref()).await {
+            Ok(service) => Ok(service),
+            Err(err) if err.kind == AwsErrorKind::InvalidServiceName => {
+                Err(Error::ServiceNotFound {
+                    service: spec.service_name.clone(),
+                    detail: err.message,
+                })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Another live endpoint of the VPC holding the service's private DNS name, if any.
+    async fn name_holder(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        service: &ServiceView,
+        found: &Found,
+    ) -> Result<Option<(String, String)>> {
+        let Some(name) = service.private_dns_name.as_deref() else { return Ok(None) };
+        let endpoints = self.ec2.endpoints_in_vpc(&spec.vpc_id).await?;
+        let mine: BTreeSet<String> =
+            [&found.current, &found.existing].into_iter().flatten().map(|e| e.id.clone()).collect();
+        let holders = name_holder_candidates(&endpoints, &mine, &ctx.stack_id, &ctx.logical_id);
+        if holders.is_empty() {
+            return Ok(None);
+        }
+        let mut services: Vec<String> = holders.iter().map(|e| e.service_name.clone()).collect();
+        services.sort();
+        services.dedup();
+        services.retain(|s| s != &service.name);
+        let names = self.ec2.private_dns_names(&services).await?;
+        Ok(holders
+            .iter()
+            .find(|e| {
+                e.service_name == service.name
+                    || names.get(&e.service_name).map(String::as_str) == Some(name)
+            })
+            .map(|e| (e.id.clone(), e.service_name.clone())))
+    }
+
+    /// Makes the plan's calls, waits out `pending`, and answers (or hands the answer off).
+    async fn apply(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        spec: &EndpointSpec,
+        observed: &Observed,
+        mut plan: Plan,
+    ) -> Result<Reply> {
+        let (id, replacing) = match &plan.target {
+            Target::Endpoint { endpoint, origin } => {
+                tracing::info!(endpoint_id = %endpoint.id, state = %endpoint.state, ?origin, "acting on an existing endpoint");
+                (endpoint.id.clone(), false)
+            }
+            Target::New { replacing } => (String::new(), *replacing),
+        };
+        let mut id = id;
+        let mut made = None;
+        let result = async {
+            for call in plan.calls.clone() {
+                match call {
+                    Call::Create { private_dns_enabled } => {
+                        let created = self.create(ctx, spec, observed, &mut plan, private_dns_enabled).await?;
+                        tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
+                        id = created.id.clone();
+                        made = Some(created.id);
+                    }
+                    Call::Modify(change) => {
+                        tracing::info!(?change, "changing the endpoint in place");
+                        self.ec2.modify_endpoint(&id, &change).await.map_err(|e| {
+                            self.explain_remote(e, spec, observed)
+                        })?;
+                    }
+                    Call::Tag { set, unset } => {
+                        self.ec2.tag(&id, &set).await?;
+                        self.ec2.untag(&id, &unset).await?;
+                    }
+                    Call::Notify { remove, add } => {
+                        self.ec2.remove_connection_notifications(&remove).await?;
+                        if let Some(topic) = add {
+                            self.ec2
+                                .notify_connection_events(&id, &topic, &notification_token(ctx))
+                                .await?;
+                        }
+                    }
+                }
+            }
+            self.answer(ctx, operation, spec, &observed.service, &plan, &id).await
+        }
+        .await;
+        if let (Err(_), Some(new_id), true) = (&result, &made, replacing) {
+            // A replacement that fails must not leave a second endpoint: CloudFormation keeps
+            // the old id and will never ask to delete this one.
+            if let Err(cleanup) = self.ec2.delete_endpoint(new_id).await {
+                tracing::warn!(endpoint_id = %new_id, error = %cleanup, "could not remove the half-made replacement");
+            }
+        }
+        result
+    }
+
+    /// `CreateVpcEndpoint`. A service in another Region refuses subnets outside the zones it
+    /// serves remotely, naming them: that refusal (made before anything exists) becomes the
+    /// reason, or, with `SkipUnsupportedZones`, one more try with the subnets it allows.
+    async fn create(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        observed: &Observed,
+        plan: &mut Plan,
+        private_dns_enabled: bool,
+    ) -> Result<EndpointView> {
+        let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+        tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+        let token = client_token(ctx);
+        let mut retried = false;
+        loop {
+            let created = self
+                .ec2
+                .create_endpoint(&NewEndpoint {
+                    service_name: &spec.service_name,
+                    vpc_id: &spec.vpc_id,
+                    subnet_ids: &plan.subnets,
+                    subnet_addresses: &plan.subnet_addresses,
+                    group_ids: &spec.group_ids,
+                    policy: spec.policy.as_deref(),
+                    private_dns_enabled,
+                    ip_address_type: spec.ip_address_type.as_deref(),
+                    dns_options: &spec.dns_options,
+                    service_region: spec.service_region.as_deref(),
+                    client_token: &token,
+                    tags: &tags,
+                })
+                .await;
+            let err = match created {
+                Ok(created) => return Ok(created),
+                Err(err) => err,
+            };
+            let allowed = remote_access_zone_ids(&err.message);
+            let (Some(allowed), false) = (allowed, retried) else {
+                return Err(explain(err, &spec.vpc_id));
+            };
+            let used: Vec<_> =
+                observed.subnets.iter().filter(|s| plan.subnets.contains(&s.id)).cloned().collect();
+            let (kept, skipped) = remote_zone_refusal(spec, &observed.service, &used, &allowed)?;
+            tracing::warn!(
+                ?skipped,
+                "the service serves this Region from fewer zones: trying again without them"
+            );
+            plan.subnet_addresses.retain(|a| kept.contains(&a.subnet_id));
+            plan.subnets = kept;
+            plan.skipped_subnets.extend(skipped);
+            retried = true;
+        }
+    }
+
+    /// A refusal of subnets by a remote service, in words; any other error as it is.
+    fn explain_remote(
+        &self,
+        err: crate::error::AwsError,
+        spec: &EndpointSpec,
+        observed: &Observed,
+    ) -> Error {
+        match remote_access_zone_ids(&err.message) {
+            Some(allowed) => {
+                let strict = EndpointSpec { skip_unsupported_zones: false, ..spec.clone() };
+                match remote_zone_refusal(&strict, &observed.service, &observed.subnets, &allowed) {
+                    Err(reason) => reason,
+                    Ok(_) => explain(err, &spec.vpc_id),
+                }
+            }
+            None => explain(err, &spec.vpc_id),
+        }
+    }
+
+    /// Waits out `pending`, then answers now, or hands the answer (or only the switch to
+    /// Private DNS) to the acceptance loop.
+    async fn answer(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        spec: &EndpointSpec,
+        service: &ServiceView,
+        plan: &Plan,
+        id: &str,
+    ) -> Result<Reply> {
+        let endpoint = self.wait_while_pending(ctx, id).await?;
+        if endpoint.state.is_failed() {
+            return Err(Error::EndpointFailed {
+                endpoint: endpoint.id,
+                state: endpoint.state.to_string(),
+                last_error: endpoint.last_error,
+            });
+        }
+        let interfaces = self.ec2.interfaces(&endpoint.network_interface_ids).await?;
+        let dns_name = service.private_dns_name.as_deref().filter(|_| plan.private_dns);
+        let outcome = endpoint_attributes(&endpoint, &interfaces, dns_name, &plan.skipped_subnets);
+        let answer =
+            answer_for(operation, spec.wait_for_acceptance, plan.private_dns, &endpoint.state);
+        if answer == Answer::Now {
+            return Ok(outcome.into());
+        }
+        let Some(handoff) = &self.handoff else {
+            tracing::warn!("no acceptance loop configured (ACCEPTANCE_STATE_MACHINE_ARN): answering pendingAcceptance now; Private DNS stays off");
+            return Ok(outcome.into());
+        };
+        let answering = answer == Answer::Later;
+        let timeout_seconds = match answering {
+            true => acceptance::answering_timeout(
+                spec.acceptance_timeout_secs.unwrap_or(DEFAULT_ACCEPTANCE_TIMEOUT_SECS),
+                spec.service_timeout_secs,
+            ),
+            false => {
+                spec.acceptance_timeout_secs.unwrap_or(acceptance::DEFAULT_BACKGROUND_TIMEOUT_SECS)
+            }
+        };
+        let wanted_poll = spec.acceptance_poll_secs.unwrap_or(match answering {
+            true => acceptance::DEFAULT_POLL_SECS,
+            false => acceptance::DEFAULT_BACKGROUND_POLL_SECS,
+        });
+        let wait = WaitState {
+            response_url: answering.then(|| ctx.response_url.clone()),
+            stack_id: ctx.stack_id.clone(),
+            request_id: ctx.request_id.clone(),
+            logical_resource_id: ctx.logical_id.clone(),
+            vpc_endpoint_id: endpoint.id.clone(),
+            service_name: spec.service_name.clone(),
+            private_dns_enabled: plan.private_dns,
+            private_dns_name: service.private_dns_name.clone(),
+            timeout_seconds,
+            // Never more rounds than Step Functions' history holds: a loop that reaches the
+            // limit dies without answering. (A background loop's interval may be stretched.)
+            poll_interval_seconds: acceptance::bounded_poll_interval(timeout_seconds, wanted_poll),
+            started_at: None,
+            done: false,
+            last_state: None,
+            error: None,
+        };
+        let execution = handoff.start(ctx, &wait).await?;
+        tracing::info!(
+            execution,
+            answering,
+            endpoint_id = %wait.vpc_endpoint_id,
+            "waiting for the provider to accept {}: give them this id", wait.vpc_endpoint_id
+        );
+        Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
+    }
+
+    async fn wait_while_pending(&self, ctx: &RequestContext, id: &str) -> Result<EndpointView> {
+        loop {
+            let observed = self.ec2.endpoint(id).await?;
+            // A fresh id can answer NotFound for a while (eventual consistency): keep looking.
+            let still_pending = observed.as_ref().is_none_or(|e| e.state == EndpointState::Pending);
+            match observed {
+                Some(endpoint) if !still_pending => return Ok(endpoint),
+                _ if ctx.remaining() <= POLL_INTERVAL => {
+                    let state = observed
+                        .map_or_else(|| "not visible yet".to_owned(), |e| e.state.to_string());
+                    return Err(Error::NotReady {
+                        what: format!("VPC endpoint {id}"),
+                        detail: format!("it is still {state}; raise the function's timeout or retry the stack operation (the same endpoint is reused)"),
+                    });
+                }
+                _ => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+        }
+    }
+
+    /// Makes the endpoint's connection notifications those of `wanted` (none, or one topic).
+    async fn reconcile_notifications(
+        &self,
+        ctx: &RequestContext,
+        endpoint_id: &str,
+        wanted: Option<&str>,
+    ) -> Result<()> {
+        let existing = self.ec2.connection_notifications(endpoint_id).await?;
+        let stale: Vec<String> = existing
+            .iter()
+            .filter(|(_, topic)| Some(topic.as_str()) != wanted)
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.ec2.remove_connection_notifications(&stale).await?;
+        if let Some(topic) = wanted.filter(|t| !existing.iter().any(|(_, have)| have == t)) {
+            self.ec2.notify_connection_events(endpoint_id, topic, &notification_token(ctx)).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an endpoint and waits (bounded) until it is gone. `notifications`: remove its
+    /// connection notifications first (the properties named a topic).
+    async fn delete_endpoint(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        notifications: bool,
+    ) -> Result<()> {
+        if notifications {
+            self.reconcile_notifications(ctx, id, None).await?;
+        }
+        self.ec2.delete_endpoint(id).await?;
+        loop {
+            match self.ec2.endpoint(id).await? {
+                None => return Ok(()),
+                Some(endpoint) if endpoint.state == EndpointState::Deleted => return Ok(()),
+                Some(endpoint) if ctx.remaining() <= POLL_INTERVAL => {
+                    return Err(Error::NotReady {
+                        what: format!("Deleting VPC endpoint {id}"),
+                        detail: format!("it is still {}; retry the stack deletion", endpoint.state),
+                    })
+                }
+                Some(_) => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+        }
+    }
+}
+
+/// The target in a log line: its id or "new".
+fn plan_target(target: &Target) -> String {
+    match target {
+        Target::Endpoint { endpoint, origin } => format!("{} ({origin:?})", endpoint.id),
+        Target::New { replacing: true } => "new (replacing)".to_owned(),
+        Target::New { replacing: false } => "new".to_owned(),
+    }
+}
+
+impl CustomResource for EndpointResource {
+    async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
+        let spec = EndpointSpec::parse(properties)?;
+        self.reconcile(ctx, Operation::Create, &spec, None).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+        old: &Value,
+    ) -> Result<Reply> {
+        let spec = EndpointSpec::parse(properties)?;
+        // Decided from the endpoint as it is, not from OldResourceProperties (on a rollback
+        // those are the properties that failed); only whether they had a policy and a topic,
+        // which can't be seen on the endpoint, is read from them.
+        let operation = Operation::Update {
+            old_policy_given: old.get("PolicyDocument").is_some_and(|p| !p.is_null()),
+            old_topic_given: names_connection_topic(old),
+        };
+        self.reconcile(ctx, operation, &spec, Some(physical_id)).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        properties: &Value,
+    ) -> Result<Reply> {
+        let notifications = names_connection_topic(properties);
+        if let Some(handoff) = &self.handoff {
+            // A Delete while waiting: the loop must not answer, nor switch anything on, later.
+            // Best effort: a loop left running finds the endpoint gone and ends by itself.
+            if let Err(err) = handoff.stop_all(&ctx.stack_id, &ctx.logical_id).await {
+                tracing::warn!(error = %err, "could not stop the acceptance loop");
+            }
+        }
+        if properties::is_aws_id(physical_id, "vpce-") {
+            match self.ec2.endpoint(physical_id).await? {
+                Some(endpoint) if endpoint.state == EndpointState::Deleted => {
+                    tracing::info!("the endpoint is already deleted")
+                }
+                Some(endpoint)
+                    if ec2::is_owned_by(&endpoint.tags, &ctx.stack_id, &ctx.logical_id) =>
+                {
+                    self.delete_endpoint(ctx, physical_id, notifications).await?;
+                }
+                Some(_) => tracing::warn!("the endpoint is not one this resource made; leaving it"),
+                None => tracing::info!("the endpoint is already gone"),
+            }
+        } else {
+            // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
+            // cancelled: whatever that Create made is found by its tags (looking again for a
+            // while when its calls may still complete).
+            let left = cfn::find_what_a_create_left(ctx, physical_id, POLL_INTERVAL, || async {
+                let made = self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await?;
+                Ok(made
+                    .into_iter()
+                    .filter(|e| e.state != EndpointState::Deleted)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+            for endpoint in left {
+                tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
+                self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
+            }
+        }
+        Ok(Outcome::new(physical_id).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_token_is_stable_per_request_and_fits_ec2s_limit() {
+        let ctx = RequestContext::for_test(Duration::from_secs(1));
+        let token = client_token(&ctx);
+        assert_eq!(token.len(), 64);
+        assert_eq!(token, client_token(&ctx));
+        let retry = RequestContext { request_id: "other".into(), ..ctx };
+        assert_ne!(token, client_token(&retry));
+        assert_ne!(notification_token(&retry), client_token(&retry));
+    }
+}
