@@ -24,9 +24,9 @@ REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _client(emulator: Emulator, service: str, **config: Any) -> Any:
+def _client(emulator: Emulator, service: str, region: str = REGION, **config: Any) -> Any:
     return boto3.client(
-        service, endpoint_url=emulator.url, region_name=REGION,
+        service, endpoint_url=emulator.url, region_name=region,
         config=Config(**config) if config else None, **CREDENTIALS,
     )
 
@@ -99,20 +99,26 @@ class ConsumerVpc:
 
 
 @pytest.fixture
-def provider(ec2: Any, elbv2: Any) -> Callable[..., ProviderService]:
-    """Plays the partner: VPC, NLB in us-east-1a/b, endpoint service configuration.
+def provider(emulator: Emulator) -> Callable[..., ProviderService]:
+    """Plays the partner: VPC, NLB in <region>a/b, endpoint service configuration.
 
-    `provider(acceptance_required=False, private_dns_name="api.partner.com", tags=None)`
-    creates a fresh service each call; `tags` go on the configuration (e.g.
-    {"emulator:private-dns-state": "pendingVerification"})."""
+    `provider(acceptance_required=False, private_dns_name="api.partner.com", tags=None,
+    ip_address_types=None, region=REGION)` creates a fresh service each call; `tags` go on the
+    configuration (e.g. {"emulator:private-dns-state": "pendingVerification"}); `ip_address_types`
+    is its SupportedIpAddressTypes; a `region` other than the consumer's makes a service that
+    this Region reaches across Regions (its SupportedRegions include this one)."""
 
     def make(acceptance_required: bool = False,
              private_dns_name: str | None = "api.partner.com",
-             tags: dict[str, str] | None = None) -> ProviderService:
+             tags: dict[str, str] | None = None,
+             ip_address_types: list[str] | None = None,
+             region: str = REGION) -> ProviderService:
+        ec2 = _client(emulator, "ec2", region)
+        elbv2 = _client(emulator, "elbv2", region)
         vpc_id = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
         subnets = [
             ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.100.{i}.0/24",
-                              AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+                              AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
             for i, az in enumerate("ab", start=1)
         ]
         nlb_arn = elbv2.create_load_balancer(
@@ -125,6 +131,10 @@ def provider(ec2: Any, elbv2: Any) -> Callable[..., ProviderService]:
         }
         if private_dns_name:
             params["PrivateDnsName"] = private_dns_name
+        if ip_address_types:
+            params["SupportedIpAddressTypes"] = ip_address_types
+        if region != REGION:
+            params["SupportedRegions"] = [region, REGION]
         if tags:
             params["TagSpecifications"] = [{
                 "ResourceType": "vpc-endpoint-service",
@@ -158,6 +168,20 @@ def consumer_vpc(ec2: Any) -> ConsumerVpc:
         subnets[f"{REGION}{az}"] = subnet_id
         cidrs[subnet_id] = cidr
     return ConsumerVpc(vpc_id=vpc_id, cidr="10.0.0.0/16", subnets=subnets, subnet_cidrs=cidrs)
+
+
+@pytest.fixture
+def dualstack_vpc(ec2: Any, consumer_vpc: ConsumerVpc) -> ConsumerVpc:
+    """The consumer VPC with an Amazon-provided IPv6 block and a /64 of it in each subnet."""
+    import ipaddress
+
+    ec2.associate_vpc_cidr_block(VpcId=consumer_vpc.vpc_id, AmazonProvidedIpv6CidrBlock=True)
+    vpc = ec2.describe_vpcs(VpcIds=[consumer_vpc.vpc_id])["Vpcs"][0]
+    block = ipaddress.ip_network(vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
+    for i, subnet_id in enumerate(consumer_vpc.subnets.values(), start=1):
+        ec2.associate_subnet_cidr_block(SubnetId=subnet_id,
+                                        Ipv6CidrBlock=str(list(block.subnets(new_prefix=64))[i]))
+    return consumer_vpc
 
 
 # --------------------------------------------------------------------------- #

@@ -10,7 +10,8 @@ show, because it checks neither IAM nor network paths.
   machine logs under /aws/vendedlogs/, the permissions boundary on every role.
 
 The IAM evaluation models the parts of AWS's policy logic these templates use (Allow
-statements, `*` and `?` wildcards, the Null and StringEquals operators) and, per action, the
+statements, `*` and `?` wildcards, the Null, StringEquals and ForAllValues:StringEquals
+operators, the aws:TagKeys key) and, per action, the
 resource types and dependent actions the Service Authorization Reference lists."""
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ def condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
             elif operator == "StringEquals":
                 if not present or context[key] not in as_list(wanted):
                     return False
+            elif operator == "ForAllValues:StringEquals":
+                # Every value of a multivalued key among those wanted; true when the key is
+                # absent (IAM User Guide, "Multivalued context keys"), hence paired with Null.
+                if any(v not in as_list(wanted) for v in as_list(context.get(key, []))):
+                    return False
             else:
                 return False  # an operator this model does not know never passes
     return True
@@ -183,8 +189,11 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
         context = {f"ec2:ResourceTag/{k}": v for k, v in tags_of.get(resource_id, {}).items()}
         return {**context, **extra}
 
-    def new(**extra: str) -> dict[str, str]:
-        context = {f"aws:RequestTag/{k}": v for k, v in request_tags(params).items()}
+    def new(**extra: str) -> dict[str, Any]:
+        tags = request_tags(params)
+        context: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+        if tags:
+            context["aws:TagKeys"] = list(tags)
         return {**context, **extra}
 
     def plain(resource_ids: Iterable[str]) -> list[tuple[str, str, dict[str, str]]]:
@@ -298,6 +307,15 @@ def test_the_iam_model_denies_what_a_role_does_not_grant():
     untagged_create = {"service": "ec2", "action": "CreateVpcEndpoint", "resource_tags": {},
                        "params": {"VpcId": "vpc-1", "SubnetId.1": "subnet-1", "VpcEndpointType": "Interface"}}
     assert not all(allowed(stack, "EndpointFunctionRole", *a) for a in authorizations(untagged_create))
+    # Taking over a hand-made endpoint: its owner tags alone may be written on it, nothing else.
+    claim = {"service": "ec2", "action": "CreateTags", "resource_tags": {"vpce-0abc": {}},
+             "params": {"ResourceId.1": "vpce-0abc",
+                        "Tag.1.Key": "privatelink-lambdas:stack-id", "Tag.1.Value": "arn:...",
+                        "Tag.2.Key": "privatelink-lambdas:logical-id", "Tag.2.Value": "Endpoint"}}
+    endpoint_role = lambda call: all(allowed(stack, "EndpointFunctionRole", *a) for a in authorizations(call))  # noqa: E731
+    assert endpoint_role(claim)
+    assert not endpoint_role({**claim, "params": {**claim["params"], "Tag.3.Key": "team", "Tag.3.Value": "x"}})
+    assert not endpoint_role({**claim, "params": {"ResourceId.1": "vpce-0abc", "Tag.1.Key": "team", "Tag.1.Value": "x"}})
 
 
 # --------------------------------------------------------------------------- #

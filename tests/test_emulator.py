@@ -508,3 +508,123 @@ def test_runtime_harness_times_out_and_kills_a_slow_invocation(fake_function):
     slow = fake_function.invoke({"sleep": 30}, timeout_s=0.5)
     assert slow.kind == "timeout" and slow.duration_s < 5
     assert fake_function.invoke({"n": 1}, timeout_s=10).kind == "response"
+
+
+# --------------------------------------------------------------------------- #
+# (l) the wider endpoint API: address types, DNS options, fixed addresses,
+#     endpoint policies, cross-Region services
+# --------------------------------------------------------------------------- #
+
+
+def zone_id(ec2: Any, subnet_id: str) -> str:
+    return ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailabilityZoneId"]
+
+
+def interfaces_of(ec2: Any, endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    return ec2.describe_network_interfaces(
+        NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
+
+
+def test_a_dualstack_endpoint_gets_ipv6_addresses_and_reports_its_options(ec2, provider, dualstack_vpc):
+    service = provider(ip_address_types=["ipv4", "ipv6"])
+    detail = ec2.describe_vpc_endpoint_services(ServiceNames=[service.service_name])["ServiceDetails"][0]
+    assert detail["SupportedIpAddressTypes"] == ["ipv4", "ipv6"]
+    created = create_endpoint(ec2, dualstack_vpc.vpc_id, service.service_name, [dualstack_vpc.subnet("a")],
+                              IpAddressType="dualstack", DnsOptions={"DnsRecordIpType": "dualstack"})
+    described = describe_endpoint(ec2, created["VpcEndpointId"])
+    assert described["IpAddressType"] == "dualstack"
+    assert described["DnsOptions"]["DnsRecordIpType"] == "dualstack"
+    [eni] = interfaces_of(ec2, described)
+    assert eni["Ipv6Addresses"] and eni["PrivateIpAddress"]
+    # Back to IPv4 in place: the interface keeps its IPv4 address and loses the IPv6 one.
+    ec2.modify_vpc_endpoint(VpcEndpointId=created["VpcEndpointId"], IpAddressType="ipv4")
+    described = describe_endpoint(ec2, created["VpcEndpointId"])
+    assert described["IpAddressType"] == "ipv4"
+    assert described["DnsOptions"]["DnsRecordIpType"] == "ipv4"
+    [after] = interfaces_of(ec2, described)
+    assert after["NetworkInterfaceId"] == eni["NetworkInterfaceId"] and not after.get("Ipv6Addresses")
+
+
+def test_dualstack_needs_the_service_and_every_subnet_to_have_ipv6(ec2, provider, consumer_vpc):
+    v4_only = provider()
+    with pytest.raises(ClientError) as refused:
+        create_endpoint(ec2, consumer_vpc.vpc_id, v4_only.service_name, [consumer_vpc.subnet("a")],
+                        IpAddressType="dualstack")
+    assert "does not support the IP address type dualstack" in error_of(refused)[1]
+    both = provider(ip_address_types=["ipv4", "ipv6"])
+    with pytest.raises(ClientError) as no_block:
+        create_endpoint(ec2, consumer_vpc.vpc_id, both.service_name, [consumer_vpc.subnet("a")],
+                        IpAddressType="dualstack")
+    assert "does not have an IPv6 CIDR block" in error_of(no_block)[1]
+    with pytest.raises(ClientError) as wrong_records:
+        create_endpoint(ec2, consumer_vpc.vpc_id, both.service_name, [consumer_vpc.subnet("a")],
+                        DnsOptions={"DnsRecordIpType": "ipv6"})
+    assert "DnsRecordIpType ipv6 is not valid" in error_of(wrong_records)[1]
+
+
+def test_subnet_configurations_fix_an_address_refuse_reserved_ones_and_move_an_interface(ec2, provider, consumer_vpc):
+    service = provider()
+    subnet = consumer_vpc.subnet("a")
+    for reserved in ("10.0.1.0", "10.0.1.3", "10.0.1.255", "10.0.2.10"):
+        with pytest.raises(ClientError) as refused:
+            create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [subnet],
+                            SubnetConfigurations=[{"SubnetId": subnet, "Ipv4": reserved}])
+        assert "is not a usable address" in error_of(refused)[1], reserved
+    created = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [subnet],
+                              SubnetConfigurations=[{"SubnetId": subnet, "Ipv4": "10.0.1.10"}])
+    [eni] = interfaces_of(ec2, created)
+    assert eni["PrivateIpAddress"] == "10.0.1.10"
+    # A new address replaces the interface (EC2 API Reference, SubnetConfiguration).
+    ec2.modify_vpc_endpoint(VpcEndpointId=created["VpcEndpointId"],
+                            SubnetConfigurations=[{"SubnetId": subnet, "Ipv4": "10.0.1.20"}])
+    [moved] = interfaces_of(ec2, describe_endpoint(ec2, created["VpcEndpointId"]))
+    assert moved["PrivateIpAddress"] == "10.0.1.20"
+    assert moved["NetworkInterfaceId"] != eni["NetworkInterfaceId"]
+
+
+def test_a_policy_is_refused_by_a_service_without_endpoint_policies(ec2, provider, consumer_vpc):
+    from tests.harness.emulator import POLICY_SUPPORTED_TAG
+
+    service = provider(tags={POLICY_SUPPORTED_TAG: "false"})
+    detail = ec2.describe_vpc_endpoint_services(ServiceNames=[service.service_name])["ServiceDetails"][0]
+    assert detail["VpcEndpointPolicySupported"] is False
+    with pytest.raises(ClientError) as refused:
+        create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")],
+                        PolicyDocument=json.dumps({"Statement": []}))
+    assert "does not support VPC endpoint policies" in error_of(refused)[1]
+
+
+def test_a_remote_service_is_found_with_its_region_and_serves_only_its_remote_zones(ec2, provider, consumer_vpc):
+    from tests.harness.emulator import REMOTE_ZONES_TAG
+
+    allowed = zone_id(ec2, consumer_vpc.subnet("a"))
+    service = provider(region="us-west-2", tags={REMOTE_ZONES_TAG: allowed})
+    with pytest.raises(ClientError) as unknown:
+        ec2.describe_vpc_endpoint_services(ServiceNames=[service.service_name])
+    assert error_of(unknown)[0] == "InvalidServiceName"
+    detail = ec2.describe_vpc_endpoint_services(
+        ServiceNames=[service.service_name], ServiceRegions=["us-west-2"])["ServiceDetails"][0]
+    assert detail["ServiceRegion"] == "us-west-2"
+    assert detail["AvailabilityZones"] == []  # none of this Region's (terraform-provider-aws #44186)
+    with pytest.raises(ClientError) as refused:
+        create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name,
+                        [consumer_vpc.subnet("a"), consumer_vpc.subnet("b")], ServiceRegion="us-west-2")
+    assert error_of(refused)[1] == f"Only the following availability zones are supported for remote access: {allowed}"
+    created = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")],
+                              ServiceRegion="us-west-2")
+    assert describe_endpoint(ec2, created["VpcEndpointId"])["ServiceRegion"] == "us-west-2"
+
+
+# --------------------------------------------------------------------------- #
+# (m) a rule is revoked by its source, whatever its description
+# --------------------------------------------------------------------------- #
+
+
+def test_a_group_source_is_revoked_without_its_description(ec2, consumer_vpc):
+    group, source = security_group(ec2, consumer_vpc.vpc_id), security_group(ec2, consumer_vpc.vpc_id)
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "UserIdGroupPairs": [{"GroupId": source, "Description": "the application"}]}])
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": source}]}])
+    assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"] == []

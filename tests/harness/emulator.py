@@ -7,7 +7,10 @@ The emulator is moto's own WSGI app (``DomainDispatcherApplication`` +
   (``install_patches``), each one adding a documented AWS behaviour that the
   custom resources depend on (acceptance, ClientToken idempotency, ENI
   addressing, ModifyVpcEndpoint, AZ checks, private DNS verification state,
-  DependencyViolation, DeleteVpcEndpoints' Unsuccessful items);
+  DependencyViolation, DeleteVpcEndpoints' Unsuccessful items, (l) the endpoint
+  options moto ignores: IpAddressType, DnsOptions, SubnetConfigurations, endpoint
+  policy support, cross-Region services; (m) rules revoked whatever their
+  description);
 * a WSGI middleware (``EmulatorMiddleware``) that logs every call, injects
   faults and serves a small JSON control API under ``/_emulator/``.
 
@@ -66,10 +69,14 @@ from moto.ec2.exceptions import (
     InvalidServiceName,
     UnknownVpcEndpointService,
 )
-from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.security_groups import SecurityGroupBackend, SecurityGroupRule
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
+from moto.ec2.responses.vpc_service_configuration import (
+    VPCEndpointServiceConfiguration as ServiceConfigurationResponse,
+)
+from moto.ec2.responses.vpcs import VPCs as VPCsResponse
 from moto.ec2.utils import add_tag_specification
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -77,6 +84,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 # Tag on an endpoint service configuration whose value overrides the reported
 # private DNS name verification state (tests use it to make an unverified service).
 PRIVATE_DNS_STATE_TAG = "emulator:private-dns-state"
+
+# Tag on an endpoint service configuration saying it does not support endpoint policies
+# ("false"); AWS decides this per service (ServiceDetail.VpcEndpointPolicySupported).
+POLICY_SUPPORTED_TAG = "emulator:vpc-endpoint-policy-supported"
+# Tag on an endpoint service configuration listing, comma-separated, the zone ids of a consumer
+# Region from which it can be reached across Regions; by default every zone of that Region.
+REMOTE_ZONES_TAG = "emulator:remote-access-zone-ids"
 
 # Endpoint states in which an endpoint no longer holds ENIs/DNS names in its VPC.
 _GONE_STATES = ("deleted", "deleting", "rejected", "failed", "expired")
@@ -161,11 +175,55 @@ class _Service:
     availability_zones: list[str]
     private_dns_name: str | None
     config: VPCServiceConfiguration | None  # None for AWS-owned services
+    # (l) The Region the service is in when it is another than the consumer's, and the zone ids
+    # of the consumer's Region it can be reached from.
+    region: str | None = None
+    remote_zone_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ip_address_types(self) -> list[str]:
+        return _config_ip_types(self.config) if self.config is not None else ["ipv4"]
+
+    @property
+    def policy_supported(self) -> bool:
+        return self.config is None or _config_tag(self.config, POLICY_SUPPORTED_TAG, "true") != "false"
 
 
-def _lookup_service(backend: Any, service_name: str) -> _Service | None:
+def _config_tag(config: VPCServiceConfiguration, key: str, default: str) -> str:
+    return config.ec2_backend.tags.get(config.id, {}).get(key, default)
+
+
+def _config_ip_types(config: VPCServiceConfiguration) -> list[str]:
+    return list(config.__dict__.get("supported_ip_address_types") or ["ipv4"])
+
+
+def _remote_service(backend: Any, service_name: str, service_region: str) -> _Service | None:
+    """(l) Cross-Region PrivateLink, as the PrivateLink Guide describes it: a provider's service
+    in `service_region` whose SupportedRegions include the consumer's Region. It lists none of
+    the consumer Region's zones (terraform-provider-aws #44186): the zones it is reachable from
+    are only told by CreateVpcEndpoint's refusal."""
+    from moto.ec2.models import ec2_backends
+
+    remote = ec2_backends[backend.account_id][service_region]
+    for config in remote.configurations.values():
+        if config.service_name != service_name:
+            continue
+        if backend.region_name not in config._supported_region_names:
+            return None
+        every_zone = [z.zone_id for z in backend.describe_availability_zones()]
+        listed = _config_tag(config, REMOTE_ZONES_TAG, "")
+        zone_ids = [z.strip() for z in listed.split(",") if z.strip()] or every_zone
+        return _Service(service_name, [], config.private_dns_name, config,
+                        region=service_region, remote_zone_ids=zone_ids)
+    return None
+
+
+def _lookup_service(backend: Any, service_name: str, service_region: str | None = None) -> _Service | None:
     """The endpoint service called `service_name`: one of the account's
-    endpoint service configurations, else one of moto's AWS services."""
+    endpoint service configurations, else one of moto's AWS services; in
+    another Region, a remote service (l)."""
+    if service_region and service_region != backend.region_name:
+        return _remote_service(backend, service_name, service_region)
     for config in backend.configurations.values():
         if config.service_name == service_name:
             return _Service(
@@ -189,9 +247,22 @@ def _lookup_service(backend: Any, service_name: str) -> _Service | None:
 
 def _check_subnet_azs(service: _Service, subnets: list[Any]) -> None:
     """AWS: every subnet must be in an AZ the service supports, one subnet per AZ."""
+    if service.region:
+        # (l) A remote service: zones compared by id, the refusal names the ones allowed.
+        if any(s.availability_zone_id not in service.remote_zone_ids for s in subnets):
+            raise InvalidParameter(
+                "Only the following availability zones are supported for remote access: "
+                + ", ".join(service.remote_zone_ids)
+            )
     seen: set[str] = set()
     for subnet in subnets:
         az = subnet.availability_zone
+        if service.region:
+            if az in seen:
+                raise EC2ClientError("DuplicateSubnetsInSameZone",
+                                     f"Found another VPC endpoint subnet in the availability zone of {subnet.id}.")
+            seen.add(az)
+            continue
         if az not in service.availability_zones:
             raise InvalidParameter(
                 f"The VPC endpoint service {service.name} does not support "
@@ -238,15 +309,26 @@ class _IpPlaceholder:
     """Holds a subnet IP while the ENI that will own it is being built."""
 
 
-def _attach_eni(backend: Any, endpoint: VPCEndPoint, subnet: Any) -> Any:
+def _attach_eni(backend: Any, endpoint: VPCEndPoint, subnet: Any,
+                config: dict[str, str] | None = None) -> Any:
     """Create the endpoint's requester-managed ENI in `subnet`, as AWS does: the
-    next free address of the subnet, the endpoint's groups, AWS's description."""
-    ip = subnet.get_available_subnet_ip(_IpPlaceholder())
+    next free address of the subnet (or the one `config` fixes, l), an IPv6
+    address when the endpoint has IPv6 (l), the endpoint's groups, AWS's description."""
+    config = config or {}
+    if config.get("Ipv4"):
+        ip = config["Ipv4"]
+        subnet.request_ip(ip, _IpPlaceholder())
+    else:
+        ip = subnet.get_available_subnet_ip(_IpPlaceholder())
+    ipv6: list[str] = []
+    if endpoint.__dict__.get("ip_address_type", "ipv4") != "ipv4":
+        ipv6 = [config["Ipv6"]] if config.get("Ipv6") else [_free_ipv6(backend, subnet)]
     eni = backend.create_network_interface(
         subnet,
         ip,
         group_ids=list(endpoint.security_group_ids) or None,  # None: VPC's default SG
         description=f"VPC Endpoint Interface {endpoint.id}",
+        ipv6_addresses=ipv6,
     )
     subnet._subnet_ips[ip] = eni  # the subnet's IP book now points at the real owner
     eni.interface_type = "vpc_endpoint"
@@ -254,6 +336,102 @@ def _attach_eni(backend: Any, endpoint: VPCEndPoint, subnet: Any) -> Any:
     eni.status = "in-use"
     endpoint.network_interface_ids.append(eni.id)
     return eni
+
+
+def _ipv6_blocks(subnet: Any) -> list[Any]:
+    import ipaddress
+
+    return [ipaddress.ip_network(a["ipv6CidrBlock"])
+            for a in subnet.ipv6_cidr_block_associations.values() if a.get("ipv6CidrBlock")]
+
+
+def _ipv6_in_use(backend: Any) -> set[str]:
+    return {ip for eni in backend.enis.values() for ip in eni.ipv6_addresses}
+
+
+def _free_ipv6(backend: Any, subnet: Any) -> str:
+    used = _ipv6_in_use(backend)
+    block = _ipv6_blocks(subnet)[0]
+    for offset in range(16, 1 << 16):
+        candidate = str(block.network_address + offset)
+        if candidate not in used:
+            return candidate
+    raise EC2ClientError("InsufficientFreeAddressesInSubnet", f"No free IPv6 address in {subnet.id}")
+
+
+def _reserved(ip: Any, block: Any) -> bool:
+    """AWS reserves the first four addresses and the last one of every subnet block (VPC User
+    Guide, "Subnet CIDR blocks")."""
+    offset = int(ip) - int(block.network_address)
+    return offset < 4 or int(ip) == int(block.broadcast_address)
+
+
+def _check_endpoint_options(backend: Any, service: _Service, subnets: list[Any],
+                            ip_address_type: str, dns_options: dict[str, Any],
+                            configs: list[dict[str, str]], policy_document: str | None,
+                            endpoint: VPCEndPoint | None = None) -> None:
+    """(l) What CreateVpcEndpoint and ModifyVpcEndpoint check of IpAddressType, DnsOptions,
+    SubnetConfigurations and PolicyDocument (EC2 API Reference), all before anything changes."""
+    import ipaddress
+
+    if policy_document and not service.policy_supported:
+        raise InvalidParameter(f"The VPC endpoint service {service.name} does not support VPC endpoint policies.")
+    if ip_address_type not in ("ipv4", "dualstack", "ipv6"):
+        raise InvalidParameter(f"Invalid IpAddressType {ip_address_type}")
+    wanted = {"ipv4": {"ipv4"}, "dualstack": {"ipv4", "ipv6"}, "ipv6": {"ipv6"}}[ip_address_type]
+    if not wanted <= set(service.ip_address_types):
+        raise InvalidParameter(
+            f"The VPC endpoint service {service.name} does not support the IP address type {ip_address_type}.")
+    if ip_address_type != "ipv4":
+        for subnet in subnets:
+            if not _ipv6_blocks(subnet):
+                raise InvalidParameter(
+                    f"Subnet {subnet.id} does not have an IPv6 CIDR block, which IP address type {ip_address_type} needs.")
+    record = (dns_options or {}).get("DnsRecordIpType")
+    if record:
+        fits = {"ipv4": {"ipv4", "service-defined"}, "ipv6": {"ipv6", "service-defined"},
+                "dualstack": {"ipv4", "ipv6", "dualstack", "service-defined"}}[ip_address_type]
+        if record not in fits:
+            raise InvalidParameter(f"DnsRecordIpType {record} is not valid for IP address type {ip_address_type}.")
+    by_id = {s.id: s for s in subnets}
+    for config in configs:
+        subnet = by_id.get(config.get("SubnetId", ""))
+        if subnet is None:
+            raise InvalidParameter(f"Subnet {config.get('SubnetId')} of SubnetConfigurations is not one of the endpoint's subnets.")
+        if config.get("Ipv4"):
+            ip = ipaddress.ip_address(config["Ipv4"])
+            if ip not in subnet.cidr or _reserved(ip, subnet.cidr):
+                raise InvalidParameter(f"The IPv4 address {ip} is not a usable address of subnet {subnet.id}.")
+            owner = subnet._subnet_ips.get(str(ip))
+            if owner is not None and not (endpoint is not None and getattr(owner, "id", None) in endpoint.network_interface_ids):
+                raise EC2ClientError("InvalidIPAddress.InUse", f"Address {ip} is in use.")
+        if config.get("Ipv6"):
+            ip = ipaddress.ip_address(config["Ipv6"])
+            block = next((b for b in _ipv6_blocks(subnet) if ip in b), None)
+            if block is None or _reserved(ip, block):
+                raise InvalidParameter(f"The IPv6 address {ip} is not a usable address of subnet {subnet.id}.")
+
+
+def _set_ip_address_type(backend: Any, endpoint: VPCEndPoint, ip_address_type: str) -> None:
+    """(l) ModifyVpcEndpoint(IpAddressType) in place: interfaces gain or lose their IPv6 address."""
+    endpoint.ip_address_type = ip_address_type
+    for eni_id in endpoint.network_interface_ids:
+        eni = backend.enis.get(eni_id)
+        if eni is None:
+            continue
+        if ip_address_type == "ipv4":
+            eni.ipv6_addresses = []
+        elif not eni.ipv6_addresses:
+            eni.ipv6_addresses = [_free_ipv6(backend, eni.subnet)]
+
+
+def _dns_options(raw: dict[str, Any] | None, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    options = dict(current or {"DnsRecordIpType": "ipv4"})
+    for key, value in (raw or {}).items():
+        if key == "PrivateDnsOnlyForInboundResolverEndpoint":
+            value = _as_bool(value)
+        options[key] = value
+    return options
 
 
 def _detach_eni(backend: Any, endpoint: VPCEndPoint, eni_id: str) -> None:
@@ -277,7 +455,8 @@ def _sync_eni_groups(backend: Any, endpoint: VPCEndPoint) -> None:
 def _fingerprint(**params: Any) -> str:
     """Order-insensitive digest of a CreateVpcEndpoint request, for ClientToken checks."""
     normal = {
-        k: sorted(v) if isinstance(v, list) else (sorted(v.items()) if isinstance(v, dict) else v)
+        k: sorted(v, key=lambda item: json.dumps(item, sort_keys=True, default=str))
+        if isinstance(v, list) else (sorted(v.items()) if isinstance(v, dict) else v)
         for k, v in params.items()
     }
     return hashlib.sha256(json.dumps(normal, sort_keys=True, default=str).encode()).hexdigest()
@@ -306,6 +485,9 @@ _orig_create_vpc_endpoint = _original(VPCBackend, "create_vpc_endpoint")
 _orig_delete_vpc_endpoints = _original(VPCBackend, "delete_vpc_endpoints")
 _orig_delete_security_group = _original(SecurityGroupBackend, "delete_security_group")
 _orig_config_to_dict = _original(VPCServiceConfiguration, "to_dict")
+_orig_resp_describe_services = _original(VPCsResponse, "describe_vpc_endpoint_services")
+_orig_resp_create_service_configuration = _original(
+    ServiceConfigurationResponse, "create_vpc_endpoint_service_configuration")
 
 
 # (a) Endpoint state as a lazily computed property: AWS moves an accepted
@@ -338,8 +520,13 @@ def _create_vpc_endpoint(
     security_group_ids: list[str] | None = None,
     tags: dict[str, str] | None = None,
     private_dns_enabled: bool | None = None,
+    ip_address_type: str | None = None,
+    dns_options: dict[str, Any] | None = None,
+    subnet_configurations: list[dict[str, str]] | None = None,
+    service_region: str | None = None,
 ) -> VPCEndPoint:
     subnet_ids = list(subnet_ids or [])
+    subnet_configurations = list(subnet_configurations or [])
     security_group_ids = list(security_group_ids or [])
     route_table_ids = list(route_table_ids or [])
     private_dns_enabled = _as_bool(private_dns_enabled)
@@ -356,6 +543,10 @@ def _create_vpc_endpoint(
         security_group_ids=security_group_ids,
         tags=tags or {},
         private_dns_enabled=private_dns_enabled,
+        ip_address_type=ip_address_type,
+        dns_options=dns_options,
+        subnet_configurations=subnet_configurations,
+        service_region=service_region,
     )
     if client_token:
         for existing in self.vpc_end_points.values():
@@ -383,10 +574,13 @@ def _create_vpc_endpoint(
 
     # Validate everything before creating anything, as AWS does.
     self.get_vpc(vpc_id)
-    service = _lookup_service(self, service_name)
+    service = _lookup_service(self, service_name, service_region)
     if service is None:
         raise InvalidServiceName(service_name)
     subnets = [self.get_subnet(s) for s in subnet_ids]  # InvalidSubnetID.NotFound
+    ip_address_type = (ip_address_type or "ipv4").lower()
+    _check_endpoint_options(self, service, subnets, ip_address_type, dns_options or {},
+                            subnet_configurations, policy_document)
     _check_security_groups(self, security_group_ids)
     if not security_group_ids:
         # AWS associates the VPC's default security group when none is given.
@@ -412,9 +606,14 @@ def _create_vpc_endpoint(
     )
     endpoint.subnet_ids = list(subnet_ids)
     endpoint._emu_fingerprint = fingerprint
-    # (c) ENIs addressed from their subnet.
+    # (l) The options, reported as DescribeVpcEndpoints reports them.
+    endpoint.ip_address_type = ip_address_type
+    endpoint.dns_options = _dns_options(dns_options)
+    endpoint.service_region = service.region
+    # (c) ENIs addressed from their subnet (or as SubnetConfigurations fix them, l).
+    configs = {c["SubnetId"]: c for c in subnet_configurations}
     for subnet in subnets:
-        _attach_eni(self, endpoint, subnet)
+        _attach_eni(self, endpoint, subnet, configs.get(subnet.id))
     # (a) Acceptance: a service that requires acceptance holds new connections.
     if service.config is not None and _as_bool(service.config.acceptance_required):
         endpoint.state = "pendingAcceptance"
@@ -434,10 +633,16 @@ def _modify_vpc_endpoint(
     remove_route_tables: list[str] | None = None,
     add_security_groups: list[str] | None = None,
     remove_security_groups: list[str] | None = None,
+    ip_address_type: str | None = None,
+    dns_options: dict[str, Any] | None = None,
+    subnet_configurations: list[dict[str, str]] | None = None,
 ) -> None:
     """(d) ModifyVpcEndpoint as AWS applies it: PrivateDnsEnabled, ResetPolicy and
-    subnet changes that add/remove ENIs; the rest is moto's handling."""
+    subnet changes that add/remove ENIs; (l) IpAddressType, DnsOptions and
+    SubnetConfigurations (an interface given a new address is replaced); the rest
+    is moto's handling."""
     endpoint = self.get_vpc_end_point(endpoint_id)
+    subnet_configurations = list(subnet_configurations or [])
     add_subnets = [s for s in add_subnets or [] if s not in endpoint.subnet_ids]
     remove_subnets = list(remove_subnets or [])
     is_interface = (endpoint.vpc_endpoint_type or "").lower() == "interface"
@@ -447,9 +652,15 @@ def _modify_vpc_endpoint(
         new_subnet_ids += [s for s in add_subnets if s not in new_subnet_ids]
         subnets = [self.get_subnet(s) for s in new_subnet_ids]
         _check_security_groups(self, add_security_groups or [])
-        service = _lookup_service(self, endpoint.service_name)
+        service = _lookup_service(self, endpoint.service_name, endpoint.__dict__.get("service_region"))
         if service is not None:
             _check_subnet_azs(service, subnets)  # (e)
+            new_type = (ip_address_type or endpoint.__dict__.get("ip_address_type", "ipv4")).lower()
+            record_options = _dns_options(dns_options, endpoint.__dict__.get("dns_options"))
+            if ip_address_type and not dns_options:
+                record_options["DnsRecordIpType"] = {"dualstack": "dualstack"}.get(new_type, new_type)
+            _check_endpoint_options(self, service, subnets, new_type, record_options,
+                                    subnet_configurations, policy_doc, endpoint)
             if private_dns_enabled and not endpoint.private_dns_enabled:
                 _check_private_dns_conflict(self, endpoint.vpc_id, service, endpoint.id)
 
@@ -473,9 +684,22 @@ def _modify_vpc_endpoint(
                 eni = self.enis.get(eni_id)
                 if eni is not None and eni.subnet.id == subnet_id:
                     _detach_eni(self, endpoint, eni_id)
+        if ip_address_type:
+            _set_ip_address_type(self, endpoint, ip_address_type.lower())
+            endpoint.dns_options = record_options
+        if dns_options:
+            endpoint.dns_options = _dns_options(dns_options, endpoint.__dict__.get("dns_options"))
+        configs = {c["SubnetId"]: c for c in subnet_configurations}
         for subnet_id in add_subnets:
             if subnet_id in new_subnet_ids:
-                _attach_eni(self, endpoint, self.get_subnet(subnet_id))
+                _attach_eni(self, endpoint, self.get_subnet(subnet_id), configs.pop(subnet_id, None))
+        for subnet_id, config in configs.items():
+            # An interface given another address is replaced by one with that address.
+            for eni_id in list(endpoint.network_interface_ids):
+                eni = self.enis.get(eni_id)
+                if eni is not None and eni.subnet.id == subnet_id:
+                    _detach_eni(self, endpoint, eni_id)
+            _attach_eni(self, endpoint, self.get_subnet(subnet_id), config)
         endpoint.subnet_ids = new_subnet_ids
         if add_security_groups or remove_security_groups:
             _sync_eni_groups(self, endpoint)
@@ -602,6 +826,9 @@ def _config_to_dict(self: VPCServiceConfiguration) -> dict[str, Any]:
     result["Tags"] = [
         {"Key": k, "Value": v} for k, v in self.ec2_backend.tags.get(self.id, {}).items()
     ]
+    # (l) What the service offers: address types and endpoint policies.
+    result["SupportedIpAddressTypes"] = _config_ip_types(self)
+    result["VpcEndpointPolicySupported"] = _config_tag(self, POLICY_SUPPORTED_TAG, "true") != "false"
     return result
 
 
@@ -636,6 +863,10 @@ def _resp_create_vpc_endpoint(self: Any) -> ActionResult:
         security_group_ids=self._get_param("SecurityGroupIds", []),
         tags=add_tag_specification(self._get_param("TagSpecifications", [])),
         private_dns_enabled=self._get_bool_param("PrivateDnsEnabled"),
+        ip_address_type=self._get_param("IpAddressType"),
+        dns_options=self._get_param("DnsOptions"),
+        subnet_configurations=self._get_param("SubnetConfigurations", []),
+        service_region=self._get_param("ServiceRegion"),
     )
     result: dict[str, Any] = {"VpcEndpoint": endpoint}
     if endpoint.client_token:
@@ -655,8 +886,37 @@ def _resp_modify_vpc_endpoint(self: Any) -> ActionResult:
         remove_route_tables=self._get_param("RemoveRouteTableIds", []),
         add_security_groups=self._get_param("AddSecurityGroupIds", []),
         remove_security_groups=self._get_param("RemoveSecurityGroupIds", []),
+        ip_address_type=self._get_param("IpAddressType"),
+        dns_options=self._get_param("DnsOptions"),
+        subnet_configurations=self._get_param("SubnetConfigurations", []),
     )
     return ActionResult({"Return": True})
+
+
+def _resp_describe_vpc_endpoint_services(self: Any) -> ActionResult:
+    """(l) ServiceRegions: the named services of another Region that this Region may reach,
+    reported with their ServiceRegion and no zones of this Region; the rest is moto's."""
+    regions = [r for r in self._get_param("ServiceRegions", []) if r != self.region]
+    if not regions:
+        return _orig_resp_describe_services(self)
+    details = []
+    for name in self._get_param("ServiceNames", []):
+        service = next(
+            (svc for r in regions if (svc := _remote_service(self.ec2_backend, name, r))), None)
+        if service is None:
+            raise InvalidServiceName(name)
+        detail = _config_to_dict(service.config)
+        detail.update({"ServiceRegion": service.region, "AvailabilityZones": []})
+        details.append(detail)
+    return ActionResult({"ServiceNames": [d["ServiceName"] for d in details], "ServiceDetails": details})
+
+
+def _resp_create_service_configuration(self: Any) -> ActionResult:
+    """(l) SupportedIpAddressTypes (moto ignores it; AWS defaults it to ipv4)."""
+    result = _orig_resp_create_service_configuration(self)
+    config = result.result["ServiceConfiguration"]
+    config.supported_ip_address_types = self._get_param("SupportedIpAddressTypes", []) or ["ipv4"]
+    return result
 
 
 def _resp_delete_vpc_endpoints(self: Any) -> ActionResult:
@@ -803,6 +1063,9 @@ def install_patches() -> None:
     EC2Response.create_vpc_endpoint_connection_notification = _resp_create_connection_notification  # type: ignore[attr-defined]
     EC2Response.describe_vpc_endpoint_connection_notifications = _resp_describe_connection_notifications  # type: ignore[attr-defined]
     EC2Response.delete_vpc_endpoint_connection_notifications = _resp_delete_connection_notifications  # type: ignore[attr-defined]
+    # (l) cross-Region services, address types, endpoint policies.
+    EC2Response.describe_vpc_endpoint_services = _resp_describe_vpc_endpoint_services  # type: ignore[method-assign]
+    EC2Response.create_vpc_endpoint_service_configuration = _resp_create_service_configuration  # type: ignore[attr-defined]
     # (f) private DNS name verification state.
     VPCServiceConfiguration.to_dict = _config_to_dict  # type: ignore[method-assign]
     VPCServiceConfiguration.private_dns_name_configuration = property(  # type: ignore[assignment]
@@ -820,7 +1083,30 @@ def _verify_group_will_respect_rule_count_limit(
         raise RulesPerSecurityGroupLimitExceededError
 
 
+def _rule_matches(self: Any, other: Any) -> bool:
+    """(m) A rule is matched by protocol, ports and source: its description does not count (EC2
+    API Reference, RevokeSecurityGroupIngress: "If the rule has a description, you do not need
+    to specify the description to revoke the rule"). moto compares a source group's
+    description too, so a group source could never be revoked without it."""
+    def source(group: Any) -> Any:
+        return {k: v for k, v in group.items() if k != "Description"} if isinstance(group, dict) else group
+
+    if self.ip_protocol != other.ip_protocol:
+        return False
+    for key in ("CidrIp", "CidrIpv6"):
+        if key in self.ip_range and self.ip_range.get(key) != other.ip_range.get(key):
+            return False
+    if source(self.source_group) != source(other.source_group):
+        return False
+    if self.prefix_list_id != other.prefix_list_id:
+        return False
+    if self.ip_protocol != "-1" and (self.from_port, self.to_port) != (other.from_port, other.to_port):
+        return False
+    return True
+
+
 install_patches()
+SecurityGroupRule.__eq__ = _rule_matches  # type: ignore[method-assign,assignment]
 SecurityGroupBackend._verify_group_will_respect_rule_count_limit = (  # type: ignore[method-assign]
     _verify_group_will_respect_rule_count_limit
 )

@@ -323,6 +323,18 @@ pub fn plan(
             }
         }
         Target::Endpoint { endpoint, origin } => {
+            // An endpoint taken over is first tagged as this resource's, with those tags alone:
+            // the role may change only endpoints so tagged, and may tag others only that way.
+            if *origin == Origin::Adopted {
+                let claim: Vec<(String, String)> = owner_tags
+                    .iter()
+                    .filter(|(k, v)| endpoint.tags.get(k) != Some(v))
+                    .cloned()
+                    .collect();
+                if !claim.is_empty() {
+                    calls.push(Call::Tag { set: claim, unset: vec![] });
+                }
+            }
             let old_policy_given =
                 matches!(operation, Operation::Update { old_policy_given: true, .. });
             let change = endpoint_change(
@@ -337,12 +349,7 @@ pub fn plan(
             if !change.is_empty() {
                 calls.push(Call::Modify(change));
             }
-            let (mut set, unset) = tag_changes(&endpoint.tags, &spec.tags, ec2::is_managed_tag);
-            if *origin == Origin::Adopted {
-                set.extend(
-                    owner_tags.iter().filter(|(k, v)| endpoint.tags.get(k) != Some(v)).cloned(),
-                );
-            }
+            let (set, unset) = tag_changes(&endpoint.tags, &spec.tags, ec2::is_managed_tag);
             if !set.is_empty() || !unset.is_empty() {
                 calls.push(Call::Tag { set, unset });
             }
@@ -911,14 +918,10 @@ mod tests {
                     Origin::Adopted,
                 ),
                 service: service(),
-                calls: vec![Call::Tag {
-                    set: [("team", "net")]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .chain(ec2::owner_tags(STACK, LOGICAL))
-                        .collect(),
-                    unset: vec![],
-                }],
+                calls: vec![
+                    Call::Tag { set: ec2::owner_tags(STACK, LOGICAL), unset: vec![] },
+                    Call::Tag { set: vec![("team".into(), "net".into())], unset: vec![] },
+                ],
                 answer: Answer::Now,
             },
             Row {

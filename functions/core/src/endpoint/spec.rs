@@ -92,7 +92,9 @@ impl EndpointSpec {
         let private_dns = r.optional_bool("PrivateDnsEnabled");
         let ip_address_type = one_of(&mut r, "IpAddressType", &IP_ADDRESS_TYPES);
         let dns_options = r.optional_object("DnsOptions", read_dns_options).unwrap_or_default();
-        if let (Some(address), Some(record)) = (&ip_address_type, &dns_options.record_ip_type) {
+        // Without IpAddressType the endpoint is IPv4 (AWS's default).
+        if let Some(record) = &dns_options.record_ip_type {
+            let address = ip_address_type.as_deref().unwrap_or("ipv4");
             if let Some(problem) = record_type_problem(address, record) {
                 r.problem("DnsOptions.DnsRecordIpType", problem);
             }
