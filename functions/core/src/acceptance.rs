@@ -89,6 +89,9 @@ pub struct WaitState {
     /// What the last Check saw, for people reading the execution's history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_state: Option<String>,
+    /// The subnets `SkipUnsupportedZones` left out, for the answer's `SkippedSubnetIds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_subnet_ids: Vec<String>,
     /// Set by the state machine's Catch when Checks kept failing: answer FAILED with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
@@ -300,6 +303,7 @@ mod tests {
             started_at: Some(1000),
             done: false,
             last_state: None,
+            skipped_subnet_ids: vec![],
             error: None,
         }
     }

@@ -411,6 +411,7 @@ impl EndpointResource {
             started_at: None,
             done: false,
             last_state: None,
+            skipped_subnet_ids: plan.skipped_subnets.clone(),
             error: None,
         };
         let execution = handoff.start(ctx, &wait).await?;
