@@ -113,7 +113,7 @@ def test_ports_and_cidrs_given_as_template_strings_become_one_rule_each(fn, cfn,
     # The owner tags are what Delete trusts: a user tag must never overwrite them.
     ({"Tags": [{"Key": "privatelink-lambdas:stack-id", "Value": "another-stack"}]},
      'tag key "privatelink-lambdas:stack-id" uses the reserved privatelink-lambdas: prefix'),
-    ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(48)]}, "Tags: has 48 tags; at most 47"),
+    ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(48)]}, "Tags: has 48 tags; at most 46"),
     ({"SourceCidrs": ["0.0.0.0/0"]}, 'SourceCidrs: "0.0.0.0/0" admits every address'),
     ({"SourceCidrs": ["::/0"]}, 'SourceCidrs: "::/0" admits every address'),
     ({"SourceCidrs": ["10.0.0.1/8"]}, 'SourceCidrs: "10.0.0.1/8" has host bits set: did you mean 10.0.0.0/8?'),

@@ -23,6 +23,9 @@ BINARY = Path(__file__).resolve().parent.parent / "target" / "debug" / "privatel
 NAME = "api.partner.com"
 GOOD = ["127.0.0.2", "127.0.0.3"]
 TYPE = "Custom::PrivateLinkValidation"
+# These targets name an endpoint id for their metrics' dimensions only: the emulator has no such
+# endpoint to read (its zones and drift are tested in test_validator_fleet.py).
+NO_ENDPOINT_CHECKS = {"VALIDATOR_ENDPOINT_CHECKS": "false"}
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ def test_the_text_format_is_a_table_a_person_reads(dns, https, ca_file):
     done = subprocess.run(args, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0
     lines = done.stdout.splitlines()
-    assert lines[0] == f"PASS {NAME}"
+    assert lines[0] == f"PASS {NAME} [https, HTTP/1.1]"  # the protocol, and the HTTP version used
     assert lines[1].split()[:2] == ["dns", "ok"]
     assert all("tcp ok" in line and "https ok" in line for line in lines[2:4]), done.stdout
 
@@ -184,7 +187,7 @@ def target(dns, https, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def validator(lambda_function, https):
-    return lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+    return lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS, "VALIDATOR_CA_PEM": https.ca_pem})
 
 
 def emf_lines(logs: list[str]) -> list[dict[str, Any]]:
@@ -205,7 +208,7 @@ def test_a_scheduled_run_checks_the_event_targets_and_logs_one_emf_line_each(val
     good = lines[0]
     directive = good["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "PrivateLink/Validator"
-    assert directive["Dimensions"] == [["Name", "EndpointId"]]
+    assert directive["Dimensions"] == [["Name", "EndpointId"], []]  # per target, and the fleet
     assert isinstance(good["_aws"]["Timestamp"], int)
     for metric in directive["Metrics"]:
         assert isinstance(good[metric["Name"]], (int, float)), metric
@@ -215,7 +218,7 @@ def test_a_scheduled_run_checks_the_event_targets_and_logs_one_emf_line_each(val
 
 
 def test_a_scheduled_event_without_targets_checks_the_configured_ones(lambda_function, dns, https):
-    fn = lambda_function("privatelink-validator", env={
+    fn = lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS,
         "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_TARGETS": json.dumps([target(dns, https)])})
     event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/validator"], "detail": {}}
@@ -225,7 +228,7 @@ def test_a_scheduled_event_without_targets_checks_the_configured_ones(lambda_fun
 
 
 def test_a_failed_target_fails_the_invocation_only_when_configured_to(lambda_function, dns, https):
-    fn = lambda_function("privatelink-validator", env={
+    fn = lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS,
         "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_FAIL_ON_ERROR": "true"})
     https.status = 503
     invocation = fn.invoke({"Targets": [target(dns, https)]})
@@ -250,7 +253,7 @@ def test_a_private_ca_kept_in_parameter_store_is_read_at_start(lambda_function, 
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     ssm.put_parameter(Name="/privatelink/partner-ca", Value=https.ca_pem, Type="String",
                       Tier="Advanced", Overwrite=True)
-    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": "/privatelink/partner-ca"})
+    fn = lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS, "VALIDATOR_CA_PEM": "/privatelink/partner-ca"})
     event, key = cfn.create_event(TYPE, "Validation", target(dns, https))
     assert fn.invoke(event).kind == "response"
     answer = cfn.answer(key)
@@ -293,7 +296,7 @@ def test_the_gate_names_bad_properties(validator, cfn):
 
 
 def test_targets_without_a_resolver_ask_the_configured_one(lambda_function, dns, https):
-    fn = lambda_function("privatelink-validator", env={
+    fn = lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS,
         "VALIDATOR_CA_PEM": https.ca_pem, "VALIDATOR_RESOLVER": dns.address})
     without_resolver = {k: v for k, v in target(dns, https).items() if k != "Resolver"}
     invocation = fn.invoke({"Targets": [without_resolver]})
@@ -321,7 +324,9 @@ def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_functio
                             "detail": {}})
     assert invocation.kind == "response", invocation.body
     assert invocation.body["checked"] == 1, invocation.body
-    [line] = emf_lines(invocation.logs)
+    # The target's line, then one per zone of the endpoint.
+    line, zone_line = emf_lines(invocation.logs)
+    assert zone_line["Zone"] == "us-east-1a"
     assert line["Name"] == "api.partner.com" and line["EndpointId"] == made["VpcEndpointId"]
     # The stand-in answers with its own addresses, not the endpoint's: found and reported.
     assert line["Success"] == 0 and "outside" in line["Report"]["reason"], line["Report"]
@@ -375,7 +380,7 @@ def test_the_gates_timeout_bounds_a_check_under_way_with_its_own_reason(validato
 ], ids=["targets-not-json", "targets-misspelt-key", "ca-not-pem", "resolver", "concurrency"])
 def test_a_bad_configuration_is_answered_never_left_hanging(lambda_function, cfn, dns, https, env, named):
     # Exiting at start would leave every gate event unanswered: the stack would wait an hour.
-    fn = lambda_function("privatelink-validator", env=env)
+    fn = lambda_function("privatelink-validator", env={**NO_ENDPOINT_CHECKS, **env})
     stack = stack_id()
     event, key = cfn.create_event(TYPE, "Validation", target(dns, https), stack)
     assert fn.invoke(event).kind == "response"

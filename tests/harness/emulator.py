@@ -10,7 +10,7 @@ The emulator is moto's own WSGI app (``DomainDispatcherApplication`` +
   DependencyViolation, DeleteVpcEndpoints' Unsuccessful items, (l) the endpoint
   options moto ignores: IpAddressType, DnsOptions, SubnetConfigurations, endpoint
   policy support, cross-Region services; (m) rules revoked whatever their
-  description);
+  description; (n) zonal DNS entries; a provider rejecting an accepted connection);
 * a WSGI middleware (``EmulatorMiddleware``) that logs every call, injects
   faults and serves a small JSON control API under ``/_emulator/``.
 
@@ -434,6 +434,26 @@ def _dns_options(raw: dict[str, Any] | None, current: dict[str, Any] | None = No
     return options
 
 
+def _sync_zonal_dns(backend: Any, endpoint: VPCEndPoint) -> None:
+    """(n) DnsEntries as AWS lists them for an interface endpoint: the regional name first, then
+    one per zone it has an interface in, `<id>-<suffix>-<zone>.<service domain>`, all in the
+    same hosted zone (PrivateLink Guide, "DNS hostnames")."""
+    entries = list(endpoint.dns_entries or [])
+    if not entries:
+        return
+    regional = entries[0]
+    label, _, domain = regional["dns_name"].partition(".")
+    zones = []
+    for eni_id in endpoint.network_interface_ids:
+        eni = backend.enis.get(eni_id)
+        if eni is not None and eni.subnet.availability_zone not in zones:
+            zones.append(eni.subnet.availability_zone)
+    endpoint.dns_entries = [regional] + [
+        {"dns_name": f"{label}-{zone}.{domain}", "hosted_zone_id": regional["hosted_zone_id"]}
+        for zone in zones
+    ]
+
+
 def _detach_eni(backend: Any, endpoint: VPCEndPoint, eni_id: str) -> None:
     eni = backend.enis.pop(eni_id, None)
     if eni is not None:
@@ -614,6 +634,7 @@ def _create_vpc_endpoint(
     configs = {c["SubnetId"]: c for c in subnet_configurations}
     for subnet in subnets:
         _attach_eni(self, endpoint, subnet, configs.get(subnet.id))
+    _sync_zonal_dns(self, endpoint)  # (n)
     # (a) Acceptance: a service that requires acceptance holds new connections.
     if service.config is not None and _as_bool(service.config.acceptance_required):
         endpoint.state = "pendingAcceptance"
@@ -701,6 +722,7 @@ def _modify_vpc_endpoint(
                     _detach_eni(self, endpoint, eni_id)
             _attach_eni(self, endpoint, self.get_subnet(subnet_id), config)
         endpoint.subnet_ids = new_subnet_ids
+        _sync_zonal_dns(self, endpoint)  # (n)
         if add_security_groups or remove_security_groups:
             _sync_eni_groups(self, endpoint)
 
@@ -766,13 +788,15 @@ def _accept_or_reject(
                 endpoint_id, "InvalidVpcEndpointId.NotFound",
                 f"The Vpc Endpoint Id '{endpoint_id}' does not exist",
             ))
-        elif endpoint.state != "pendingAcceptance":
+        elif endpoint.state == "pendingAcceptance" or (not accept and endpoint.state in ("pending", "available")):
+            # A provider may also reject a connection it accepted before, closing it
+            # (PrivateLink Guide, "Accept or reject connection requests").
+            endpoint.state = "pending" if accept else "rejected"
+        else:
             unsuccessful.append(_unsuccessful(
                 endpoint_id, "InvalidState",
                 f"Endpoint {endpoint_id} is in state {endpoint.state}, not pendingAcceptance",
             ))
-        else:
-            endpoint.state = "pending" if accept else "rejected"
     return unsuccessful
 
 

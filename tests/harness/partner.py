@@ -4,8 +4,10 @@ Private DNS makes the VPC's resolver answer) and HTTPS servers on several loopba
 for the test. Everything listens on 127.0.0.0/8 only.
 
 `PartnerDns(records)` answers A/AAAA for the names in `records` and NXDOMAIN for any other;
-`PartnerHttps(addresses, names)` serves HTTPS on every address at one port; its status, delay and
-certificate (another name, expired) can be changed while it runs."""
+`PartnerHttps(addresses, names)` serves HTTPS on every address at one port; its status, body,
+delay and certificate (another name, expired) can be changed while it runs, and it can offer
+HTTP/2 by ALPN (`http2=True`), ask for a client certificate (`client_ca`), stop at TLS 1.2
+(`max_tls="1.2"`) and fail the next requests (`fail_next`)."""
 
 from __future__ import annotations
 
@@ -103,21 +105,76 @@ class _Quiet:
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def handle(self) -> None:
+        try:
+            self.connection.do_handshake()
+        except (ssl.SSLError, OSError):
+            return  # a client refusing our certificate (or ours refusing it): what some tests want
+        if self.connection.selected_alpn_protocol() == "h2":
+            _serve_h2(self.server, self.connection)
+        else:
+            super().handle()
+
+    def _answer(self) -> None:
         partner = self.server.partner
-        if partner.delay_s:
-            time.sleep(partner.delay_s)
-        body = f"partner api: {self.headers.get('Host')}\n".encode()
-        self.send_response(partner.status)
+        status, body = partner.answer(self.headers.get("Host") or "")
+        self.send_response(status)
         if partner.location:
             self.send_header("Location", partner.location)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
-        partner.requests.append((self.server.server_address[0], self.headers.get("Host"), self.path))
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        partner.requests.append(_Request(self.server.server_address[0], self.headers.get("Host"),
+                                         self.path, self.command, "HTTP/1.1", dict(self.headers)))
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _answer  # noqa: N815 (http.server's naming)
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+class _Request(tuple):
+    """What the stand-in was asked: (address, host, path), then method, protocol and headers."""
+
+    def __new__(cls, address: str, host: str | None, path: str, method: str, protocol: str,
+                headers: dict[str, str]) -> "_Request":
+        made = super().__new__(cls, (address, host, path))
+        made.method, made.protocol = method, protocol
+        made.headers = {k.lower(): v for k, v in headers.items()}
+        return made
+
+
+def _serve_h2(server: "_Server", sock: Any) -> None:
+    """One HTTP/2 connection, answered with the h2 library: each request gets the partner's
+    status and body."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    partner = server.partner
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    while True:
+        try:
+            data = sock.recv(65535)
+        except OSError:
+            return
+        if not data:
+            return
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                headers = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+                           for k, v in event.headers}
+                status, body = partner.answer(headers.get(":authority", ""))
+                conn.send_headers(event.stream_id, [(":status", str(status)),
+                                                    ("content-length", str(len(body)))])
+                conn.send_data(event.stream_id, body, end_stream=True)
+                partner.requests.append(_Request(server.server_address[0], headers.get(":authority"),
+                                                 headers.get(":path", ""), headers.get(":method", ""),
+                                                 "HTTP/2", headers))
+        sock.sendall(conn.data_to_send())
 
 
 class _Server(ThreadingHTTPServer):
@@ -133,14 +190,25 @@ class _Server(ThreadingHTTPServer):
 class PartnerHttps:
     """HTTPS on each of `addresses` (loopback IPs) at one port, certificates for `names`."""
 
-    def __init__(self, addresses: list[str], names: list[str], port: int | None = None):
+    def __init__(self, addresses: list[str], names: list[str], port: int | None = None, *,
+                 http2: bool = False, client_ca: "trustme.CA | None" = None,
+                 max_tls: str | None = None):
         self.ca = trustme.CA()
         self.names = names
         self.status = 200
+        self.body: bytes | None = None  # None: "partner api: <host>"
+        self.fail_next = 0  # the next this many requests are answered 503
         self.delay_s = 0.0
         self.location: str | None = None  # a Location header (for a 3xx status)
-        self.requests: list[tuple[str, str, str]] = []
+        self.requests: list[_Request] = []
+        self._lock = threading.Lock()
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
+        if client_ca is not None:
+            self.context.verify_mode = ssl.CERT_REQUIRED
+            self.context.load_verify_locations(cadata=client_ca.cert_pem.bytes().decode())
+        if max_tls == "1.2":
+            self.context.maximum_version = ssl.TLSVersion.TLSv1_2
         self.use_certificate(names)
         # One port on every address; a port free on the first may be taken on another.
         factories = [lambda port, address=address: _Server((address, port), _Handler) for address in addresses]
@@ -161,6 +229,16 @@ class PartnerHttps:
     def ca_pem(self) -> str:
         return self.ca.cert_pem.bytes().decode()
 
+    def answer(self, host: str) -> tuple[int, bytes]:
+        """The status and body of the next request."""
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        with self._lock:
+            failing = self.fail_next > 0
+            self.fail_next -= failing
+        body = self.body if self.body is not None else f"partner api: {host}\n".encode()
+        return (503 if failing else self.status), body
+
     def use_certificate(self, names: list[str], expired: bool = False) -> None:
         """Serve a certificate for `names`, valid for 90 days like a public one (or expired a day
         ago when `expired`)."""
@@ -171,7 +249,10 @@ class PartnerHttps:
         leaf = self.ca.issue_cert(*names, **validity)
         leaf.configure_cert(self.context)  # takes effect for new handshakes
 
-    def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+    def stop(self, address: str | None = None) -> None:
+        """Stops serving (on `address` only, when given: that interface stops answering)."""
+        for server in list(self._servers):
+            if address is None or server.server_address[0] == address:
+                server.shutdown()
+                server.server_close()
+                self._servers.remove(server)

@@ -28,8 +28,9 @@ pub const CLOUDFORMATION_KEYS: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
 pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["privatelink-lambdas:", "aws:"];
 
 /// The most user tags a resource takes: EC2 allows 50 per resource, and this project keeps up
-/// to 3 for itself (stack id, logical id, the acceptance loop's answer).
-pub const MAX_USER_TAGS: usize = 47;
+/// to 4 for itself (stack id, logical id, what an endpoint was made with, the acceptance loop's
+/// answer).
+pub const MAX_USER_TAGS: usize = 46;
 
 /// Reads typed properties out of a `ResourceProperties` object, collecting every problem.
 pub struct PropertyReader<'a> {
@@ -140,6 +141,11 @@ impl<'a> PropertyReader<'a> {
             self.problem(&format!("{name}.{field}"), problem.problem);
         }
         ok.then_some(result)
+    }
+
+    /// Every key given (to read an object whose keys are data, such as headers).
+    pub fn keys(&self) -> Vec<String> {
+        self.properties.keys().cloned().collect()
     }
 
     fn get(&mut self, key: &str) -> Option<&'a Value> {
@@ -309,7 +315,7 @@ impl<'a> PropertyReader<'a> {
             self.problem(
                 key,
                 format!(
-                    "has {} tags; at most {MAX_USER_TAGS} (EC2 allows 50 per resource, and this resource keeps 3 for itself)",
+                    "has {} tags; at most {MAX_USER_TAGS} (EC2 allows 50 per resource, and this project keeps 4 for itself)",
                     tags.len()
                 ),
             );
@@ -553,7 +559,7 @@ mod tests {
         let mut r = PropertyReader::new(&props).unwrap();
         r.tags("Tags");
         let err = r.finish(()).unwrap_err().to_string();
-        assert!(err.contains("has 48 tags; at most 47"), "{err}");
+        assert!(err.contains("has 48 tags; at most 46"), "{err}");
     }
 
     #[test]

@@ -20,15 +20,19 @@ use privatelink_core::ec2::Ec2;
 use privatelink_core::error::Error;
 use privatelink_core::runtime::{self, optional_env};
 use privatelink_core::validation::gate::{Misconfigured, ValidationResource};
+use privatelink_core::validation::request::{self, Files, PemSource};
 use privatelink_core::validation::schedule::{Schedule, Sources};
-use privatelink_core::validation::{parse_resolver, Checker, StatusSet, Target};
+use privatelink_core::validation::{
+    endpoint, parse_resolver, BodyMatch, Checker, Headers, Identities, Protocol, StatusSet, Target,
+    TlsVersion,
+};
 use serde_json::Value;
 
 #[derive(Parser)]
 #[command(
     name = "privatelink-validator",
     version,
-    about = "Checks that a PrivateLink endpoint's name resolves to its private IPs and answers over HTTPS"
+    about = "Checks that a PrivateLink endpoint's name resolves to its private IPs and answers (HTTPS, TLS or TCP), in every zone"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,7 +41,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check one name: DNS, then TCP, TLS and HTTPS on each of its addresses.
+    /// Check one name: DNS, then TCP, TLS and HTTPS (as far as --protocol goes) on each of its
+    /// addresses; with --endpoint-id, each zone's own name and the endpoint's drift too.
     Check(CheckArgs),
 }
 
@@ -46,7 +51,8 @@ struct CheckArgs {
     /// The DNS name, e.g. api.partner.com.
     #[arg(long)]
     name: String,
-    /// The endpoint: without --expect-ip, its network interfaces' private IPs are expected (EC2 API).
+    /// The endpoint (EC2 API): without --expect-ip, its interfaces' addresses are expected; each
+    /// zone's own DNS name is checked, and how the endpoint drifted from what it was made as.
     #[arg(long = "endpoint-id")]
     endpoint_id: Option<String>,
     /// An address the name must resolve to (repeat for each).
@@ -68,6 +74,25 @@ struct CheckArgs {
     /// it points is reported).
     #[arg(long = "expect-status", default_value = "200-299")]
     expect_status: StatusSet,
+    /// How far to check: https (TCP, TLS, HTTP), tls (TCP and the handshake) or tcp.
+    #[arg(long, default_value = "https")]
+    protocol: Protocol,
+    /// The HTTP method.
+    #[arg(long, default_value = "GET", value_parser = method_arg)]
+    method: String,
+    /// A request header, NAME:VALUE (repeat for each); values are never printed.
+    // Read as text and parsed after: clap's own error would print the value.
+    #[arg(long = "header")]
+    header: Vec<String>,
+    /// What the body (its first 64 KB) must hold: a substring, or regex:<pattern>.
+    #[arg(long = "expect-body")]
+    expect_body: Option<BodyMatch>,
+    /// The lowest TLS version accepted: 1.2 or 1.3.
+    #[arg(long = "min-tls", default_value = "1.2")]
+    min_tls: TlsVersion,
+    /// A PEM file holding a client certificate chain and its key, for mutual TLS.
+    #[arg(long = "client-cert")]
+    client_cert: Option<PathBuf>,
     /// Time limit of each check, in milliseconds.
     #[arg(long = "timeout-ms", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=120_000))]
     timeout_ms: u64,
@@ -87,6 +112,15 @@ fn path_arg(text: &str) -> Result<String, String> {
         Ok(text.to_owned())
     } else {
         Err(format!("{text:?} must start with /"))
+    }
+}
+
+fn method_arg(text: &str) -> Result<String, String> {
+    let method = text.to_ascii_uppercase();
+    if request::is_method(&method) {
+        Ok(method)
+    } else {
+        Err(format!("{text:?} is not an HTTP method"))
     }
 }
 
@@ -149,9 +183,27 @@ async fn check(args: CheckArgs) -> ExitCode {
         None => None,
     };
     let checker = match Checker::new(ca.as_deref()) {
-        Ok(checker) => checker,
+        Ok(checker) => checker.with_identities(Identities::from(std::sync::Arc::new(Files))),
         Err(err) => return usage_error(&err.to_string()),
     };
+    if args.protocol != Protocol::Https
+        && (args.method != "GET"
+            || !args.header.is_empty()
+            || args.expect_body.is_some()
+            || args.path != "/")
+    {
+        return usage_error(&format!(
+            "--method, --header, --expect-body and --path are HTTP options; --protocol is {}",
+            args.protocol
+        ));
+    }
+    let mut headers = Vec::with_capacity(args.header.len());
+    for header in &args.header {
+        match request::parse_header(header) {
+            Ok(parsed) => headers.push(parsed),
+            Err(problem) => return usage_error(&format!("--header: {problem}")),
+        }
+    }
     let mut target = Target::new(args.name);
     target.endpoint_id = args.endpoint_id;
     target.expected = args.expect_ip;
@@ -160,15 +212,19 @@ async fn check(args: CheckArgs) -> ExitCode {
     target.resolver = args.resolver;
     target.expect_status = args.expect_status;
     target.timeout = Duration::from_millis(args.timeout_ms);
-    if target.expected.is_empty() {
-        if let Some(endpoint_id) = target.endpoint_id.clone() {
-            match endpoint_addresses(&endpoint_id).await {
-                Ok(addresses) => target.expected = addresses,
-                Err(err) => {
-                    eprintln!("cannot read the addresses of {endpoint_id}: {err}");
-                    return ExitCode::from(1);
-                }
-            }
+    target.protocol = args.protocol;
+    target.method = args.method;
+    target.headers = Headers(headers);
+    target.expect_body = args.expect_body;
+    target.min_tls = args.min_tls;
+    target.client_cert = args.client_cert.map(|p| p.display().to_string());
+    if target.endpoint_id.is_some() {
+        if let Err(err) = endpoint::read(&Ec2::lazy(), &mut target).await {
+            eprintln!(
+                "cannot read endpoint {}: {err}",
+                target.endpoint_id.as_deref().unwrap_or_default()
+            );
+            return ExitCode::from(1);
         }
     }
     let report = checker.check(&target).await;
@@ -190,21 +246,6 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// The private IPs of an endpoint's network interfaces, read with the EC2 API.
-async fn endpoint_addresses(endpoint_id: &str) -> Result<Vec<IpAddr>, String> {
-    let ec2 = Ec2::lazy();
-    let endpoint = ec2
-        .endpoint(endpoint_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{endpoint_id} does not exist"))?;
-    let addresses = ec2
-        .interface_addresses(&endpoint.network_interface_ids)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(addresses.iter().filter_map(|a| a.parse().ok()).collect())
-}
-
 /// Where `VALIDATOR_CA_PEM` has the private CA: the PEM itself, or the name or ARN of an SSM
 /// Parameter Store parameter holding it (for chains past Lambda's 4 KB of environment).
 #[derive(Debug, PartialEq, Eq)]
@@ -223,18 +264,34 @@ impl CaSource {
     }
 }
 
-/// The value of an SSM parameter (read once, at start).
+/// The value of an SSM parameter, decrypted (a SecureString), or of a Secrets Manager secret
+/// named `/aws/reference/secretsmanager/<secret>`.
 async fn parameter_value(name: &str) -> Result<String, String> {
     let ssm = aws_sdk_ssm::Client::new(runtime::aws_config().await);
-    let out = ssm.get_parameter().name(name).send().await.map_err(|e| {
+    let out = ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
         format!(
-            "VALIDATOR_CA_PEM names the SSM parameter {name}, which could not be read: {}",
+            "the SSM parameter {name} could not be read: {}",
             aws_sdk_ssm::error::DisplayErrorContext(e)
         )
     })?;
-    out.parameter().and_then(|p| p.value()).map(str::to_owned).ok_or_else(|| {
-        format!("VALIDATOR_CA_PEM names the SSM parameter {name}, which has no value")
-    })
+    out.parameter()
+        .and_then(|p| p.value())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the SSM parameter {name} has no value"))
+}
+
+/// Client certificates (`ClientCert`) in Lambda: Parameter Store parameters (SecureString), or
+/// Secrets Manager secrets through `/aws/reference/secretsmanager/<secret>`.
+struct Parameters;
+
+impl PemSource for Parameters {
+    fn pem<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        Box::pin(parameter_value(name))
+    }
 }
 
 /// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
@@ -289,11 +346,16 @@ async fn configuration() -> Result<(Checker, Schedule), String> {
     let private_ca = match optional_env("VALIDATOR_CA_PEM").map(CaSource::of) {
         None => None,
         Some(CaSource::Pem(pem)) => Some(pem),
-        Some(CaSource::Parameter(name)) => Some(parameter_value(&name).await?),
+        Some(CaSource::Parameter(name)) => Some(
+            parameter_value(&name)
+                .await
+                .map_err(|e| format!("VALIDATOR_CA_PEM names a parameter: {e}"))?,
+        ),
     };
     let checker = Checker::new(private_ca.as_deref().map(str::as_bytes))
         .map_err(|e| format!("VALIDATOR_CA_PEM: {e}"))?
-        .with_default_resolver(default_resolver);
+        .with_default_resolver(default_resolver)
+        .with_identities(Identities::from(std::sync::Arc::new(Parameters)));
     let configured = match optional_env("VALIDATOR_TARGETS") {
         Some(text) => {
             let items: Vec<Value> = serde_json::from_str(&text)
@@ -309,6 +371,10 @@ async fn configuration() -> Result<(Checker, Schedule), String> {
     let discovery = optional_env("VALIDATOR_DISCOVER")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
         .then(|| (Ec2::lazy(), optional_env("VALIDATOR_VPC_ID")));
+    // Reading endpoints needs the EC2 API: off where the VPC can't reach it.
+    let endpoints = optional_env("VALIDATOR_ENDPOINT_CHECKS")
+        .is_none_or(|v| !v.eq_ignore_ascii_case("false"))
+        .then(Ec2::lazy);
     let concurrency = match optional_env("VALIDATOR_CONCURRENCY") {
         Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
             format!("VALIDATOR_CONCURRENCY is not a whole number above 0: {text:?}")
@@ -319,7 +385,7 @@ async fn configuration() -> Result<(Checker, Schedule), String> {
         optional_env("VALIDATOR_FAIL_ON_ERROR").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let schedule = Schedule::new(
         checker.clone(),
-        Sources { configured, discovery },
+        Sources { configured, discovery, endpoints },
         concurrency,
         fail_on_error,
     );

@@ -16,8 +16,8 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 
 pub use ownership::{
-    check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of, owner_tags,
-    TAG_LOGICAL_ID, TAG_STACK_ID,
+    check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of, owner_tags, MadeWith,
+    TAG_LOGICAL_ID, TAG_MADE_WITH, TAG_STACK_ID,
 };
 pub use view::{
     canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
@@ -735,6 +735,7 @@ impl Ec2 {
                 let view = InterfaceView {
                     id: eni.network_interface_id().unwrap_or_default().to_owned(),
                     subnet_id: eni.subnet_id().unwrap_or_default().to_owned(),
+                    zone: eni.availability_zone().unwrap_or_default().to_owned(),
                     ipv4: eni.private_ip_address().map(str::to_owned),
                     ipv6: eni
                         .ipv6_addresses()

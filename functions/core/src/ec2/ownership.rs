@@ -10,6 +10,56 @@ pub const TAG_STACK_ID: &str = "privatelink-lambdas:stack-id";
 /// The tag that ties a resource to its logical id in the stack.
 pub const TAG_LOGICAL_ID: &str = "privatelink-lambdas:logical-id";
 
+/// The tag that records what an endpoint was made as ([`MadeWith`]), which the validator
+/// compares it with: CloudFormation has no drift detection for custom resources.
+pub const TAG_MADE_WITH: &str = "privatelink-lambdas:made-with";
+
+/// What an endpoint was made as, in its [`TAG_MADE_WITH`] tag:
+/// `private-dns=on;zones=us-east-1a,us-east-1b;groups=sg-1,sg-2`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MadeWith {
+    /// Private DNS on (once the provider accepted).
+    pub private_dns: bool,
+    /// The zones of its interfaces.
+    pub zones: Vec<String>,
+    /// Its security groups (empty: the VPC's default group, not compared).
+    pub groups: Vec<String>,
+}
+
+impl MadeWith {
+    /// The tag's value, within EC2's 256 characters (the groups are left out when they would
+    /// not fit, and then not compared).
+    pub fn to_tag_value(&self) -> String {
+        let dns = if self.private_dns { "on" } else { "off" };
+        let base = format!("private-dns={dns};zones={}", self.zones.join(","));
+        let full = format!("{base};groups={}", self.groups.join(","));
+        if self.groups.is_empty() || full.len() > 256 {
+            base
+        } else {
+            full
+        }
+    }
+
+    /// Reads a tag's value; `None` when it is not one.
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut made = Self::default();
+        let mut seen_dns = false;
+        let list = |v: &str| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        for part in value.split(';') {
+            match part.split_once('=')? {
+                ("private-dns", v) => {
+                    made.private_dns = v == "on";
+                    seen_dns = true;
+                }
+                ("zones", v) => made.zones = list(v),
+                ("groups", v) => made.groups = list(v),
+                _ => {}
+            }
+        }
+        seen_dns.then_some(made)
+    }
+}
+
 /// The tags that mark a resource as made for this stack's logical resource.
 pub fn owner_tags(stack_id: &str, logical_id: &str) -> Vec<(String, String)> {
     vec![
@@ -55,4 +105,25 @@ pub fn check_owned(
 /// Whether a tag key is one of ours (or AWS's), not the user's.
 pub fn is_managed_tag(key: &str) -> bool {
     key.starts_with("privatelink-lambdas:") || key.starts_with("aws:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_endpoint_was_made_with_round_trips_through_its_tag() {
+        let made = MadeWith {
+            private_dns: true,
+            zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+            groups: vec!["sg-1".into()],
+        };
+        let value = made.to_tag_value();
+        assert_eq!(value, "private-dns=on;zones=us-east-1a,us-east-1b;groups=sg-1");
+        assert_eq!(MadeWith::parse(&value), Some(made));
+        assert_eq!(MadeWith::parse("something else"), None);
+        let many =
+            MadeWith { groups: vec!["sg-0123456789abcdef0".into(); 20], ..MadeWith::default() };
+        assert!(many.to_tag_value().len() <= 256 && !many.to_tag_value().contains("groups"));
+    }
 }

@@ -280,6 +280,8 @@ pub struct InterfaceView {
     pub id: String,
     /// Its subnet.
     pub subnet_id: String,
+    /// Its Availability Zone.
+    pub zone: String,
     /// Its private IPv4 address.
     pub ipv4: Option<String>,
     /// Its IPv6 addresses.

@@ -104,6 +104,7 @@ mod tests {
         let interfaces = [InterfaceView {
             id: "eni-1".into(),
             subnet_id: "subnet-a".into(),
+            zone: "us-east-1a".into(),
             ipv4: Some("10.0.1.10".into()),
             ipv6: vec!["2600::10".into()],
         }];

@@ -8,8 +8,8 @@ use ipnet::IpNet;
 
 use super::spec::EndpointSpec;
 use crate::ec2::{
-    self, EndpointChange, EndpointState, EndpointView, InterfaceView, ServiceView, SubnetAddress,
-    SubnetView, VpcDns,
+    self, EndpointChange, EndpointState, EndpointView, InterfaceView, MadeWith, ServiceView,
+    SubnetAddress, SubnetView, VpcDns, TAG_MADE_WITH,
 };
 use crate::error::{Error, Result};
 use crate::properties::tag_changes;
@@ -349,7 +349,11 @@ pub fn plan(
             if !change.is_empty() {
                 calls.push(Call::Modify(change));
             }
-            let (set, unset) = tag_changes(&endpoint.tags, &spec.tags, ec2::is_managed_tag);
+            let (mut set, unset) = tag_changes(&endpoint.tags, &spec.tags, ec2::is_managed_tag);
+            let made = made_with(spec, &observed.subnets, &subnets, private_dns).to_tag_value();
+            if endpoint.tags.get(TAG_MADE_WITH) != Some(&made) {
+                set.push((TAG_MADE_WITH.to_owned(), made));
+            }
             if !set.is_empty() || !unset.is_empty() {
                 calls.push(Call::Tag { set, unset });
             }
@@ -375,6 +379,25 @@ pub fn plan(
     };
     let answer = answer_for(operation, spec.wait_for_acceptance, private_dns, &expected_state);
     Ok(Plan { target, subnets, subnet_addresses, skipped_subnets, private_dns, calls, answer })
+}
+
+/// What the endpoint is made as, for its [`TAG_MADE_WITH`] tag: Private DNS, the zones of
+/// `subnets`, the security groups asked for.
+pub fn made_with(
+    spec: &EndpointSpec,
+    observed_subnets: &[SubnetView],
+    subnets: &[String],
+    private_dns: bool,
+) -> MadeWith {
+    MadeWith {
+        private_dns,
+        zones: observed_subnets
+            .iter()
+            .filter(|s| subnets.contains(&s.id))
+            .map(|s| s.zone.clone())
+            .collect(),
+        groups: spec.group_ids.clone(),
+    }
 }
 
 /// What the service must offer for the options asked: endpoint policies, the address type.
@@ -746,6 +769,14 @@ mod tests {
         ec2::owner_tags(STACK, LOGICAL).into_iter().collect()
     }
 
+    /// The tags of an endpoint this resource made with the defaults (in us-east-1a and b,
+    /// Private DNS on).
+    fn made_by_this_resource() -> BTreeMap<String, String> {
+        let mut tags = mine();
+        tags.insert(TAG_MADE_WITH.into(), "private-dns=on;zones=us-east-1a,us-east-1b".into());
+        tags
+    }
+
     fn endpoint(state: EndpointState) -> EndpointView {
         EndpointView {
             id: "vpce-1".into(),
@@ -756,7 +787,7 @@ mod tests {
             group_ids: vec!["sg-1".into()],
             private_dns_enabled: true,
             policy: Some(r#"{"Statement": []}"#.into()),
-            tags: mine(),
+            tags: made_by_this_resource(),
             ..EndpointView::default()
         }
     }
@@ -856,14 +887,23 @@ mod tests {
                 spec: json!({"SubnetIds": ["subnet-b"], "SecurityGroupIds": ["sg-2"], "PrivateDnsEnabled": "false", "PolicyDocument": {"Statement": [{"Effect": "Allow"}]}}),
                 target: existing(endpoint(EndpointState::Available), Origin::Current),
                 service: service(),
-                calls: vec![change(EndpointChange {
-                    remove_subnets: vec!["subnet-a".into()],
-                    add_groups: vec!["sg-2".into()],
-                    remove_groups: vec!["sg-1".into()],
-                    policy: Some(r#"{"Statement":[{"Effect":"Allow"}]}"#.into()),
-                    private_dns_enabled: Some(false),
-                    ..EndpointChange::default()
-                })],
+                calls: vec![
+                    change(EndpointChange {
+                        remove_subnets: vec!["subnet-a".into()],
+                        add_groups: vec!["sg-2".into()],
+                        remove_groups: vec!["sg-1".into()],
+                        policy: Some(r#"{"Statement":[{"Effect":"Allow"}]}"#.into()),
+                        private_dns_enabled: Some(false),
+                        ..EndpointChange::default()
+                    }),
+                    Call::Tag {
+                        set: vec![(
+                            TAG_MADE_WITH.into(),
+                            "private-dns=off;zones=us-east-1b;groups=sg-2".into(),
+                        )],
+                        unset: vec![],
+                    },
+                ],
                 answer: Answer::Now,
             },
             Row {
@@ -920,7 +960,13 @@ mod tests {
                 service: service(),
                 calls: vec![
                     Call::Tag { set: ec2::owner_tags(STACK, LOGICAL), unset: vec![] },
-                    Call::Tag { set: vec![("team".into(), "net".into())], unset: vec![] },
+                    Call::Tag {
+                        set: vec![
+                            ("team".into(), "net".into()),
+                            (TAG_MADE_WITH.into(), "private-dns=on;zones=us-east-1a,us-east-1b".into()),
+                        ],
+                        unset: vec![],
+                    },
                 ],
                 answer: Answer::Now,
             },

@@ -287,11 +287,13 @@ impl EndpointResource {
         plan: &mut Plan,
         private_dns_enabled: bool,
     ) -> Result<EndpointView> {
-        let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
-        tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
         let token = client_token(ctx);
         let mut retried = false;
         loop {
+            let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+            tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+            let made = plan::made_with(spec, &observed.subnets, &plan.subnets, plan.private_dns);
+            tags.push((ec2::TAG_MADE_WITH.to_owned(), made.to_tag_value()));
             let created = self
                 .ec2
                 .create_endpoint(&NewEndpoint {

@@ -6,9 +6,11 @@
 //! Embedded Metric Format); [`gate`] serves `Custom::PrivateLinkValidation`; [`schedule`] is the
 //! scheduled Lambda.
 
+pub mod endpoint;
 pub mod gate;
 mod probe;
 pub mod report;
+pub mod request;
 pub mod schedule;
 
 use std::fmt;
@@ -22,8 +24,9 @@ use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::properties::PropertyReader;
+use crate::properties::{quoted, PropertyReader};
 pub use report::TargetReport;
+pub use request::{BodyMatch, Headers, Identities, Protocol, TlsVersion};
 
 /// The HTTP statuses a check accepts, e.g. `200-399` or `200,204,300-399`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,34 @@ pub struct Target {
     pub timeout: Duration,
     /// A DNS server to ask instead of the system's (the VPC's resolver inside a VPC).
     pub resolver: Option<SocketAddr>,
+    /// How far the check goes: `https` (default), `tls` or `tcp`.
+    pub protocol: Protocol,
+    /// The HTTP method (default `GET`).
+    pub method: String,
+    /// Request headers; their values are never printed.
+    pub headers: Headers,
+    /// What the response body must hold.
+    pub expect_body: Option<BodyMatch>,
+    /// The lowest TLS version accepted.
+    pub min_tls: TlsVersion,
+    /// The client certificate to present (mutual TLS): a file, or a parameter's name in Lambda.
+    pub client_cert: Option<String>,
+    /// The endpoint's zones, each with its zonal DNS name and its interfaces' addresses (read
+    /// from the endpoint when `EndpointId` is given).
+    pub zones: Vec<ZoneTarget>,
+    /// How the endpoint itself differs from what it was made as (read with the zones).
+    pub drift: Vec<String>,
+}
+
+/// One zone of an endpoint: its zonal DNS name must resolve to its interfaces' addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneTarget {
+    /// The Availability Zone, e.g. `us-east-1a`.
+    pub zone: String,
+    /// The zonal DNS name (`vpce-...-us-east-1a.vpce-svc-...`), when the endpoint has one.
+    pub dns_name: Option<String>,
+    /// The addresses of the endpoint's interface in that zone.
+    pub addresses: Vec<IpAddr>,
 }
 
 impl Target {
@@ -110,11 +141,20 @@ impl Target {
             expect_status: StatusSet::default(),
             timeout: Duration::from_millis(5000),
             resolver: None,
+            protocol: Protocol::default(),
+            method: "GET".into(),
+            headers: Headers::default(),
+            expect_body: None,
+            min_tls: TlsVersion::default(),
+            client_cert: None,
+            zones: Vec::new(),
+            drift: Vec::new(),
         }
     }
 
     /// Reads a target from properties (`Name`, `ExpectedIps`, `EndpointId`, `Port`, `Path`,
-    /// `ExpectStatus`, `TimeoutMs`, `Resolver`), as CloudFormation or a schedule sends them.
+    /// `ExpectStatus`, `TimeoutMs`, `Resolver`, `Protocol`, `Method`, `Headers`, `ExpectBody`,
+    /// `MinTls`, `ClientCert`), as CloudFormation or a schedule sends them.
     pub fn parse(properties: &Value) -> Result<Self> {
         let mut r = PropertyReader::new(properties)?;
         let target = Self::read(&mut r);
@@ -176,8 +216,83 @@ impl Target {
                 ),
             }
         }
+        let parsed = |r: &mut PropertyReader<'_>, key: &str| {
+            r.optional_string(key).map(|text| (text, key.to_owned()))
+        };
+        if let Some((text, key)) = parsed(r, "Protocol") {
+            match text.parse() {
+                Ok(protocol) => target.protocol = protocol,
+                Err(problem) => r.problem(&key, problem),
+            }
+        }
+        if let Some((method, key)) = parsed(r, "Method") {
+            let method = method.to_ascii_uppercase();
+            if request::is_method(&method) {
+                target.method = method;
+            } else {
+                r.problem(&key, format!("{} is not an HTTP method", quoted(&method)));
+            }
+        }
+        target.headers = read_headers(r);
+        if let Some((text, key)) = parsed(r, "ExpectBody") {
+            match text.parse() {
+                Ok(expected) => target.expect_body = Some(expected),
+                Err(problem) => r.problem(&key, problem),
+            }
+        }
+        if let Some((text, key)) = parsed(r, "MinTls") {
+            match text.parse() {
+                Ok(version) => target.min_tls = version,
+                Err(problem) => r.problem(&key, problem),
+            }
+        }
+        target.client_cert = r.optional_string("ClientCert");
+        if target.protocol != Protocol::Https {
+            for (key, given) in [
+                ("Method", target.method != "GET"),
+                ("Headers", !target.headers.0.is_empty()),
+                ("ExpectBody", target.expect_body.is_some()),
+                ("Path", target.path != "/"),
+            ] {
+                if given {
+                    r.problem(key, format!("is an HTTP option; Protocol is {}", target.protocol));
+                }
+            }
+        }
+        if target.protocol == Protocol::Tcp {
+            for (key, given) in [
+                ("MinTls", target.min_tls != TlsVersion::default()),
+                ("ClientCert", target.client_cert.is_some()),
+            ] {
+                if given {
+                    r.problem(key, "is a TLS option; Protocol is tcp");
+                }
+            }
+        }
         target
     }
+}
+
+/// `Headers`: an object of names and values, or a list of `NAME:VALUE` strings. A problem
+/// names the header, never its value.
+fn read_headers(r: &mut PropertyReader<'_>) -> Headers {
+    let mut headers = Vec::new();
+    let mut problems = Vec::new();
+    r.optional_object("Headers", |inner| {
+        // An object: read each field as a string value.
+        for name in inner.keys() {
+            if let Some(value) = inner.optional_string(&name) {
+                match request::parse_header(&format!("{name}:{value}")) {
+                    Ok(header) => headers.push(header),
+                    Err(problem) => problems.push(problem),
+                }
+            }
+        }
+    });
+    for problem in problems {
+        r.problem("Headers", problem);
+    }
+    Headers(headers)
 }
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 when not given.
@@ -187,11 +302,25 @@ pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
-/// Runs the checks. Cheap to clone; the TLS configuration is built once, on the first check.
+/// Which TLS configuration a check needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TlsKey {
+    min_tls: TlsVersion,
+    /// Offer HTTP/2 and HTTP/1.1 by ALPN (an `https` check); none for a `tls` check.
+    alpn: bool,
+    client_cert: Option<String>,
+}
+
+type Shared<T> = Arc<std::sync::OnceLock<std::result::Result<T, String>>>;
+
+/// Runs the checks. Cheap to clone; the certificate verifier is built once, on the first check,
+/// and each TLS configuration (lowest version, ALPN, client certificate) once, when first needed.
 #[derive(Clone)]
 pub struct Checker {
     extra_roots: Arc<Vec<CertificateDer<'static>>>,
-    tls: Arc<std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>>,
+    verifier: Shared<Arc<rustls_platform_verifier::Verifier>>,
+    configs: Arc<std::sync::Mutex<std::collections::HashMap<TlsKey, Arc<rustls::ClientConfig>>>>,
+    identities: Identities,
     default_resolver: Option<SocketAddr>,
 }
 
@@ -210,31 +339,78 @@ impl Checker {
         if extra_roots_pem.is_some() && extra.is_empty() {
             return Err(Error::property("CA certificates", "hold no PEM certificate"));
         }
-        Ok(Self { extra_roots: Arc::new(extra), tls: Default::default(), default_resolver: None })
+        Ok(Self {
+            extra_roots: Arc::new(extra),
+            verifier: Default::default(),
+            configs: Default::default(),
+            identities: Identities::default(),
+            default_resolver: None,
+        })
     }
 
-    /// The TLS configuration, built on first use: the platform verifier loads the system's
+    /// Reads client certificates (`ClientCert`) from `identities`.
+    pub fn with_identities(mut self, identities: Identities) -> Self {
+        self.identities = identities;
+        self
+    }
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    }
+
+    /// The platform's verifier with the extra roots, built on first use: it loads the system's
     /// certificates, which would otherwise add to every cold start.
-    fn tls(&self) -> std::result::Result<Arc<rustls::ClientConfig>, String> {
-        self.tls
+    fn verifier(&self) -> std::result::Result<Arc<rustls_platform_verifier::Verifier>, String> {
+        self.verifier
             .get_or_init(|| {
-                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-                let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+                rustls_platform_verifier::Verifier::new_with_extra_roots(
                     self.extra_roots.iter().cloned(),
-                    provider.clone(),
+                    Self::provider(),
                 )
-                .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
-                let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| e.to_string())?
-                    // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(verifier))
-                    .with_no_client_auth();
-                config.alpn_protocols = vec![b"http/1.1".to_vec()];
-                Ok(Arc::new(config))
+                .map(Arc::new)
+                .map_err(|e| format!("cannot set up certificate verification: {e}"))
             })
             .clone()
+    }
+
+    /// The TLS configuration a target needs.
+    async fn tls(&self, target: &Target) -> std::result::Result<Arc<rustls::ClientConfig>, String> {
+        let key = TlsKey {
+            min_tls: target.min_tls,
+            alpn: target.protocol == Protocol::Https,
+            client_cert: target.client_cert.clone(),
+        };
+        if let Some(config) = self.configs.lock().expect("not poisoned").get(&key) {
+            return Ok(Arc::clone(config));
+        }
+        let verifier = self.verifier()?;
+        let versions: &[&rustls::SupportedProtocolVersion] = match key.min_tls {
+            TlsVersion::V1_2 => rustls::DEFAULT_VERSIONS,
+            TlsVersion::V1_3 => &[&rustls::version::TLS13],
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(Self::provider())
+            .with_protocol_versions(versions)
+            .map_err(|e| e.to_string())?
+            // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match &key.client_cert {
+            None => builder.with_no_client_auth(),
+            Some(name) => {
+                let identity = self.identities.get(name).await?;
+                builder
+                    .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                    .map_err(|e| {
+                        format!("the client certificate {} can't be used: {e}", quoted(name))
+                    })?
+            }
+        };
+        if key.alpn {
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        }
+        let config = Arc::new(config);
+        self.configs.lock().expect("not poisoned").insert(key, Arc::clone(&config));
+        Ok(config)
     }
 
     /// Asks `resolver` for targets that name none, instead of the system's resolver.
@@ -243,17 +419,29 @@ impl Checker {
         self
     }
 
-    /// Checks one target: DNS, then TCP, TLS and HTTPS on each of its addresses at once.
+    /// Checks one target: DNS (the name, and each zone's own name), then each address as far
+    /// as its protocol goes, all at once.
     pub async fn check(&self, target: &Target) -> TargetReport {
         // One deadline for the whole target: DNS (whatever the resolver's own retries) and
-        // every address's TCP, TLS and HTTPS.
+        // every address's checks.
         let deadline = tokio::time::Instant::now() + target.timeout;
-        let dns = probe::resolve(target, target.resolver.or(self.default_resolver), deadline).await;
+        let resolver = target.resolver.or(self.default_resolver);
+        let mut lookups = tokio::task::JoinSet::new();
+        for (index, zone) in target.zones.iter().enumerate() {
+            let Some(name) = zone.dns_name.clone() else { continue };
+            let zonal = Target { name, expected: zone.addresses.clone(), ..target.clone() };
+            lookups.spawn(async move { (index, probe::resolve(&zonal, resolver, deadline).await) });
+        }
+        let dns = probe::resolve(target, resolver, deadline).await;
         let addresses =
             if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
+        let tls = match target.protocol.has_tls() {
+            true => Some(self.tls(target).await),
+            false => None,
+        };
         let mut probes = tokio::task::JoinSet::new();
         for (index, address) in addresses.into_iter().enumerate() {
-            let (tls, target) = (self.tls(), target.clone());
+            let (tls, target) = (tls.clone(), target.clone());
             probes
                 .spawn(async move { (index, probe::probe(tls, &target, address, deadline).await) });
         }
@@ -262,7 +450,17 @@ impl Checker {
             results.push(joined.expect("a probe does not panic"));
         }
         results.sort_by_key(|(index, _)| *index);
-        TargetReport::new(target, dns, results.into_iter().map(|(_, r)| r).collect())
+        let mut zonal = Vec::new();
+        while let Some(joined) = lookups.join_next().await {
+            zonal.push(joined.expect("a lookup does not panic"));
+        }
+        zonal.sort_by_key(|(index, _)| *index);
+        TargetReport::new(
+            target,
+            dns,
+            results.into_iter().map(|(_, r)| r).collect(),
+            zonal.into_iter().map(|(index, dns)| (&target.zones[index], dns)).collect(),
+        )
     }
 
     /// Checks every target, at most `concurrency` at a time; reports in the targets' order.

@@ -1,5 +1,6 @@
 //! The checks themselves: DNS through hickory, then TCP, TLS (tokio-rustls, so the chain and the
-//! phase timings are at hand) and HTTP/1.1 (hyper) over that same connection.
+//! phase timings are at hand) and HTTP (hyper: HTTP/2 when the server chose it by ALPN, else
+//! HTTP/1.1) over that same connection, as far as the target's protocol goes.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,15 +10,16 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::report::{AddressReport, DnsReport};
-use super::Target;
+use super::request::BODY_LIMIT;
+use super::{Protocol, Target};
 
 fn ms_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
@@ -124,20 +126,17 @@ fn join(ips: &[IpAddr]) -> String {
     ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// Connects to one address and checks TCP, then TLS for the name, then the HTTPS status, all
-/// before the target's `deadline`.
+/// Connects to one address and checks TCP, then (unless the protocol is `tcp`) TLS for the
+/// name, then (for `https`) the HTTP answer, all before the target's `deadline`. `tls`: the
+/// configuration for the handshake, when the protocol has one.
 pub async fn probe(
-    tls: Result<Arc<rustls::ClientConfig>, String>,
+    tls: Option<Result<Arc<rustls::ClientConfig>, String>>,
     target: &Target,
     ip: IpAddr,
     deadline: Instant,
 ) -> AddressReport {
     let address = SocketAddr::new(ip, target.port);
     let mut report = AddressReport::new(address);
-    let tls = match tls {
-        Ok(tls) => tls,
-        Err(err) => return report.fail(format!("TLS cannot be checked: {err}")),
-    };
     let limit = target.timeout.as_millis();
 
     let started = Instant::now();
@@ -148,6 +147,11 @@ pub async fn probe(
     };
     report.timings.connect_ms = Some(ms_since(started));
     report.tcp_ok = true;
+    let Some(tls) = tls else { return report };
+    let tls = match tls {
+        Ok(tls) => tls,
+        Err(err) => return report.fail(format!("TLS cannot be checked: {err}")),
+    };
 
     let Ok(server_name) = ServerName::try_from(target.name.clone()) else {
         return report.fail(format!("{} is not a name TLS can check", target.name));
@@ -166,60 +170,147 @@ pub async fn probe(
     };
     report.timings.tls_ms = Some(ms_since(started));
     report.tls_ok = true;
-    if let Some(chain) = stream.get_ref().1.peer_certificates() {
+    let session = stream.get_ref().1;
+    report.tls_version = session.protocol_version().and_then(|v| v.as_str()).map(str::to_owned);
+    if let Some(chain) = session.peer_certificates() {
         report.cert_not_after = chain.iter().filter_map(|der| not_after(der)).min();
         report.cert_days_left = report.cert_not_after.map(days_left);
     }
+    if target.protocol != Protocol::Https {
+        return report;
+    }
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    report.http_version = Some(if h2 { "HTTP/2" } else { "HTTP/1.1" }.to_owned());
 
     let started = Instant::now();
-    let (mut sender, connection) =
-        match timeout_at(deadline, hyper::client::conn::http1::handshake(TokioIo::new(stream)))
-            .await
-        {
+    let io = TokioIo::new(stream);
+    let (response, driver) = if h2 {
+        let handshake = hyper::client::conn::http2::handshake(TokioExecutor::new(), io);
+        let (mut sender, connection) = match timeout_at(deadline, handshake).await {
+            Ok(Ok(parts)) => parts,
+            Ok(Err(err)) => return report.fail(format!("HTTP/2 to {address} failed: {err}")),
+            Err(_) => {
+                return report.fail(format!("HTTP/2 to {address} timed out after {limit} ms"))
+            }
+        };
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // HTTP/2 carries the scheme and authority in the request itself.
+        let uri = format!("https://{}{}", target.name, target.path);
+        let request = match request(target, &uri, false) {
+            Ok(request) => request,
+            Err(err) => return report.fail(err),
+        };
+        (timeout_at(deadline, sender.send_request(request)).await, driver)
+    } else {
+        let handshake = hyper::client::conn::http1::handshake(io);
+        let (mut sender, connection) = match timeout_at(deadline, handshake).await {
             Ok(Ok(parts)) => parts,
             Ok(Err(err)) => return report.fail(format!("HTTP to {address} failed: {err}")),
             Err(_) => return report.fail(format!("HTTP to {address} timed out after {limit} ms")),
         };
-    let driver = tokio::spawn(connection);
-    let request = hyper::Request::get(&target.path)
-        .header(hyper::header::HOST, &target.name)
-        .header(hyper::header::USER_AGENT, "privatelink-validator")
-        .body(Empty::<Bytes>::new());
-    let request = match request {
-        Ok(request) => request,
-        Err(err) => return report.fail(format!("cannot request {}: {err}", target.path)),
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let request = match request(target, &target.path, true) {
+            Ok(request) => request,
+            Err(err) => return report.fail(err),
+        };
+        (timeout_at(deadline, sender.send_request(request)).await, driver)
     };
-    let response = timeout_at(deadline, sender.send_request(request)).await;
-    driver.abort();
-    let (status, location) = match response {
-        Ok(Ok(response)) => {
-            let location = response
-                .headers()
-                .get(hyper::header::LOCATION)
-                .map(|l| crate::properties::quoted(&String::from_utf8_lossy(l.as_bytes())));
-            (response.status().as_u16(), location)
+    let response = match response {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
+            driver.abort();
+            return report.fail(format!("HTTPS request to {address} failed: {err}"));
         }
-        Ok(Err(err)) => return report.fail(format!("HTTPS request to {address} failed: {err}")),
         Err(_) => {
+            driver.abort();
             return report
-                .fail(format!("HTTPS response from {address} did not come within {limit} ms"))
+                .fail(format!("HTTPS response from {address} did not come within {limit} ms"));
         }
     };
     report.timings.first_byte_ms = Some(ms_since(started));
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(hyper::header::LOCATION)
+        .map(|l| crate::properties::quoted(&String::from_utf8_lossy(l.as_bytes())));
     report.status = Some(status);
     let redirect = location.filter(|_| (300..400).contains(&status));
     report.location = redirect.clone();
-    if target.expect_status.contains(status) {
-        report.https_ok = true;
-    } else {
+    if !target.expect_status.contains(status) {
+        driver.abort();
         let expected = &target.expect_status;
         let pointing = redirect.map(|l| format!(" (a redirect to {l})")).unwrap_or_default();
         return report.fail(format!(
-            "HTTPS {} from {address} answered {status}{pointing}, expected {expected}",
-            target.path
+            "HTTPS {} {} from {address} answered {status}{pointing}, expected {expected}",
+            target.method, target.path
         ));
     }
+    if let Some(expected) = &target.expect_body {
+        let body = timeout_at(deadline, read_body(response.into_body())).await;
+        driver.abort();
+        let body = match body {
+            Ok(Ok(body)) => body,
+            Ok(Err(err)) => {
+                return report.fail(format!("the body from {address} could not be read: {err}"))
+            }
+            Err(_) => {
+                return report
+                    .fail(format!("the body from {address} did not come within {limit} ms"))
+            }
+        };
+        if !expected.found_in(&body) {
+            return report.fail(format!(
+                "the body of {} {} from {address} (its first {} bytes) does not hold {}",
+                target.method,
+                target.path,
+                body.len(),
+                crate::properties::quoted(&expected.to_string())
+            ));
+        }
+    } else {
+        driver.abort();
+    }
+    report.https_ok = true;
     report
+}
+
+/// The request a target asks for; with `host`, a `Host` header (HTTP/1.1).
+fn request(target: &Target, uri: &str, host: bool) -> Result<hyper::Request<Empty<Bytes>>, String> {
+    let mut builder = hyper::Request::builder()
+        .method(target.method.as_str())
+        .uri(uri)
+        .header(hyper::header::USER_AGENT, "privatelink-validator");
+    if host {
+        builder = builder.header(hyper::header::HOST, &target.name);
+    }
+    for (name, value) in &target.headers.0 {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    // The error names the method and path, never a header's value.
+    builder.body(Empty::<Bytes>::new()).map_err(|_| {
+        format!("cannot request {} {} with the headers given", target.method, target.path)
+    })
+}
+
+/// The body's first [`BODY_LIMIT`] bytes, as text.
+async fn read_body(mut body: Incoming) -> Result<String, hyper::Error> {
+    let mut read = Vec::new();
+    while read.len() < BODY_LIMIT {
+        match body.frame().await {
+            Some(frame) => {
+                if let Ok(data) = frame?.into_data() {
+                    read.extend_from_slice(&data);
+                }
+            }
+            None => break,
+        }
+    }
+    read.truncate(BODY_LIMIT);
+    Ok(String::from_utf8_lossy(&read).into_owned())
 }
 
 /// A certificate's notAfter, in seconds since the epoch.

@@ -1,5 +1,8 @@
-//! The scheduled Lambda: check every target, log one line per target (a JSON report that is also
-//! a CloudWatch Embedded Metric Format record), return the summary.
+//! The scheduled Lambda: read each target's endpoint (zones, drift), check every target, check
+//! the failed ones once more, log one line per target (a JSON report that is also a CloudWatch
+//! Embedded Metric Format record) and one per zone, return the summary.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -16,7 +19,13 @@ pub struct Sources {
     /// Discovery of the endpoints `Custom::PrivateLinkEndpoint` made, when the VPC can reach
     /// the EC2 API, restricted to one VPC if given.
     pub discovery: Option<(Ec2, Option<String>)>,
+    /// Reading each target's endpoint (its zones and its drift), when the VPC can reach the
+    /// EC2 API.
+    pub endpoints: Option<Ec2>,
 }
+
+/// The pause before a failed target is checked once more: one dropped packet is no alarm.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// The scheduled check.
 pub struct Schedule {
@@ -52,13 +61,27 @@ impl Schedule {
         if targets.is_empty() {
             tracing::warn!("no targets: none in the event, none configured, and discovery is off or found none");
         }
-        let reports = self.checker.check_all(&targets, self.concurrency).await;
+        let targets = self.read_endpoints(targets).await;
+        let mut reports = self.checker.check_all(&targets, self.concurrency).await;
+        // A failed check is made once more, after a short pause, before it is reported.
+        let failed: Vec<usize> = (0..reports.len()).filter(|i| !reports[*i].ok).collect();
+        if !failed.is_empty() {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            let again: Vec<Target> = failed.iter().map(|i| targets[*i].clone()).collect();
+            let retried = self.checker.check_all(&again, self.concurrency).await;
+            for (index, mut report) in failed.into_iter().zip(retried) {
+                report.retried = true;
+                reports[index] = report;
+            }
+        }
         let now_ms = crate::runtime::since_epoch().as_millis() as u64;
         for report in &reports {
-            let mut line = report.to_emf(now_ms);
-            line["Report"] = serde_json::to_value(report).expect("a report is plain data");
-            // Printed as is, not through the log formatter: CloudWatch reads EMF from raw lines.
-            println!("{line}");
+            let mut lines = report.to_emf_lines(now_ms);
+            lines[0]["Report"] = serde_json::to_value(report).expect("a report is plain data");
+            for line in lines {
+                // Printed as is, not through the log formatter: CloudWatch reads EMF from raw lines.
+                println!("{line}");
+            }
         }
         match reports.iter().find(|r| !r.ok) {
             Some(failed) if self.fail_on_error => Err(Error::ValidationFailed {
@@ -69,6 +92,18 @@ impl Schedule {
             }),
             _ => Ok(summary(&reports)),
         }
+    }
+
+    /// Each target with an `EndpointId`, with its endpoint's addresses, zones and drift. A
+    /// target whose endpoint can't be read is checked without them, saying why in the log.
+    async fn read_endpoints(&self, mut targets: Vec<Target>) -> Vec<Target> {
+        let Some(ec2) = &self.sources.endpoints else { return targets };
+        for target in targets.iter_mut().filter(|t| t.endpoint_id.is_some()) {
+            if let Err(err) = super::endpoint::read(ec2, target).await {
+                tracing::warn!(endpoint_id = target.endpoint_id.as_deref().unwrap_or_default(), error = %err, "could not read the endpoint: its zones and drift are not checked");
+            }
+        }
+        targets
     }
 
     async fn discover(&self) -> Result<Vec<Target>> {
@@ -87,12 +122,7 @@ impl Schedule {
             let Some(name) = service.private_dns_name else { continue };
             let mut target = Target::new(name);
             target.endpoint_id = Some(endpoint.id.clone());
-            target.expected = ec2
-                .interface_addresses(&endpoint.network_interface_ids)
-                .await?
-                .iter()
-                .filter_map(|ip| ip.parse().ok())
-                .collect();
+            // Its addresses, zones and drift are read with the others' (read_endpoints).
             targets.push(target);
         }
         Ok(targets)

@@ -1,0 +1,302 @@
+//! What a check asks of a target beyond its name: the protocol, the HTTP request (method,
+//! headers, the body expected), the lowest TLS version, and a client certificate.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::properties::quoted;
+
+/// How far a check goes on each address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// TCP, TLS, then an HTTP request (HTTP/2 when the server offers it by ALPN).
+    #[default]
+    Https,
+    /// TCP, then a TLS handshake: chain, name, expiry; no HTTP (Kafka, databases).
+    Tls,
+    /// A TCP connect only.
+    Tcp,
+}
+
+impl Protocol {
+    /// `https`, `tls` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Https => "https",
+            Self::Tls => "tls",
+            Self::Tcp => "tcp",
+        }
+    }
+
+    /// Whether the check makes a TLS handshake.
+    pub fn has_tls(self) -> bool {
+        self != Self::Tcp
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "https" => Ok(Self::Https),
+            "tls" => Ok(Self::Tls),
+            "tcp" => Ok(Self::Tcp),
+            _ => Err(format!("{} is not one of https, tls, tcp", quoted(text))),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The lowest TLS version a check accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.2 or 1.3 (rustls's safe default).
+    #[default]
+    V1_2,
+    /// TLS 1.3 only.
+    V1_3,
+}
+
+impl FromStr for TlsVersion {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().trim_start_matches("TLSv").trim_start_matches("tls") {
+            "1.2" => Ok(Self::V1_2),
+            "1.3" => Ok(Self::V1_3),
+            _ => {
+                Err(format!("{} is not a TLS version this check takes (1.2 or 1.3)", quoted(text)))
+            }
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::V1_2 => "1.2",
+            Self::V1_3 => "1.3",
+        })
+    }
+}
+
+/// The most of a response body a check reads for `ExpectBody`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What the body (its first [`BODY_LIMIT`] bytes) must hold: a substring, or, written
+/// `regex:<pattern>`, a regular expression.
+#[derive(Debug, Clone)]
+pub enum BodyMatch {
+    /// A substring.
+    Contains(String),
+    /// A regular expression (`regex-lite` syntax).
+    Matches(regex_lite::Regex),
+}
+
+impl BodyMatch {
+    /// Whether `body` holds what is expected.
+    pub fn found_in(&self, body: &str) -> bool {
+        match self {
+            Self::Contains(text) => body.contains(text.as_str()),
+            Self::Matches(regex) => regex.is_match(body),
+        }
+    }
+}
+
+impl FromStr for BodyMatch {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("regex:") {
+            Some(pattern) => regex_lite::Regex::new(pattern)
+                .map(Self::Matches)
+                .map_err(|e| format!("{} is not a regular expression: {e}", quoted(pattern))),
+            None if text.is_empty() => Err("must not be empty".to_owned()),
+            None => Ok(Self::Contains(text.to_owned())),
+        }
+    }
+}
+
+impl PartialEq for BodyMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl fmt::Display for BodyMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Contains(text) => f.write_str(text),
+            Self::Matches(regex) => write!(f, "regex:{}", regex.as_str()),
+        }
+    }
+}
+
+/// Request headers. Their values are never printed (a `Debug` shows the names only): an
+/// `Authorization` or API key must not reach a log.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| format!("{name}: <hidden>"))).finish()
+    }
+}
+
+/// `NAME:VALUE` as one header, or why not.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) =
+        text.split_once(':').ok_or_else(|| format!("{} is not NAME:VALUE", shown_header(text)))?;
+    let name = name.trim();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("{} is not a header name", quoted(name)));
+    }
+    if value.chars().any(|c| c == '\r' || c == '\n') {
+        return Err(format!("the value of {name} has a line break"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+/// A header as a problem shows it: its name only.
+fn shown_header(text: &str) -> String {
+    quoted(text.split(':').next().unwrap_or_default())
+}
+
+/// Whether `method` is an HTTP method token.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty() && method.chars().all(|c| c.is_ascii_uppercase() || c == '-')
+}
+
+/// A client certificate for mutual TLS: the chain and its key.
+#[derive(Debug)]
+pub struct ClientIdentity {
+    /// The certificate chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl ClientIdentity {
+    /// Reads a PEM holding the certificate chain and the private key.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        let chain = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("its certificates do not parse as PEM: {e}"))?;
+        if chain.is_empty() {
+            return Err("it holds no PEM certificate".to_owned());
+        }
+        let key = PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|e| format!("it holds no private key that parses as PEM: {e}"))?;
+        Ok(Self { chain, key })
+    }
+}
+
+/// Where client certificates are read from, by the name a target gives (`ClientCert`): a file
+/// for the command line, a Parameter Store parameter (or a Secrets Manager secret through
+/// `/aws/reference/secretsmanager/...`) in Lambda.
+pub trait PemSource: Send + Sync {
+    /// The PEM named `name`.
+    fn pem<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+}
+
+/// Files, by path.
+pub struct Files;
+
+impl PemSource for Files {
+    fn pem<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+        Box::pin(async move {
+            tokio::fs::read_to_string(name).await.map_err(|e| format!("cannot read {name}: {e}"))
+        })
+    }
+}
+
+/// An identity as read, or why it can't be used.
+type Loaded = Result<Arc<ClientIdentity>, String>;
+
+/// Client identities read once per name, on first use.
+#[derive(Clone, Default)]
+pub struct Identities {
+    source: Option<Arc<dyn PemSource>>,
+    loaded: Arc<tokio::sync::Mutex<HashMap<String, Loaded>>>,
+}
+
+impl Identities {
+    /// Identities read from `source`.
+    pub fn from(source: Arc<dyn PemSource>) -> Self {
+        Self { source: Some(source), loaded: Default::default() }
+    }
+
+    /// The identity named `name`, read on first use; the error says why it can't be used.
+    pub async fn get(&self, name: &str) -> Result<Arc<ClientIdentity>, String> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(found) = loaded.get(name) {
+            return found.clone();
+        }
+        let read = match &self.source {
+            None => Err("no source of client certificates is configured".to_owned()),
+            Some(source) => source
+                .pem(name)
+                .await
+                .and_then(|pem| ClientIdentity::from_pem(pem.as_bytes()).map(Arc::new)),
+        }
+        .map_err(|e| format!("the client certificate {} can't be used: {e}", quoted(name)));
+        loaded.insert(name.to_owned(), read.clone());
+        read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_and_tls_versions_parse_in_any_case() {
+        assert_eq!("TLS".parse::<Protocol>().unwrap(), Protocol::Tls);
+        assert_eq!("tcp".parse::<Protocol>().unwrap(), Protocol::Tcp);
+        assert!("udp".parse::<Protocol>().unwrap_err().contains("https, tls, tcp"));
+        assert_eq!("1.3".parse::<TlsVersion>().unwrap(), TlsVersion::V1_3);
+        assert_eq!("TLSv1.2".parse::<TlsVersion>().unwrap(), TlsVersion::V1_2);
+        assert!("1.1".parse::<TlsVersion>().is_err());
+    }
+
+    #[test]
+    fn a_body_match_is_a_substring_unless_written_as_a_regex() {
+        let plain: BodyMatch = "status: ok".parse().unwrap();
+        assert!(plain.found_in("{\"status: ok\"}") && !plain.found_in("status: down"));
+        let regex: BodyMatch = r"regex:^\{.*ok.*\}$".parse().unwrap();
+        assert!(regex.found_in("{status ok}") && !regex.found_in("ok"));
+        assert!("regex:(".parse::<BodyMatch>().unwrap_err().contains("not a regular expression"));
+    }
+
+    #[test]
+    fn headers_parse_and_never_print_their_values() {
+        let header = parse_header("Authorization: Bearer s3cret").unwrap();
+        assert_eq!(header, ("Authorization".into(), "Bearer s3cret".into()));
+        let shown = format!("{:?}", Headers(vec![header]));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(parse_header("no colon").is_err());
+        let bad = parse_header("Bad Name: s3cret").unwrap_err();
+        assert!(!bad.contains("s3cret"), "{bad}");
+        assert!(parse_header("X-A: b\r\nInjected: c").is_err());
+    }
+}
