@@ -141,10 +141,18 @@ class Demo:
             s.bind(("127.10.1.4", 0))
             return s.getsockname()[1]
 
-    def start_partner_stand_in(self, addresses: list[str], port: int) -> None:
+    def start_partner_stand_in(self, addresses: list[str], port: int, endpoint: dict[str, Any]) -> None:
         step(f"Partner API stand-in on the endpoint's addresses {', '.join(addresses)} port {port}: DNS "
-             "answering api.partner.com (what Private DNS makes the VPC resolver answer), HTTPS with a demo CA")
-        self.partner_dns = PartnerDns({"api.partner.com": addresses})
+             "answering api.partner.com (what Private DNS makes the VPC resolver answer) and each zone's "
+             "own name (what AWS's DNS answers for it), HTTPS with a demo CA")
+        enis = self.ec2.describe_network_interfaces(NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
+        by_zone = {eni["AvailabilityZone"]: eni["PrivateIpAddress"] for eni in enis}
+        records = {"api.partner.com": addresses}
+        for entry in endpoint["DnsEntries"]:
+            parts = entry["DnsName"].split(".")[0].split("-")
+            if len(parts) > 3:  # vpce-<id>-<suffix>-<zone>: a zonal name
+                records[entry["DnsName"]] = [by_zone["-".join(parts[3:])]]
+        self.partner_dns = PartnerDns(records)
         self.partner_https = PartnerHttps(addresses, ["api.partner.com"], port=port)
 
     def others(self, logical_id: str, kind: str, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
@@ -198,7 +206,7 @@ class Demo:
                 if data["State"] != "available" or not endpoint["PrivateDnsEnabled"]:
                     raise DemoFailed("the endpoint is not available with Private DNS on")
                 step("    Private DNS is on: inside the VPC, api.partner.com now names the endpoint")
-                self.start_partner_stand_in(data["PrivateIpAddresses"].split(","), port)
+                self.start_partner_stand_in(data["PrivateIpAddresses"].split(","), port, endpoint)
                 # The validator runs inside the VPC: its resolver is the VPC's, here the stand-in.
                 self.function("privatelink-validator", {
                     "VALIDATOR_RESOLVER": self.partner_dns.address,

@@ -46,11 +46,14 @@ ROLES = {
 FEATURES_ON = {
     "provider.yaml": {},
     "validator.yaml": {"Discover": "true", "PrivateCaParameter": "/privatelink/partner-ca",
-                       "Targets": '[{"Name":"api.partner.com"}]'},
+                       "Targets": '[{"Name":"api.partner.com"}]',
+                       "ClientCertParameter": "/privatelink/client-certificate",
+                       "ClientCertSecretName": "privatelink/client-certificate"},
 }
 
 # Granted actions that no function calls itself, and why they are granted all the same.
 CALLED_BY_OTHERS = {
+    "secretsmanager:GetSecretValue": "Parameter Store reads the secret for the validator, which asks for /aws/reference/secretsmanager/<name>",
     "logs:CreateLogStream": "Lambda writes the function's stdout to its log group",
     "logs:PutLogEvents": "Lambda writes the function's stdout to its log group",
     "ec2:CreateNetworkInterface": "Lambda attaches a function in a VPC through network interfaces",

@@ -141,14 +141,36 @@ def test_the_lambda_reads_its_client_certificate_from_parameter_store(request, l
     dns, https, _ = serve(request, client_ca=clients)
     ssm = boto3.client("ssm", endpoint_url=emulator.url, region_name=REGION,
                        aws_access_key_id="testing", aws_secret_access_key="testing")
-    name = f"/privatelink/client-{stack_id()[-8:]}"
+    # The name the validator stack's ClientCertParameter grants (test_contracts.py judges the call).
+    name = "/privatelink/client-certificate"
     pem = clients.issue_cert("validator@consumer.example").private_key_and_cert_chain_pem.bytes().decode()
-    ssm.put_parameter(Name=name, Value=pem, Type="SecureString")
+    ssm.put_parameter(Name=name, Value=pem, Type="SecureString", Overwrite=True)
     fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
     target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "ClientCert": name}
     invocation = fn.invoke({"Targets": [target]})
     assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
     assert pem.split("-----BEGIN")[1] not in "\n".join(invocation.logs)  # the key is never logged
+
+
+def test_the_lambda_reads_its_client_certificate_from_secrets_manager(request, lambda_function, emulator):
+    import boto3
+
+    clients = trustme.CA()
+    dns, https, _ = serve(request, client_ca=clients)
+    secrets = boto3.client("secretsmanager", endpoint_url=emulator.url, region_name=REGION,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    # The name the validator stack's ClientCertSecretName grants (test_contracts.py judges the call).
+    name = "privatelink/client-certificate"
+    pem = clients.issue_cert("validator@consumer.example").private_key_and_cert_chain_pem.bytes().decode()
+    try:
+        secrets.create_secret(Name=name, SecretString=pem)
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=name, SecretString=pem)
+    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+    target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address,
+              "ClientCert": f"/aws/reference/secretsmanager/{name}"}
+    invocation = fn.invoke({"Targets": [target]})
+    assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
 
 
 # --------------------------------------------------------------------------- #
