@@ -4,6 +4,8 @@ pre-signed S3 URL."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import json
 from typing import Any
 
@@ -76,7 +78,8 @@ def test_the_default_sources_include_the_vpcs_secondary_and_ipv6_blocks(fn, cfn,
     ec2.associate_vpc_cidr_block(VpcId=consumer_vpc.vpc_id, CidrBlock="10.1.0.0/16")
     ec2.associate_vpc_cidr_block(VpcId=consumer_vpc.vpc_id, AmazonProvidedIpv6CidrBlock=True)
     vpc = ec2.describe_vpcs(VpcIds=[consumer_vpc.vpc_id])["Vpcs"][0]
-    ipv6 = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    # In its canonical spelling, as the rule is written (the emulator may hand out "...:0400::/56").
+    ipv6 = str(ipaddress.ip_network(vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]))
     answer = run(fn, cfn, cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id}))
     assert answer["Status"] == "SUCCESS", answer
     assert ingress(group(ec2, answer["PhysicalResourceId"])) == {
