@@ -55,8 +55,9 @@ struct CheckArgs {
     /// zone's own DNS name is checked, and how the endpoint drifted from what it was made as.
     #[arg(long = "endpoint-id")]
     endpoint_id: Option<String>,
-    /// An address the name must resolve to (repeat for each).
-    #[arg(long = "expect-ip")]
+    /// An address the name must resolve to (repeat for each); also --expected-ips A,B, the
+    /// target key's name.
+    #[arg(long = "expect-ip", visible_alias = "expected-ips", value_delimiter = ',')]
     expect_ip: Vec<IpAddr>,
     /// The service port.
     #[arg(long, default_value_t = 443)]
