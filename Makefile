@@ -10,6 +10,9 @@ BUILD_TOOLS := $(VENV)/.installed-tools
 # checkov pins its own boto3 and more: it lives in a venv of its own inside .venv.
 SCAN_VENV := $(VENV)/scan
 SCAN_TOOLS := $(SCAN_VENV)/.installed
+# The Python peer `make bench` measures ours against (crhelper + boto3), in its own venv.
+PEER_VENV := $(VENV)/peer
+PEER_TOOLS := $(PEER_VENV)/.installed
 # Lambda architecture of `make build`: x86_64 (default) or arm64 (needs the aarch64 std: rustup target add aarch64-unknown-linux-gnu).
 ARCH ?= x86_64
 # Deployment (make deploy, deploy-validator, deploy-functions): the AWS CLI and credentials.
@@ -78,7 +81,12 @@ build: $(BUILD_TOOLS)
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
 
 ## bench: cold start, memory, size, EC2 calls and fan-out of the release builds, against the budget
-bench: $(BUILD_TOOLS)
+$(PEER_TOOLS): tests/bench/peer/requirements.txt
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/bench/peer/requirements.txt
+	touch $@
+
+bench: $(BUILD_TOOLS) $(PEER_TOOLS)
 	$(PY) -m tests.bench.run
 
 ## deploy: package and deploy the provider stack (once per account and Region)

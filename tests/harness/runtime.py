@@ -326,6 +326,19 @@ class LambdaFunction:
                     self._lock.wait(timeout=left)
             return self.first_poll_at - self.spawned_at
 
+    def minor_faults(self) -> int | None:
+        """The running process's minor page faults so far (from /proc/<pid>/stat): right after
+        `cold_start`, what start-up touched of the binary and the heap."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            # Fields after the command name (which may hold spaces): minflt is the 10th field.
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return int(fields[7])
+        except (OSError, IndexError, ValueError):
+            return None
+
     def peak_rss_kib(self) -> int | None:
         """The running process's peak resident memory (VmHWM), in KiB."""
         proc = self._proc
