@@ -134,43 +134,33 @@ def test_a_partner_requiring_a_client_certificate_is_checked_with_one(request, t
     assert code == 0, report
 
 
-def test_the_lambda_reads_its_client_certificate_from_parameter_store(request, lambda_function, emulator):
+@pytest.mark.parametrize("store", ["parameter store", "secrets manager"])
+def test_the_lambda_reads_its_client_certificate_from_where_the_stack_grants(request, lambda_function, emulator, store):
     import boto3
 
     clients = trustme.CA()
     dns, https, _ = serve(request, client_ca=clients)
-    ssm = boto3.client("ssm", endpoint_url=emulator.url, region_name=REGION,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    # The name the validator stack's ClientCertParameter grants (test_contracts.py judges the call).
-    name = "/privatelink/client-certificate"
+    client = lambda service: boto3.client(service, endpoint_url=emulator.url, region_name=REGION,  # noqa: E731
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
     pem = clients.issue_cert("validator@consumer.example").private_key_and_cert_chain_pem.bytes().decode()
-    ssm.put_parameter(Name=name, Value=pem, Type="SecureString", Overwrite=True)
+    # The names the validator stack's ClientCertParameter and ClientCertSecretName grant
+    # (test_contracts.py judges the calls against them).
+    if store == "parameter store":
+        name = "/privatelink/client-certificate"
+        client("ssm").put_parameter(Name=name, Value=pem, Type="SecureString", Overwrite=True)
+    else:
+        secrets = client("secretsmanager")
+        secret = "privatelink/client-certificate"
+        try:
+            secrets.create_secret(Name=secret, SecretString=pem)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=secret, SecretString=pem)
+        name = f"/aws/reference/secretsmanager/{secret}"
     fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
     target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "ClientCert": name}
     invocation = fn.invoke({"Targets": [target]})
     assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
     assert pem.split("-----BEGIN")[1] not in "\n".join(invocation.logs)  # the key is never logged
-
-
-def test_the_lambda_reads_its_client_certificate_from_secrets_manager(request, lambda_function, emulator):
-    import boto3
-
-    clients = trustme.CA()
-    dns, https, _ = serve(request, client_ca=clients)
-    secrets = boto3.client("secretsmanager", endpoint_url=emulator.url, region_name=REGION,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    # The name the validator stack's ClientCertSecretName grants (test_contracts.py judges the call).
-    name = "privatelink/client-certificate"
-    pem = clients.issue_cert("validator@consumer.example").private_key_and_cert_chain_pem.bytes().decode()
-    try:
-        secrets.create_secret(Name=name, SecretString=pem)
-    except secrets.exceptions.ResourceExistsException:
-        secrets.put_secret_value(SecretId=name, SecretString=pem)
-    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
-    target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address,
-              "ClientCert": f"/aws/reference/secretsmanager/{name}"}
-    invocation = fn.invoke({"Targets": [target]})
-    assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
 
 
 # --------------------------------------------------------------------------- #
