@@ -30,7 +30,7 @@ import boto3
 
 from tests.harness.cfn import CloudFormation
 from tests.harness.emulator import start_emulator
-from tests.harness.partner import PartnerDns, PartnerHttps
+from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
 from tests.harness.runtime import LambdaFunction
 from tests.harness.stack import StackPlayer
 from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
@@ -148,10 +148,7 @@ class Demo:
         enis = self.ec2.describe_network_interfaces(NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
         by_zone = {eni["AvailabilityZone"]: eni["PrivateIpAddress"] for eni in enis}
         records = {"api.partner.com": addresses}
-        for entry in endpoint["DnsEntries"]:
-            parts = entry["DnsName"].split(".")[0].split("-")
-            if len(parts) > 3:  # vpce-<id>-<suffix>-<zone>: a zonal name
-                records[entry["DnsName"]] = [by_zone["-".join(parts[3:])]]
+        records.update({name: [by_zone[zone]] for zone, name in zonal_dns_names(endpoint["DnsEntries"]).items()})
         self.partner_dns = PartnerDns(records)
         self.partner_https = PartnerHttps(addresses, ["api.partner.com"], port=port)
 

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ConsumerVpc
 from tests.harness.cfn import stack_id
 from tests.harness.emulator import POLICY_SUPPORTED_TAG, REMOTE_ZONES_TAG
+from tests.test_emulator import zone_id
 from tests.test_endpoint import TYPE, endpoint, live_endpoints, props, run
 
 SG_TYPE = "Custom::PrivateLinkSecurityGroup"
@@ -164,10 +165,6 @@ def test_skip_unsupported_zones_keeps_the_offered_subnets_and_says_which_it_drop
 # --------------------------------------------------------------------------- #
 # ServiceRegion: cross-Region PrivateLink
 # --------------------------------------------------------------------------- #
-
-
-def zone_id(ec2: Any, subnet_id: str) -> str:
-    return ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["AvailabilityZoneId"]
 
 
 def test_a_service_in_another_region_is_reached_from_the_zones_it_serves_remotely(

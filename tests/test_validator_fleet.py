@@ -19,7 +19,7 @@ import pytest
 import trustme
 
 from tests.harness.cfn import stack_id
-from tests.harness.partner import PartnerDns, PartnerHttps
+from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
 from tests.test_validator import BINARY, NAME, emf_lines
 
 REGION = "us-east-1"
@@ -200,12 +200,7 @@ class Fleet:
         described = ec2.describe_vpc_endpoints(VpcEndpointIds=[self.endpoint_id])["VpcEndpoints"][0]
         enis = ec2.describe_network_interfaces(NetworkInterfaceIds=described["NetworkInterfaceIds"])["NetworkInterfaces"]
         self.by_zone = {e["AvailabilityZone"]: e["PrivateIpAddress"] for e in enis}
-        # Zonal names: vpce-<id>-<suffix>-<zone>.<service domain>; the regional one has no zone.
-        self.zonal_names = {}
-        for entry in described["DnsEntries"]:
-            parts = entry["DnsName"].split(".")[0].split("-")
-            if len(parts) > 3:
-                self.zonal_names["-".join(parts[3:])] = entry["DnsName"]
+        self.zonal_names = zonal_dns_names(described["DnsEntries"])
         assert set(self.zonal_names) == set(self.by_zone), (self.zonal_names, self.by_zone)
         addresses = list(self.by_zone.values())
         self.https = PartnerHttps(addresses, [NAME])

@@ -27,6 +27,7 @@ import trustme
 from tests.demo import vpc_with_subnets
 from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import Emulator, start_emulator
+from tests.harness.partner import free_port
 from tests.harness.runtime import LambdaFunction
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,11 +80,6 @@ def build() -> tuple[float, bool]:
                    env={**os.environ, "CARGO_TARGET_DIR": str(PARTNER / "target")})
     return float(record.read_text()), fresh
 
-
-def free_port(kind: int, host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def unpack(zip_path: Path, into: Path) -> Path:
@@ -316,7 +312,7 @@ class Bench:
         (work / "cert.pem").write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
         (work / "key.pem").write_bytes(leaf.private_key_pem.bytes())
         address = "127.30.0.2"
-        dns_port, https_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM, address)
+        dns_port, https_port = free_port("127.0.0.1", socket.SOCK_DGRAM), free_port(address, socket.SOCK_STREAM)
         server = subprocess.Popen([str(partner), "--dns", f"127.0.0.1:{dns_port}", "--https", f"{address}:{https_port}",
                                    "--address", address, "--delay-ms", "100",
                                    "--cert", str(work / "cert.pem"), "--key", str(work / "key.pem")],

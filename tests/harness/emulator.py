@@ -257,13 +257,8 @@ def _check_subnet_azs(service: _Service, subnets: list[Any]) -> None:
     seen: set[str] = set()
     for subnet in subnets:
         az = subnet.availability_zone
-        if service.region:
-            if az in seen:
-                raise EC2ClientError("DuplicateSubnetsInSameZone",
-                                     f"Found another VPC endpoint subnet in the availability zone of {subnet.id}.")
-            seen.add(az)
-            continue
-        if az not in service.availability_zones:
+        # A remote service lists none of this Region's zones: its zones were checked above.
+        if not service.region and az not in service.availability_zones:
             raise InvalidParameter(
                 f"The VPC endpoint service {service.name} does not support "
                 f"the availability zone of the subnet: {subnet.id}."

@@ -25,7 +25,8 @@ from dnslib import AAAA, QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSServer
 
 
-def _free_port(host: str, kind: int) -> int:
+def free_port(host: str, kind: int) -> int:
+    """A port free on `host` for `kind` (socket.SOCK_STREAM or SOCK_DGRAM), as the OS picks it."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -35,7 +36,7 @@ def _bind_all(factories: list[Any], close: Any, host: str, kind: int, tries: int
     """Binds one server per factory, all on one port; a port free on `host` may be taken on
     another address or protocol, so on a clash it closes what it made and tries another."""
     for _ in range(tries):
-        port = _free_port(host, kind)
+        port = free_port(host, kind)
         made: list[Any] = []
         try:
             for factory in factories:
@@ -45,6 +46,17 @@ def _bind_all(factories: list[Any], close: Any, host: str, kind: int, tries: int
             for server in made:
                 close(server)
     raise OSError(f"no port free on every address after {tries} tries")
+
+
+def zonal_dns_names(dns_entries: list[dict[str, Any]]) -> dict[str, str]:
+    """An endpoint's zonal DNS names by zone, from its `DnsEntries`:
+    `vpce-<id>-<suffix>-<zone>.<service domain>`; the regional name has no zone."""
+    names = {}
+    for entry in dns_entries:
+        parts = entry["DnsName"].split(".")[0].split("-")
+        if len(parts) > 3:
+            names["-".join(parts[3:])] = entry["DnsName"]
+    return names
 
 
 class _Records(BaseResolver):

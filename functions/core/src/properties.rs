@@ -182,12 +182,33 @@ impl<'a> PropertyReader<'a> {
 
     /// A string property that must start with `prefix` (an AWS id such as `vpc-`).
     pub fn required_id(&mut self, key: &str, prefix: &str) -> Option<String> {
-        let value = self.required_string(key)?;
+        let value = self.optional_id(key, prefix);
+        if value.is_none() && !self.problems.iter().any(|p| p.property == key) {
+            self.problem(key, "is required");
+        }
+        value
+    }
+
+    /// An optional AWS id with `prefix`.
+    pub fn optional_id(&mut self, key: &str, prefix: &str) -> Option<String> {
+        let value = self.optional_string(key)?;
         if is_aws_id(&value, prefix) {
             Some(value)
         } else {
             self.problem(key, format!("{} is not a {prefix} id", quoted(&value)));
             None
+        }
+    }
+
+    /// A string property read with its type's `FromStr`, whose error is the problem.
+    pub fn optional_parsed<T: std::str::FromStr<Err = String>>(&mut self, key: &str) -> Option<T> {
+        let text = self.optional_string(key)?;
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.problem(key, problem);
+                None
+            }
         }
     }
 

@@ -93,17 +93,7 @@ impl GroupSpec {
             Some(list) if !list.is_empty() => r.id_list("SourcePrefixListIds", "pl-"),
             _ => None,
         };
-        let existing_group_id = match r.optional_string("ExistingGroupId") {
-            Some(id) if properties::is_aws_id(&id, "sg-") => Some(id),
-            Some(id) => {
-                r.problem(
-                    "ExistingGroupId",
-                    format!("{} is not a sg- id", properties::quoted(&id)),
-                );
-                None
-            }
-            None => None,
-        };
+        let existing_group_id = r.optional_id("ExistingGroupId", "sg-");
         let group_name = r.optional_string("GroupName");
         if group_name.is_some() && existing_group_id.is_some() {
             r.problem("GroupName", "can't be set with ExistingGroupId: a group keeps its name");
@@ -231,23 +221,21 @@ pub fn needs_replacement(
         || (!adopted && (current.name != name || current.description != description))
 }
 
-/// Why a hand-made group can't be taken over, if it can't: another VPC, or another resource's.
-pub fn adoption_problem(
+/// An error unless a hand-made group can be taken over: another resource's, or in another VPC.
+pub fn check_adoptable(
     group: &GroupView,
     spec: &GroupSpec,
     stack_id: &str,
     logical_id: &str,
-) -> Option<Error> {
-    if ec2::is_owned_by_anyone(&group.tags) && !ec2::is_owned_by(&group.tags, stack_id, logical_id)
-    {
-        return Some(Error::NotOwned { id: group.id.clone(), owner: ec2::owner_of(&group.tags) });
-    }
-    (group.vpc_id != spec.vpc_id).then(|| {
-        Error::property(
+) -> Result<()> {
+    ec2::check_claimable(&group.id, &group.tags, stack_id, logical_id)?;
+    if group.vpc_id != spec.vpc_id {
+        return Err(Error::property(
             "ExistingGroupId",
             format!("{} is in {}, not in {}", group.id, group.vpc_id, spec.vpc_id),
-        )
-    })
+        ));
+    }
+    Ok(())
 }
 
 /// Serves `Custom::PrivateLinkSecurityGroup`.
@@ -304,9 +292,7 @@ impl SecurityGroupResource {
                 format!("{group_id} does not exist in this account and Region"),
             )
         })?;
-        if let Some(problem) = adoption_problem(&group, spec, &ctx.stack_id, &ctx.logical_id) {
-            return Err(problem);
-        }
+        check_adoptable(&group, spec, &ctx.stack_id, &ctx.logical_id)?;
         tracing::info!(group_id, "taking over the existing group");
         self.ec2.tag(group_id, &ec2::owner_tags(&ctx.stack_id, &ctx.logical_id)).await?;
         self.reconcile(ctx, group_id, spec, &cidrs).await?;

@@ -116,6 +116,21 @@ fn path_arg(text: &str) -> Result<String, String> {
     }
 }
 
+/// The command line's flag for a target key: `ExpectBody` is `--expect-body`.
+fn kebab_flag(key: &str) -> String {
+    let mut flag = String::from("-");
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            flag.push('-');
+        }
+        flag.push(c.to_ascii_lowercase());
+    }
+    match flag.as_str() {
+        "--headers" => "--header".to_owned(),
+        _ => flag,
+    }
+}
+
 fn method_arg(text: &str) -> Result<String, String> {
     let method = text.to_ascii_uppercase();
     if request::is_method(&method) {
@@ -187,17 +202,6 @@ async fn check(args: CheckArgs) -> ExitCode {
         Ok(checker) => checker.with_identities(Identities::from(std::sync::Arc::new(Files))),
         Err(err) => return usage_error(&err.to_string()),
     };
-    if args.protocol != Protocol::Https
-        && (args.method != "GET"
-            || !args.header.is_empty()
-            || args.expect_body.is_some()
-            || args.path != "/")
-    {
-        return usage_error(&format!(
-            "--method, --header, --expect-body and --path are HTTP options; --protocol is {}",
-            args.protocol
-        ));
-    }
     let mut headers = Vec::with_capacity(args.header.len());
     for header in &args.header {
         match request::parse_header(header) {
@@ -219,6 +223,13 @@ async fn check(args: CheckArgs) -> ExitCode {
     target.expect_body = args.expect_body;
     target.min_tls = args.min_tls;
     target.client_cert = args.client_cert.map(|p| p.display().to_string());
+    if let Some((key, kind)) = target.misplaced_options().first() {
+        return usage_error(&format!(
+            "{} is one of the {kind}; --protocol is {}",
+            kebab_flag(key),
+            target.protocol
+        ));
+    }
     if target.endpoint_id.is_some() {
         if let Err(err) = endpoint::read(&Ec2::lazy(), &mut target).await {
             eprintln!(
@@ -398,6 +409,13 @@ async fn configuration() -> Result<(Checker, Schedule), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_keys_flag_is_its_name_in_kebab_case() {
+        assert_eq!(kebab_flag("ExpectBody"), "--expect-body");
+        assert_eq!(kebab_flag("MinTls"), "--min-tls");
+        assert_eq!(kebab_flag("Headers"), "--header");
+    }
 
     #[test]
     fn a_ca_given_as_pem_is_used_as_is_and_anything_else_names_a_parameter() {

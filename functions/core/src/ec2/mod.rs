@@ -16,8 +16,8 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 
 pub use ownership::{
-    check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of, owner_tags, MadeWith,
-    TAG_LOGICAL_ID, TAG_MADE_WITH, TAG_STACK_ID,
+    check_claimable, check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of,
+    owner_tags, MadeWith, TAG_LOGICAL_ID, TAG_MADE_WITH, TAG_STACK_ID,
 };
 pub use view::{
     canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
@@ -696,17 +696,6 @@ impl Ec2 {
             .await
             .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
         first_failure("DeleteVpcEndpoints", out.unsuccessful(), AwsError::is_not_found)
-    }
-
-    /// The private IPv4 and IPv6 addresses of network interfaces, in the order given; interfaces
-    /// that are already gone are skipped.
-    pub async fn interface_addresses(&self, interface_ids: &[String]) -> Ec2Result<Vec<String>> {
-        Ok(self
-            .interfaces(interface_ids)
-            .await?
-            .into_iter()
-            .flat_map(|i| i.ipv4.into_iter().chain(i.ipv6))
-            .collect())
     }
 
     /// Network interfaces, in the order given; interfaces that are already gone are skipped.

@@ -102,6 +102,21 @@ pub fn check_owned(
     }
 }
 
+/// An error unless the resource `id` may be taken over by this stack's logical resource: owned
+/// by no stack yet (made by hand), or already by this very resource (a redelivered Create).
+pub fn check_claimable(
+    id: &str,
+    tags: &BTreeMap<String, String>,
+    stack_id: &str,
+    logical_id: &str,
+) -> Result<(), Error> {
+    if is_owned_by_anyone(tags) {
+        check_owned(id, tags, stack_id, logical_id)
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether a tag key is one of ours (or AWS's), not the user's.
 pub fn is_managed_tag(key: &str) -> bool {
     key.starts_with("privatelink-lambdas:") || key.starts_with("aws:")

@@ -288,6 +288,13 @@ pub struct InterfaceView {
     pub ipv6: Vec<String>,
 }
 
+impl InterfaceView {
+    /// Its private addresses: the IPv4 one, then the IPv6 ones.
+    pub fn addresses(&self) -> impl Iterator<Item = &String> + '_ {
+        self.ipv4.iter().chain(&self.ipv6)
+    }
+}
+
 /// A VPC endpoint as observed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EndpointView {

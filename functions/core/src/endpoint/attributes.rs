@@ -25,7 +25,6 @@ pub fn endpoint_attributes(
     private_dns_name: Option<&str>,
     skipped_subnets: &[String],
 ) -> Outcome {
-    let addresses = |i: &InterfaceView| i.ipv4.clone().into_iter().chain(i.ipv6.clone());
     Outcome::new(&endpoint.id)
         .with("VpcEndpointId", &endpoint.id)
         .with("State", endpoint.state.as_str())
@@ -47,13 +46,18 @@ pub fn endpoint_attributes(
         .with("NetworkInterfaceIds", endpoint.network_interface_ids.join(","))
         .with(
             "PrivateIpAddresses",
-            interfaces.iter().flat_map(addresses).collect::<Vec<_>>().join(","),
+            interfaces
+                .iter()
+                .flat_map(InterfaceView::addresses)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
         )
         .with(
             "SubnetAddresses",
             interfaces
                 .iter()
-                .flat_map(|i| addresses(i).map(move |a| format!("{}={a}", i.subnet_id)))
+                .flat_map(|i| i.addresses().map(move |a| format!("{}={a}", i.subnet_id)))
                 .collect::<Vec<_>>()
                 .join(","),
         )

@@ -241,14 +241,7 @@ fn adoptable(
     stack_id: &str,
     logical_id: &str,
 ) -> Result<()> {
-    if ec2::is_owned_by_anyone(&endpoint.tags)
-        && !ec2::is_owned_by(&endpoint.tags, stack_id, logical_id)
-    {
-        return Err(Error::NotOwned {
-            id: endpoint.id.clone(),
-            owner: ec2::owner_of(&endpoint.tags),
-        });
-    }
+    ec2::check_claimable(&endpoint.id, &endpoint.tags, stack_id, logical_id)?;
     let mismatches: Vec<String> = [
         ("ServiceName", endpoint.service_name.as_str(), spec.service_name.as_str()),
         ("VpcId", endpoint.vpc_id.as_str(), spec.vpc_id.as_str()),
@@ -497,16 +490,17 @@ pub fn remote_access_zone_ids(message: &str) -> Option<Vec<String>> {
 }
 
 /// After AWS refused subnets of a remote service, allowing only `allowed` zone ids: the
-/// subnets to try again with (and those skipped) under `SkipUnsupportedZones`, else the reason.
+/// subnets to try again with (and those skipped) when `skip` (`SkipUnsupportedZones`), else
+/// the reason.
 pub fn remote_zone_refusal(
-    spec: &EndpointSpec,
+    skip: bool,
     service: &ServiceView,
     subnets: &[SubnetView],
     allowed: &[String],
 ) -> Result<(Vec<String>, Vec<String>)> {
     let (kept, refused): (Vec<&SubnetView>, Vec<&SubnetView>) =
         subnets.iter().partition(|s| allowed.contains(&s.zone_id));
-    if refused.is_empty() || (spec.skip_unsupported_zones && !kept.is_empty()) {
+    if refused.is_empty() || (skip && !kept.is_empty()) {
         return Ok((
             kept.iter().map(|s| s.id.clone()).collect(),
             refused.iter().map(|s| s.id.clone()).collect(),
@@ -1136,11 +1130,10 @@ mod tests {
         let allowed = remote_access_zone_ids(message).unwrap();
         assert_eq!(allowed, ["use1-az1", "use1-az6"]);
         let reason =
-            remote_zone_refusal(&spec_strict, &remote, &subnets, &allowed).unwrap_err().to_string();
+            remote_zone_refusal(false, &remote, &subnets, &allowed).unwrap_err().to_string();
         assert!(reason.contains("subnet-b (use1-az2)"), "{reason}");
         assert!(reason.contains("use1-az1, use1-az6"), "{reason}");
-        let skipping = EndpointSpec { skip_unsupported_zones: true, ..spec_strict };
-        let (kept, skipped) = remote_zone_refusal(&skipping, &remote, &subnets, &allowed).unwrap();
+        let (kept, skipped) = remote_zone_refusal(true, &remote, &subnets, &allowed).unwrap();
         assert_eq!((kept, skipped), (vec!["subnet-a".to_owned()], vec!["subnet-b".to_owned()]));
         assert_eq!(
             remote_access_zone_ids(

@@ -225,14 +225,13 @@ impl EndpointResource {
         observed: &Observed,
         mut plan: Plan,
     ) -> Result<Reply> {
-        let (id, replacing) = match &plan.target {
+        let (mut id, replacing) = match &plan.target {
             Target::Endpoint { endpoint, origin } => {
                 tracing::info!(endpoint_id = %endpoint.id, state = %endpoint.state, ?origin, "acting on an existing endpoint");
                 (endpoint.id.clone(), false)
             }
             Target::New { replacing } => (String::new(), *replacing),
         };
-        let mut id = id;
         let mut made = None;
         let result = async {
             for call in plan.calls.clone() {
@@ -321,7 +320,12 @@ impl EndpointResource {
             };
             let used: Vec<_> =
                 observed.subnets.iter().filter(|s| plan.subnets.contains(&s.id)).cloned().collect();
-            let (kept, skipped) = remote_zone_refusal(spec, &observed.service, &used, &allowed)?;
+            let (kept, skipped) = remote_zone_refusal(
+                spec.skip_unsupported_zones,
+                &observed.service,
+                &used,
+                &allowed,
+            )?;
             tracing::warn!(
                 ?skipped,
                 "the service serves this Region from fewer zones: trying again without them"
@@ -340,16 +344,12 @@ impl EndpointResource {
         spec: &EndpointSpec,
         observed: &Observed,
     ) -> Error {
-        match remote_access_zone_ids(&err.message) {
-            Some(allowed) => {
-                let strict = EndpointSpec { skip_unsupported_zones: false, ..spec.clone() };
-                match remote_zone_refusal(&strict, &observed.service, &observed.subnets, &allowed) {
-                    Err(reason) => reason,
-                    Ok(_) => explain(err, &spec.vpc_id),
-                }
-            }
-            None => explain(err, &spec.vpc_id),
-        }
+        // A Modify is not tried again with fewer subnets: the refusal is the reason.
+        remote_access_zone_ids(&err.message)
+            .and_then(|allowed| {
+                remote_zone_refusal(false, &observed.service, &observed.subnets, &allowed).err()
+            })
+            .unwrap_or_else(|| explain(err, &spec.vpc_id))
     }
 
     /// Waits out `pending`, then answers now, or hands the answer (or only the switch to
@@ -446,26 +446,6 @@ impl EndpointResource {
         }
     }
 
-    /// Makes the endpoint's connection notifications those of `wanted` (none, or one topic).
-    async fn reconcile_notifications(
-        &self,
-        ctx: &RequestContext,
-        endpoint_id: &str,
-        wanted: Option<&str>,
-    ) -> Result<()> {
-        let existing = self.ec2.connection_notifications(endpoint_id).await?;
-        let stale: Vec<String> = existing
-            .iter()
-            .filter(|(_, topic)| Some(topic.as_str()) != wanted)
-            .map(|(id, _)| id.clone())
-            .collect();
-        self.ec2.remove_connection_notifications(&stale).await?;
-        if let Some(topic) = wanted.filter(|t| !existing.iter().any(|(_, have)| have == t)) {
-            self.ec2.notify_connection_events(endpoint_id, topic, &notification_token(ctx)).await?;
-        }
-        Ok(())
-    }
-
     /// Deletes an endpoint and waits (bounded) until it is gone. `notifications`: remove its
     /// connection notifications first (the properties named a topic).
     async fn delete_endpoint(
@@ -475,7 +455,9 @@ impl EndpointResource {
         notifications: bool,
     ) -> Result<()> {
         if notifications {
-            self.reconcile_notifications(ctx, id, None).await?;
+            let existing = self.ec2.connection_notifications(id).await?;
+            let ids: Vec<String> = existing.into_iter().map(|(id, _)| id).collect();
+            self.ec2.remove_connection_notifications(&ids).await?;
         }
         self.ec2.delete_endpoint(id).await?;
         loop {

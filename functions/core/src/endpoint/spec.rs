@@ -163,17 +163,7 @@ impl EndpointSpec {
                 );
             }
         }
-        let existing_endpoint_id = match r.optional_string("ExistingVpcEndpointId") {
-            Some(id) if properties::is_aws_id(&id, "vpce-") => Some(id),
-            Some(id) => {
-                r.problem(
-                    "ExistingVpcEndpointId",
-                    format!("{} is not a vpce- id", properties::quoted(&id)),
-                );
-                None
-            }
-            None => None,
-        };
+        let existing_endpoint_id = r.optional_id("ExistingVpcEndpointId", "vpce-");
         let spec = Self {
             service_name: service_name.unwrap_or_default(),
             vpc_id: vpc_id.unwrap_or_default(),

@@ -23,8 +23,7 @@ pub fn zone_of_dns_name(name: &str) -> Option<&str> {
 pub fn zones(endpoint: &EndpointView, interfaces: &[InterfaceView]) -> Vec<ZoneTarget> {
     let mut zones: Vec<ZoneTarget> = Vec::new();
     for interface in interfaces {
-        let addresses =
-            interface.ipv4.iter().chain(&interface.ipv6).filter_map(|a| a.parse::<IpAddr>().ok());
+        let addresses = interface.addresses().filter_map(|a| a.parse::<IpAddr>().ok());
         match zones.iter_mut().find(|z| z.zone == interface.zone) {
             Some(zone) => zone.addresses.extend(addresses),
             None => zones.push(ZoneTarget {
@@ -113,19 +112,30 @@ pub fn drift(
 pub async fn read(ec2: &Ec2, target: &mut Target) -> Result<()> {
     let Some(id) = target.endpoint_id.clone() else { return Ok(()) };
     let endpoint = ec2.endpoint(&id).await?;
-    let interfaces = match &endpoint {
+    fill(ec2, target, &id, endpoint.as_ref()).await
+}
+
+/// Fills in the target from its endpoint `id`, already read (`None`: it does not exist): the
+/// interfaces are read, then the addresses (unless given), zones and drift follow.
+pub async fn fill(
+    ec2: &Ec2,
+    target: &mut Target,
+    id: &str,
+    endpoint: Option<&EndpointView>,
+) -> Result<()> {
+    let interfaces = match endpoint {
         Some(e) => ec2.interfaces(&e.network_interface_ids).await?,
         None => Vec::new(),
     };
     if target.expected.is_empty() {
         target.expected = interfaces
             .iter()
-            .flat_map(|i| i.ipv4.iter().chain(&i.ipv6))
+            .flat_map(InterfaceView::addresses)
             .filter_map(|a| a.parse().ok())
             .collect();
     }
-    target.zones = endpoint.as_ref().map(|e| zones(e, &interfaces)).unwrap_or_default();
-    target.drift = drift(&id, endpoint.as_ref(), &interfaces);
+    target.zones = endpoint.map(|e| zones(e, &interfaces)).unwrap_or_default();
+    target.drift = drift(id, endpoint, &interfaces);
     Ok(())
 }
 

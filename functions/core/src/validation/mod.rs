@@ -118,6 +118,33 @@ pub struct Target {
     pub drift: Vec<String>,
 }
 
+impl Target {
+    /// The options given that the protocol does not use, each with its kind (`HTTP options`,
+    /// `TLS options`): an HTTP option with `tls` or `tcp`, a TLS option with `tcp`.
+    pub fn misplaced_options(&self) -> Vec<(&'static str, &'static str)> {
+        let http = [
+            ("Method", self.method != "GET"),
+            ("Headers", !self.headers.0.is_empty()),
+            ("ExpectBody", self.expect_body.is_some()),
+            ("Path", self.path != "/"),
+        ];
+        let tls = [
+            ("MinTls", self.min_tls != TlsVersion::default()),
+            ("ClientCert", self.client_cert.is_some()),
+        ];
+        let mut misplaced = Vec::new();
+        if self.protocol != Protocol::Https {
+            misplaced
+                .extend(http.iter().filter(|(_, given)| *given).map(|(k, _)| (*k, "HTTP options")));
+        }
+        if self.protocol == Protocol::Tcp {
+            misplaced
+                .extend(tls.iter().filter(|(_, given)| *given).map(|(k, _)| (*k, "TLS options")));
+        }
+        misplaced
+    }
+}
+
 /// One zone of an endpoint: its zonal DNS name must resolve to its interfaces' addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneTarget {
@@ -198,11 +225,8 @@ impl Target {
             }
             target.path = path;
         }
-        if let Some(statuses) = r.optional_string("ExpectStatus") {
-            match statuses.parse() {
-                Ok(set) => target.expect_status = set,
-                Err(problem) => r.problem("ExpectStatus", problem),
-            }
+        if let Some(set) = r.optional_parsed("ExpectStatus") {
+            target.expect_status = set;
         }
         if let Some(ms) = r.optional_u64("TimeoutMs", 1..=120_000) {
             target.timeout = Duration::from_millis(ms);
@@ -216,58 +240,25 @@ impl Target {
                 ),
             }
         }
-        let parsed = |r: &mut PropertyReader<'_>, key: &str| {
-            r.optional_string(key).map(|text| (text, key.to_owned()))
-        };
-        if let Some((text, key)) = parsed(r, "Protocol") {
-            match text.parse() {
-                Ok(protocol) => target.protocol = protocol,
-                Err(problem) => r.problem(&key, problem),
-            }
+        if let Some(protocol) = r.optional_parsed("Protocol") {
+            target.protocol = protocol;
         }
-        if let Some((method, key)) = parsed(r, "Method") {
+        if let Some(method) = r.optional_string("Method") {
             let method = method.to_ascii_uppercase();
             if request::is_method(&method) {
                 target.method = method;
             } else {
-                r.problem(&key, format!("{} is not an HTTP method", quoted(&method)));
+                r.problem("Method", format!("{} is not an HTTP method", quoted(&method)));
             }
         }
         target.headers = read_headers(r);
-        if let Some((text, key)) = parsed(r, "ExpectBody") {
-            match text.parse() {
-                Ok(expected) => target.expect_body = Some(expected),
-                Err(problem) => r.problem(&key, problem),
-            }
-        }
-        if let Some((text, key)) = parsed(r, "MinTls") {
-            match text.parse() {
-                Ok(version) => target.min_tls = version,
-                Err(problem) => r.problem(&key, problem),
-            }
+        target.expect_body = r.optional_parsed("ExpectBody");
+        if let Some(version) = r.optional_parsed("MinTls") {
+            target.min_tls = version;
         }
         target.client_cert = r.optional_string("ClientCert");
-        if target.protocol != Protocol::Https {
-            for (key, given) in [
-                ("Method", target.method != "GET"),
-                ("Headers", !target.headers.0.is_empty()),
-                ("ExpectBody", target.expect_body.is_some()),
-                ("Path", target.path != "/"),
-            ] {
-                if given {
-                    r.problem(key, format!("is an HTTP option; Protocol is {}", target.protocol));
-                }
-            }
-        }
-        if target.protocol == Protocol::Tcp {
-            for (key, given) in [
-                ("MinTls", target.min_tls != TlsVersion::default()),
-                ("ClientCert", target.client_cert.is_some()),
-            ] {
-                if given {
-                    r.problem(key, "is a TLS option; Protocol is tcp");
-                }
-            }
+        for (key, kind) in target.misplaced_options() {
+            r.problem(key, format!("is one of the {kind}; Protocol is {}", target.protocol));
         }
         target
     }

@@ -52,16 +52,19 @@ impl Schedule {
     pub async fn run(&self, event: &Value) -> Result<Value> {
         let targets = match event.get("Targets") {
             Some(Value::Array(items)) => {
-                items.iter().map(Target::parse).collect::<Result<Vec<_>>>()?
+                let parsed = items.iter().map(Target::parse).collect::<Result<Vec<_>>>()?;
+                self.read_endpoints(parsed).await
             }
             Some(_) => return Err(Error::property("Targets", "must be a list of targets")),
-            None if !self.sources.configured.is_empty() => self.sources.configured.clone(),
+            None if !self.sources.configured.is_empty() => {
+                self.read_endpoints(self.sources.configured.clone()).await
+            }
+            // Discovery reads each endpoint as it finds it.
             None => self.discover().await?,
         };
         if targets.is_empty() {
             tracing::warn!("no targets: none in the event, none configured, and discovery is off or found none");
         }
-        let targets = self.read_endpoints(targets).await;
         let mut reports = self.checker.check_all(&targets, self.concurrency).await;
         // A failed check is made once more, after a short pause, before it is reported.
         let failed: Vec<usize> = (0..reports.len()).filter(|i| !reports[*i].ok).collect();
@@ -94,16 +97,32 @@ impl Schedule {
         }
     }
 
-    /// Each target with an `EndpointId`, with its endpoint's addresses, zones and drift. A
-    /// target whose endpoint can't be read is checked without them, saying why in the log.
-    async fn read_endpoints(&self, mut targets: Vec<Target>) -> Vec<Target> {
+    /// Each target with an `EndpointId`, with its endpoint's addresses, zones and drift, read
+    /// at most `concurrency` at a time. A target whose endpoint can't be read is checked
+    /// without them, saying why in the log.
+    async fn read_endpoints(&self, targets: Vec<Target>) -> Vec<Target> {
         let Some(ec2) = &self.sources.endpoints else { return targets };
-        for target in targets.iter_mut().filter(|t| t.endpoint_id.is_some()) {
-            if let Err(err) = super::endpoint::read(ec2, target).await {
-                tracing::warn!(endpoint_id = target.endpoint_id.as_deref().unwrap_or_default(), error = %err, "could not read the endpoint: its zones and drift are not checked");
-            }
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
+        let mut reading = tokio::task::JoinSet::new();
+        let count = targets.len();
+        for (index, mut target) in targets.into_iter().enumerate() {
+            let (ec2, limit) = (ec2.clone(), std::sync::Arc::clone(&limit));
+            reading.spawn(async move {
+                if target.endpoint_id.is_some() {
+                    let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
+                    if let Err(err) = super::endpoint::read(&ec2, &mut target).await {
+                        tracing::warn!(endpoint_id = target.endpoint_id.as_deref().unwrap_or_default(), error = %err, "could not read the endpoint: its zones and drift are not checked");
+                    }
+                }
+                (index, target)
+            });
         }
-        targets
+        let mut read = Vec::with_capacity(count);
+        while let Some(joined) = reading.join_next().await {
+            read.push(joined.expect("reading an endpoint does not panic"));
+        }
+        read.sort_by_key(|(index, _)| *index);
+        read.into_iter().map(|(_, target)| target).collect()
     }
 
     async fn discover(&self) -> Result<Vec<Target>> {
@@ -122,7 +141,7 @@ impl Schedule {
             let Some(name) = service.private_dns_name else { continue };
             let mut target = Target::new(name);
             target.endpoint_id = Some(endpoint.id.clone());
-            // Its addresses, zones and drift are read with the others' (read_endpoints).
+            super::endpoint::fill(ec2, &mut target, &endpoint.id, Some(&endpoint)).await?;
             targets.push(target);
         }
         Ok(targets)
