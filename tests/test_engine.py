@@ -6,11 +6,15 @@ test `a_panic_in_a_handler_is_answered_failed` covers it with a handler that pan
 
 from __future__ import annotations
 
+import http.server
 import json
-from typing import Any
+import ssl
+import threading
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import trustme
 
 from tests.harness.cfn import stack_id
 
@@ -190,3 +194,53 @@ def test_an_event_delivered_again_after_its_operation_ended_changes_nothing(fn, 
     second = cfn.answers(key)[-1]
     assert second["Status"] == "FAILED" and "(CREATE_COMPLETE)" in second["Reason"], second
     assert not [c for c in emulator.calls() if c["service"] == "ec2"]
+
+
+class _AnswerStore(http.server.BaseHTTPRequestHandler):
+    """An HTTPS stand-in for S3's pre-signed PUT: keeps each answer."""
+
+    def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.answers.append(json.loads(body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def https_answer_store(tmp_path) -> Iterator[tuple[http.server.ThreadingHTTPServer, str]]:
+    """An HTTPS server on loopback with a certificate from a CA of its own; the CA's PEM file."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnswerStore)
+    server.answers = []  # type: ignore[attr-defined]
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    yield server, str(ca_file)
+    server.shutdown()
+
+
+def test_the_answer_is_sent_over_tls_only_to_a_certificate_the_system_trusts(
+        lambda_function, cfn, consumer_vpc, https_answer_store):
+    server, ca_file = https_answer_store
+    url = f"https://127.0.0.1:{server.server_address[1]}/bucket/answer?X-Amz-Signature=abc"
+    # SSL_CERT_FILE is where the system's roots are read from (as OpenSSL reads it).
+    trusting = lambda_function("privatelink-security-group", {"SSL_CERT_FILE": ca_file})
+    event, _ = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    event["ResponseURL"] = url
+    assert trusting.invoke(event).kind == "response"
+    assert [a["Status"] for a in server.answers] == ["SUCCESS"]
+    # The same server, its CA unknown to the function: no answer leaves, Lambda is told.
+    distrusting = lambda_function("privatelink-security-group")
+    event, _ = cfn.create_event(TYPE, "Sg2", {"VpcId": consumer_vpc.vpc_id})
+    event["ResponseURL"] = url
+    invocation = distrusting.invoke(event)
+    assert invocation.kind == "error"
+    assert invocation.body["errorType"] == "AnswerNotDelivered", invocation.body
+    assert len(server.answers) == 1

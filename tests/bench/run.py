@@ -8,9 +8,12 @@ directory is new, and kept in target/bench/build-seconds.txt); the floor to test
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
+import signal
 import socket
 import shutil
 import statistics
@@ -22,6 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+
+from tests.bench import sizes
 import trustme
 
 from tests.demo import vpc_with_subnets
@@ -67,19 +72,108 @@ def cargo_lambda(manifest_dir: Path, target_dir: Path) -> float:
     return time.monotonic() - started
 
 
-def build() -> tuple[float, bool]:
-    """Builds the four functions and the floor; returns the clean build time of the four."""
+def map_build() -> dict[str, Path]:
+    """The four functions built again by plain cargo, with the platform's linker writing a map
+    (zig, which links the zips, writes none) and the symbols kept (callgrind names functions
+    with them): the same release profile and code, in a target directory of its own so neither
+    build undoes the other. Returns each function's map."""
+    say("building the four again with linker maps (cargo build --release, symbols kept), to count bytes by crate")
+    env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET / "symbols"), "PRIVATELINK_LINK_MAP": str(TARGET / "maps"),
+           "CARGO_PROFILE_RELEASE_STRIP": "false"}
+    (TARGET / "maps").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", *(f"--package={name}" for name in FUNCTIONS)],
+                   cwd=REPO, env=env, check=True)
+    return {name: TARGET / "maps" / f"{name}.map" for name in FUNCTIONS}
+
+
+def instructions_to_next(binary: Path, env: dict[str, str]) -> dict[str, int]:
+    """The instructions `binary` runs from exec to its first request for work, under callgrind:
+    a count, not a time, so it is the same on a busy machine. A Runtime API that never answers
+    holds the request; callgrind is stopped once it arrives. Split by object: the dynamic loader
+    (relocations, symbol lookup), libc, and the binary itself."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    out = binary.parent / f"{binary.name}.callgrind"
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)],
+                            env={**lambda_env(), **env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        server.settimeout(120)
+        conn, _ = server.accept()
+        conn.settimeout(60)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096) or b"\r\n\r\n"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+        conn.close()
+    finally:
+        server.close()
+        if proc.poll() is None:
+            proc.kill()
+    total = int(re.search(r"Collected : (\d+)", stderr).group(1))
+    by_object = self_cost_by_object(out.read_text())
+    out.unlink(missing_ok=True)
+    loader = sum(n for obj, n in by_object.items() if "/ld-linux" in obj)
+    libc = sum(n for obj, n in by_object.items() if re.search(r"/lib(c|m|gcc_s)[.-]", obj))
+    return {"total": total, "loader": loader, "libc": libc, "binary": total - loader - libc}
+
+
+def self_cost_by_object(profile: str) -> dict[str, int]:
+    """Instructions by object file from a callgrind profile: each function's own cost lines,
+    not the inclusive cost of the calls it makes (the line after `calls=`)."""
+    names: dict[str, str] = {}
+    current, skip, totals = "", False, {}
+    for line in profile.splitlines():
+        if line.startswith(("ob=", "cob=")):
+            ref = re.match(r"c?ob=\((\d+)\)(?: (.*))?", line)
+            if ref and ref.group(2):
+                names[ref.group(1)] = ref.group(2)
+            if line.startswith("ob=") and ref:
+                current = names.get(ref.group(1), "")
+        elif line.startswith("calls="):
+            skip = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            if skip:
+                skip = False
+                continue
+            position_and_cost = line.split()
+            if len(position_and_cost) > 1:
+                totals[current] = totals.get(current, 0) + int(position_and_cost[-1])
+    return totals
+
+
+def lambda_env() -> dict[str, str]:
+    """What Lambda sets for every function, which the runtime crate reads at start."""
+    return {"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def build_key() -> str:
+    """What a clean build's time depends on: the release profile and the locked versions."""
+    manifest = (REPO / "Cargo.toml").read_text()
+    profile = manifest[manifest.find("[profile.release]"):]
+    return hashlib.sha256((profile + (REPO / "Cargo.lock").read_text()).encode()).hexdigest()[:16]
+
+
+def build() -> tuple[float | None, bool]:
+    """Builds the four functions and the floor; returns the clean build time of the four, as
+    measured when target/bench was new with this profile and these versions (None when they
+    changed since: `rm -rf target/bench` measures it again)."""
     record = TARGET / "build-seconds.txt"
     fresh = not record.exists()
     say("building the release zips (cargo lambda build --release)" + (" from clean: this takes a while" if fresh else ""))
     seconds = cargo_lambda(REPO, TARGET)
     if fresh:
-        record.write_text(f"{seconds:.0f}\n")
+        record.write_text(f"{seconds:.0f} {build_key()}\n")
     cargo_lambda(FLOOR, FLOOR / "target")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=PARTNER, check=True,
                    env={**os.environ, "CARGO_TARGET_DIR": str(PARTNER / "target")})
-    return float(record.read_text()), fresh
-
+    measured, _, key = record.read_text().strip().partition(" ")
+    return (float(measured) if key == build_key() else None), fresh
 
 
 def unpack(zip_path: Path, into: Path) -> Path:
@@ -174,6 +268,9 @@ class Bench:
         for name in everyone:
             self.rows[name]["cold_ms"] = median_ms(times[name])
             self.rows[name]["init_faults"] = statistics.median(faults[name])
+        # The same start-up counted in instructions: no noise, and where they go.
+        for name in self.binaries:
+            self.rows[name]["init_instructions"] = instructions_to_next(self.binaries[name], self.env)
         for name in names:
             values = sorted(ratios[name])
             self.rows[name]["cold_ratio"] = statistics.median(values)
@@ -352,17 +449,23 @@ class Bench:
 
     # ---- the table ---------------------------------------------------------- #
 
-    def report(self, build_seconds: float, zips: dict[str, float]) -> None:
+    def report(self, build_seconds: float | None, zips: dict[str, float], crates: dict[str, list[tuple[str, int]]]) -> None:
         floor = self.rows["floor"]
         say("")
-        say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level z, thin LTO, 4 codegen units, stripped")
+        say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level z, fat LTO, 1 codegen unit, stripped, unwinding kept; linked at a fixed address (not PIE)")
         say(f"cold starts: {self.cold_rounds} paired rounds (the medians settled within 1% over the last {SETTLE})")
         peer = self.rows["peer"]
-        say("| function | init ms (median) | x floor (median of paired ratios; middle half) | x peer (init) | page faults to init | first Create ms (emulator direct) | Delete ms (direct) | peak MiB | zip MB | EC2 calls Create / Update / Delete (+ state polls) |")
-        say("|---|---|---|---|---|---|---|---|---|---|")
-        say(f"| floor (hello world) | {floor['cold_ms']:.1f} | 1.00 | {floor['cold_ms'] / peer['cold_ms']:.3f} | {floor['init_faults']:.0f} | - | - | - | {zips['floor']:.2f} | - |")
+        say("| function | init ms (median) | x floor (median of paired ratios; middle half) | x peer (init) | page faults to init | instructions to init, x floor (loader / libc / own, thousands) | first Create ms (emulator direct) | Delete ms (direct) | peak MiB | zip MB | EC2 calls Create / Update / Delete (+ state polls) |")
+        say("|---|---|---|---|---|---|---|---|---|---|---|")
+
+        def instructions(name: str) -> str:
+            counted = self.rows[name]["init_instructions"]
+            ratio = counted["total"] / floor["init_instructions"]["total"]
+            return f"{ratio:.2f} ({counted['loader'] / 1e3:.0f} / {counted['libc'] / 1e3:.0f} / {counted['binary'] / 1e3:.0f})"
+
+        say(f"| floor (hello world) | {floor['cold_ms']:.1f} | 1.00 | {floor['cold_ms'] / peer['cold_ms']:.3f} | {floor['init_faults']:.0f} | {instructions('floor')} | - | - | - | {zips['floor']:.2f} | - |")
         low, high = peer["cold_spread"]
-        say(f"| peer: Python 3 (crhelper + boto3, awslambdaric) | {peer['cold_ms']:.1f} | {peer['cold_ratio']:.2f} ({low:.2f}-{high:.2f}) | 1.00 | {peer['init_faults']:.0f} | "
+        say(f"| peer: Python 3 (crhelper + boto3, awslambdaric) | {peer['cold_ms']:.1f} | {peer['cold_ratio']:.2f} ({low:.2f}-{high:.2f}) | 1.00 | {peer['init_faults']:.0f} | - | "
             f"{peer['first_ms']:.0f} | {peer['delete_ms']:.0f} | {peer['peak_mib']:.1f} | (managed runtime) | "
             f"{len(peer['create_calls'])} / {len(peer['update_calls'])} / {len(peer['delete_calls'])} |")
         for name in FUNCTIONS:
@@ -384,14 +487,21 @@ class Bench:
             delete = f"{row['delete_ms']:.0f} ({row['direct_delete_ms']:.0f})" if "delete_ms" in row else "-"
             peak = f"{row['peak_mib']:.1f}" if row.get("peak_mib") else "-"
             low, high = row["cold_spread"]
-            say(f"| {name} | {row['cold_ms']:.1f} | {row['cold_ratio']:.2f} ({low:.2f}-{high:.2f}) | {row['cold_ms'] / peer['cold_ms']:.3f} | {row['init_faults']:.0f} | {first} | {delete} | {peak} | {zips[name]:.2f} | {calls} |")
+            say(f"| {name} | {row['cold_ms']:.1f} | {row['cold_ratio']:.2f} ({low:.2f}-{high:.2f}) | {row['cold_ms'] / peer['cold_ms']:.3f} | {row['init_faults']:.0f} | {instructions(name)} | {first} | {delete} | {peak} | {zips[name]:.2f} | {calls} |")
         say("")
         say(f"| validator, {FLEET} targets (server answers after 100 ms) | one target: invocation ms (its check ms) | {FLEET} targets ms | ideal ms | x ideal | peak MiB |")
         say("|---|---|---|---|---|---|")
         for concurrency, row in self.fleet.items():
             default = " (default)" if concurrency == DEFAULT_CONCURRENCY else ""
             say(f"| concurrency {concurrency}{default} | {row['single_ms']:.0f} ({row['check_ms']:.0f}) | {row['ms']:.0f} | {row['ideal_ms']:.0f} | {row['ratio']:.2f} | {row['peak_mib']:.1f} |")
-        say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
+        if build_seconds is None:
+            say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
+        else:
+            say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
+        say("\nbytes by crate (the linker's map of the same release build; the zip deflates them about 2.6x):")
+        for name, rows in crates.items():
+            total = sum(size for _, size in rows)
+            say(f"  {name} ({total / 1e6:.2f} MB): " + ", ".join(f"{crate} {size / 1e6:.2f}" for crate, size in rows))
 
         verdicts = []
         for name in FUNCTIONS:
@@ -407,7 +517,8 @@ class Bench:
                          fleet["ratio"] <= BUDGET["fleet_ratio"], f"{fleet['ratio']:.2f}x ({fleet['ms']:.0f} ms, ideal {fleet['ideal_ms']:.0f} ms)"))
         verdicts.append((f"validator {FLEET} targets within {BUDGET['fleet_mib']:.0f} MiB (its MemorySize is 128)",
                          fleet["peak_mib"] <= BUDGET["fleet_mib"], f"{fleet['peak_mib']:.1f} MiB"))
-        verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
+        if build_seconds is not None:
+            verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
         # The budget asks for two consecutive runs: each verdict beside the previous run's.
         latest = TARGET / "bench-latest.json"
         before: dict[str, bool] = {}
@@ -429,6 +540,7 @@ class Bench:
             "functions": {name: {**row, "zip_mb": zips.get(name)} for name, row in self.rows.items()},
             "validator_fleet": {str(k): v for k, v in self.fleet.items()},
             "build_seconds": build_seconds,
+            "bytes_by_crate": crates,
             "verdicts": [{"budget": text, "within": ok, "figure": figure} for text, ok, figure in verdicts],
         }
         out = TARGET / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
@@ -454,6 +566,7 @@ def main() -> int:
         say("cargo is needed")
         return 2
     build_seconds, _ = build()
+    crates = sizes.report(map_build())
     zips = {name: (TARGET / "lambda" / name / "bootstrap.zip").stat().st_size / 1e6 for name in FUNCTIONS}
     zips["floor"] = (FLOOR / "target" / "lambda" / "bench-floor" / "bootstrap.zip").stat().st_size / 1e6
     bench = Bench()
@@ -461,7 +574,7 @@ def main() -> int:
         bench.cold_starts()
         bench.first_invocations()
         bench.validator()
-        bench.report(build_seconds, zips)
+        bench.report(build_seconds, zips, crates)
     finally:
         bench.stop()
     return 0

@@ -6,7 +6,8 @@ use crate::cfn::RawEvent;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use lambda_runtime::tracing::subscriber::{self, filter::EnvFilter, filter::LevelFilter};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use lambda_runtime::tracing::subscriber::{self, filter::LevelFilter};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 
 use crate::cfn::engine::{CustomResource, Engine};
@@ -15,7 +16,8 @@ use crate::cfn::stack::StackCheck;
 use crate::error::Error;
 
 /// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO.
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO. A level, not `EnvFilter`'s per-module
+/// directives: those bring a regex engine (280 KB of every binary) and its start-up.
 pub fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
@@ -27,7 +29,7 @@ pub fn init_logging() {
         .with_target(false)
         .with_current_span(true)
         .with_span_list(false)
-        .with_env_filter(EnvFilter::builder().with_default_directive(level.into()).parse_lossy(""))
+        .with_max_level(level)
         .init();
 }
 
@@ -69,8 +71,22 @@ impl<C> LazyClient<C> {
     }
 }
 
+/// The crypto under every TLS connection the functions make (the SDK's, the CloudFormation
+/// answer's, the validator's checks): ring, a small library in Rust and assembly. aws-lc, the
+/// SDK's default, is 1 MB more of each binary and gives nothing these calls use; what it would
+/// add is the hybrid post-quantum key exchange (X25519MLKEM768), which rustls offers only with
+/// aws-lc.
+pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
 async fn load_aws_config() -> SdkConfig {
+    // rustls with ring, the system's trusted roots read when the first client connects.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(6)

@@ -81,6 +81,17 @@ pub fn redact(url: &Url) -> String {
 /// The longest one PUT may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The answer's TLS: rustls with the functions' crypto provider, verifying S3 against the
+/// system's roots as reqwest does by default (the platform verifier).
+fn answer_tls() -> std::result::Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    rustls::ClientConfig::builder_with_provider(crate::runtime::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map(|builder| builder.with_no_client_auth())
+        .map_err(|e| format!("cannot set up HTTPS: {e}"))
+}
+
 /// How long delivering an answer may take with the retries [`Responder`] makes: what the
 /// engine keeps back at the end of an invocation.
 pub fn delivery_budget(attempts: u32, first_backoff: Duration) -> Duration {
@@ -122,6 +133,7 @@ impl Responder {
         self.http
             .get_or_init(|| {
                 reqwest::Client::builder()
+                    .tls_backend_preconfigured(answer_tls()?)
                     .connect_timeout(Duration::from_secs(2))
                     .timeout(ATTEMPT_TIMEOUT)
                     // A pre-signed URL is answered where it points: a redirect is a failed

@@ -127,34 +127,43 @@ impl EndpointResource {
         found: &Found,
         target: &Target,
     ) -> Result<Observed> {
-        let service = self.service(spec).await?;
-        let subnets = self.ec2.subnets(&spec.subnet_ids).await.map_err(|e| {
-            match e.is_not_found() {
+        let endpoint = match target {
+            Target::Endpoint { endpoint, .. } => Some(endpoint),
+            Target::New { .. } => None,
+        };
+        let subnets = async {
+            self.ec2.subnets(&spec.subnet_ids).await.map_err(|e| match e.is_not_found() {
                 // The error names the subnets that are missing, and only those.
                 true => Error::property(
                     "SubnetIds",
                     format!("{} in this account and Region", e.message),
                 ),
                 false => e.into(),
-            }
-        })?;
-        let endpoint = match target {
-            Target::Endpoint { endpoint, .. } => Some(endpoint),
-            Target::New { .. } => None,
+            })
         };
-        let interfaces = match endpoint {
-            Some(e) if !spec.subnet_addresses.is_empty() => {
-                self.ec2.interfaces(&e.network_interface_ids).await?
+        let interfaces = async {
+            match endpoint {
+                Some(e) if !spec.subnet_addresses.is_empty() => {
+                    self.ec2.interfaces(&e.network_interface_ids).await
+                }
+                _ => Ok(Vec::new()),
             }
-            _ => Vec::new(),
         };
         let old_topic = matches!(operation, Operation::Update { old_topic_given: true, .. });
-        let notifications = match endpoint {
-            Some(e) if spec.connection_topic.is_some() || old_topic => {
-                self.ec2.connection_notifications(&e.id).await?
+        let notifications = async {
+            match endpoint {
+                Some(e) if spec.connection_topic.is_some() || old_topic => {
+                    self.ec2.connection_notifications(&e.id).await
+                }
+                _ => Ok(Vec::new()),
             }
-            _ => Vec::new(),
         };
+        // The reads are independent: made at once, one round trip instead of four. Their
+        // errors are looked at in this order, so the same mistakes give the same Reason.
+        let (service, subnets, interfaces, notifications) =
+            tokio::join!(self.service(spec), subnets, interfaces, notifications);
+        let (service, subnets) = (service?, subnets?);
+        let (interfaces, notifications) = (interfaces?, notifications?);
         let mut observed = Observed {
             region: found.region.clone(),
             service,
@@ -166,8 +175,12 @@ impl EndpointResource {
         // Private DNS needs the VPC's DNS attributes and its name free: checked before anything
         // is made, since finding out after the provider accepted throws the acceptance away.
         if private_dns_wanted(spec, &observed.service).unwrap_or(false) {
-            observed.vpc_dns = Some(self.ec2.vpc_dns_attributes(&spec.vpc_id).await?);
-            observed.name_holder = self.name_holder(ctx, spec, &observed.service, found).await?;
+            let (vpc_dns, name_holder) = tokio::join!(
+                self.ec2.vpc_dns_attributes(&spec.vpc_id),
+                self.name_holder(ctx, spec, &observed.service, found)
+            );
+            observed.vpc_dns = Some(vpc_dns?);
+            observed.name_holder = name_holder?;
         }
         Ok(observed)
     }

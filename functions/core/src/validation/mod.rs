@@ -345,10 +345,6 @@ impl Checker {
         self
     }
 
-    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-        Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-    }
-
     /// The platform's verifier with the extra roots, built on first use: it loads the system's
     /// certificates, which would otherwise add to every cold start.
     fn verifier(&self) -> std::result::Result<Arc<rustls_platform_verifier::Verifier>, String> {
@@ -356,7 +352,7 @@ impl Checker {
             .get_or_init(|| {
                 rustls_platform_verifier::Verifier::new_with_extra_roots(
                     self.extra_roots.iter().cloned(),
-                    Self::provider(),
+                    crate::runtime::crypto_provider(),
                 )
                 .map(Arc::new)
                 .map_err(|e| format!("cannot set up certificate verification: {e}"))
@@ -379,12 +375,13 @@ impl Checker {
             TlsVersion::V1_2 => rustls::DEFAULT_VERSIONS,
             TlsVersion::V1_3 => &[&rustls::version::TLS13],
         };
-        let builder = rustls::ClientConfig::builder_with_provider(Self::provider())
-            .with_protocol_versions(versions)
-            .map_err(|e| e.to_string())?
-            // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
+        let builder =
+            rustls::ClientConfig::builder_with_provider(crate::runtime::crypto_provider())
+                .with_protocol_versions(versions)
+                .map_err(|e| e.to_string())?
+                // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
+                .dangerous()
+                .with_custom_certificate_verifier(verifier);
         let mut config = match &key.client_cert {
             None => builder.with_no_client_auth(),
             Some(name) => {
