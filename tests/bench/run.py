@@ -233,7 +233,8 @@ class Bench:
     # ---- cold starts ------------------------------------------------------ #
 
     def cold_starts(self) -> None:
-        """Paired rounds: in each, the floor starts, then each function right after it; the
+        """Paired rounds: in each, the floor starts, then each function right after it, in an
+        order rotated by one each round; the
         figure is the median of the per-round ratios (and their spread), taken once it settles:
         at least COLD_STARTS rounds, then until the last SETTLE rounds moved no median by more
         than 1%, at most MAX_ROUNDS. Page faults up to the first request for work say where
@@ -250,7 +251,11 @@ class Bench:
         try:
             while rounds < MAX_ROUNDS:
                 rounds += 1
-                for name in names:
+                # Each round starts at the next function: a start's time depends on its place in
+                # the round (the same binaries measured in a fixed order differed by 0.2x), so
+                # every function takes every place equally often.
+                shift = rounds % len(names)
+                for name in names[shift:] + names[:shift]:
                     floor = functions["floor"].cold_start()
                     faults["floor"].append(functions["floor"].minor_faults() or 0)
                     took = functions[name].cold_start()
@@ -498,7 +503,7 @@ class Bench:
             say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
         else:
             say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
-        say("\nbytes by crate (the linker's map of the same release build; the zip deflates them about 2.6x):")
+        say("\nbytes by crate (the linker's map of the same code, linked by the platform's lld, which keeps more than zig's link of the zips: read the shares):")
         for name, rows in crates.items():
             total = sum(size for _, size in rows)
             say(f"  {name} ({total / 1e6:.2f} MB): " + ", ".join(f"{crate} {size / 1e6:.2f}" for crate, size in rows))

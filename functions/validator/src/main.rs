@@ -144,13 +144,27 @@ fn resolver_arg(text: &str) -> Result<std::net::SocketAddr, String> {
     parse_resolver(text).ok_or_else(|| format!("\"{text}\" is not IP or IP:PORT"))
 }
 
+/// Lambda gives a function CPU in proportion to its memory, one whole vCPU at 1,769 MB
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html>).
+const ONE_VCPU_MB: u64 = 1769;
+
+/// Many targets' TLS handshakes are CPU work that one thread serializes: worker threads, where
+/// there is more than one CPU to run them. Not in a Lambda of one vCPU or less (the template's
+/// 128 MB): there they would share the same fraction of one CPU, and starting them was a
+/// quarter of what the validator's start-up ran beyond the floor's (callgrind, `make bench`).
+fn tokio_runtime(lambda: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    let memory_mb = optional_env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|mb| mb.parse().ok());
+    match lambda && memory_mb.is_some_and(|mb: u64| mb <= ONE_VCPU_MB) {
+        true => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        false => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+}
+
 fn main() -> ExitCode {
-    // Multi-threaded: many targets' TLS handshakes are CPU work that one thread would serialize.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    if std::env::args_os().len() <= 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    let lambda =
+        std::env::args_os().len() <= 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let runtime = tokio_runtime(lambda).expect("a tokio runtime starts");
+    if lambda {
         return match runtime.block_on(serve_lambda()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
