@@ -73,9 +73,8 @@ impl<C> LazyClient<C> {
 
 /// The crypto under every TLS connection the functions make (the SDK's, the CloudFormation
 /// answer's, the validator's checks): ring, a small library in Rust and assembly. aws-lc, the
-/// SDK's default, is 1 MB more of each binary and gives nothing these calls use; what it would
-/// add is the hybrid post-quantum key exchange (X25519MLKEM768), which rustls offers only with
-/// aws-lc.
+/// SDK's default, is 1 MB more of each binary; all it would add here is the hybrid post-quantum
+/// key exchange (X25519MLKEM768), which rustls offers only with aws-lc.
 pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
     std::sync::Arc::new(rustls::crypto::ring::default_provider())
 }
