@@ -87,17 +87,18 @@ def map_build() -> dict[str, Path]:
 
 
 def instructions_to_next(binary: Path, env: dict[str, str]) -> dict[str, int]:
-    """The instructions `binary` runs from exec to its first request for work, under callgrind:
-    a count, not a time, so it is the same on a busy machine. A Runtime API that never answers
-    holds the request; callgrind is stopped once it arrives. Split by object: the dynamic loader
-    (relocations, symbol lookup), libc, and the binary itself."""
+    """The instructions `binary` runs from exec to its first request for work, under callgrind,
+    in `env` (the environment its timed starts had): a count, not a time, so it is the same on
+    a busy machine. A Runtime API that never answers holds the request; callgrind is stopped
+    once it arrives. Split by object: the dynamic loader (relocations, symbol lookup), libc, and
+    the binary itself."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
     out = binary.parent / f"{binary.name}.callgrind"
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)],
-                            env={**lambda_env(), **env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
+                            env={**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         server.settimeout(120)
@@ -143,13 +144,6 @@ def self_cost_by_object(profile: str) -> dict[str, int]:
             if len(position_and_cost) > 1:
                 totals[current] = totals.get(current, 0) + int(position_and_cost[-1])
     return totals
-
-
-def lambda_env() -> dict[str, str]:
-    """What Lambda sets for every function, which the runtime crate reads at start."""
-    return {"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 def build_key() -> str:
@@ -275,7 +269,8 @@ class Bench:
             self.rows[name]["init_faults"] = statistics.median(faults[name])
         # The same start-up counted in instructions: no noise, and where they go.
         for name in self.binaries:
-            self.rows[name]["init_instructions"] = instructions_to_next(self.binaries[name], self.env)
+            self.rows[name]["init_instructions"] = instructions_to_next(self.binaries[name],
+                                                                        functions[name].environment())
         for name in names:
             values = sorted(ratios[name])
             self.rows[name]["cold_ratio"] = statistics.median(values)
