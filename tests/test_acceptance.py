@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from tests.harness.cfn import stack_id
-from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
+from tests.harness.stepfunctions import create_state_machine, execution_history, load_definition, run_loop
 
 TYPE = "Custom::PrivateLinkEndpoint"
 
@@ -49,6 +49,38 @@ def waiter(lambda_function):
 def props(service, vpc, **extra: Any) -> dict[str, Any]:
     return {"ServiceName": service.service_name, "VpcId": vpc.vpc_id,
             "SubnetIds": [vpc.subnet("a"), vpc.subnet("b")], **extra}
+
+
+# The endpoint function's ARN, as the provider stack subscribes it to its acceptance topic.
+ENDPOINT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:privatelink-endpoint"
+
+
+@pytest.fixture
+def acceptance_topic(emulator) -> str:
+    """The provider stack's AcceptanceTopic, with the endpoint function subscribed."""
+    sns = boto3.client("sns", endpoint_url=emulator.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    topic = sns.create_topic(Name=f"acceptance-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=ENDPOINT_FUNCTION_ARN)
+    return topic
+
+
+@pytest.fixture
+def woken_by_topic(lambda_function, emulator, state_machine, acceptance_topic):
+    """`(endpoint_fn, notified_fn)`: the endpoint function as the provider stack deploys it
+    (with the acceptance topic), and a second instance of it that the topic's subscription
+    invokes (Lambda serves events concurrently, in more than one execution environment)."""
+    env = {"ACCEPTANCE_STATE_MACHINE_ARN": state_machine, "ACCEPTANCE_TOPIC_ARN": acceptance_topic}
+    endpoint_fn = lambda_function("privatelink-endpoint", env=env)
+    notified_fn = lambda_function("privatelink-endpoint", env=env)
+    emulator.register_function(ENDPOINT_FUNCTION_ARN, notified_fn)
+    return endpoint_fn, notified_fn
+
+
+def loop_notifications(ec2, endpoint_id: str) -> list[tuple[str, list[str]]]:
+    found = ec2.describe_vpc_endpoint_connection_notifications(
+        Filters=[{"Name": "vpc-endpoint-id", "Values": [endpoint_id]}])["ConnectionNotificationSet"]
+    return [(n["ConnectionNotificationArn"], sorted(n["ConnectionEvents"])) for n in found]
 
 
 def only_execution(sfn, state_machine: str) -> dict[str, Any]:
@@ -174,7 +206,7 @@ def test_without_waiting_the_create_succeeds_at_once_and_the_background_loop_swi
     assert answer["Data"]["State"] == "pendingAcceptance"
     state = json.loads(only_execution(sfn, state_machine)["input"])
     assert "ResponseURL" not in state  # the background loop answers nobody
-    assert state["PollIntervalSeconds"] == 300 and state["TimeoutSeconds"] == 7 * 24 * 3600
+    assert state["PollIntervalSeconds"] == 360 and state["TimeoutSeconds"] == 7 * 24 * 3600
     endpoint_id = answer["PhysicalResourceId"]
 
     def provider_accepts(n: int, data: dict[str, Any]) -> None:
@@ -235,7 +267,7 @@ def test_the_execution_is_named_with_the_endpoint_id_to_give_the_provider(
 def test_a_background_loop_polls_no_more_often_than_its_history_allows(
         endpoint_fn, cfn, sfn, state_machine, consumer_vpc, provider):
     # Every 5 s for the default 7 days would be 120,960 checks: past the 25,000 history events
-    # (about 9 a check) at which Step Functions ends an execution without a word.
+    # (about 13 a check) at which Step Functions ends an execution without a word.
     service = provider(acceptance_required=True)
     event, key = cfn.create_event(TYPE, "Endpoint", props(
         service, consumer_vpc, WaitForAcceptance="false", AcceptancePollIntervalSeconds="5"))
@@ -243,7 +275,7 @@ def test_a_background_loop_polls_no_more_often_than_its_history_allows(
     assert cfn.answer(key)["Status"] == "SUCCESS"
     state = json.loads(only_execution(sfn, state_machine)["input"])
     assert state["TimeoutSeconds"] == 7 * 24 * 3600
-    assert state["PollIntervalSeconds"] == 252  # 604,800 s / 2,400 checks
+    assert state["PollIntervalSeconds"] == 336  # 604,800 s / 1,800 checks
 
 
 def test_the_waiter_acts_only_on_an_endpoint_of_the_resource_it_answers_for(
@@ -281,3 +313,66 @@ def test_the_loop_ends_without_answering_once_cloudformation_no_longer_waits(
     assert final["Done"] is True
     assert cfn.answers(key) == []
     assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is False
+
+
+def test_the_providers_acceptance_wakes_the_loop_at_once_through_the_acceptance_topic(
+        woken_by_topic, waiter, definition, cfn, sfn, ec2, emulator, state_machine, acceptance_topic,
+        consumer_vpc, provider):
+    endpoint_fn, notified_fn = woken_by_topic
+    emulator.set_settings(pending_seconds=0)  # accepted endpoints are available at once here
+    service = provider(acceptance_required=True)
+    _, key, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    endpoint_id = state["VpcEndpointId"]
+    assert loop_notifications(ec2, endpoint_id) == [(acceptance_topic, ["Accept", "Reject"])]
+
+    def provider_accepts_after_the_first_check(n: int, data: dict[str, Any]) -> None:
+        if n == 1:
+            assert data["Done"] is False and data["SleepSeconds"] == 15
+            ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+
+    # Sleeps last as long as the state says (15 s): only the wake ends one sooner.
+    final, checks = run_loop(definition, waiter, state, on_check=provider_accepts_after_the_first_check,
+                             max_wait_s=60, execution_arn=execution["executionArn"])
+    assert final["Done"] is True and checks == 2
+    types = [e["type"] for e in execution_history(execution["executionArn"])]
+    # One Sleep, ended by its token (TaskSucceeded), not by its timeout (TaskTimedOut).
+    sleep = types.index("TaskSubmitted")
+    assert types[sleep + 1] == "TaskSucceeded" and "TaskTimedOut" not in types, types
+    assert any("woke the acceptance loop" in line for line in notified_fn.logs), notified_fn.logs
+    # The token is a capability: never in a log line.
+    tokens = [json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]["Sleep"]["TaskToken"]
+              for e in execution_history(execution["executionArn"])
+              if e.get("taskScheduledEventDetails", {}).get("resource") == "invoke.waitForTaskToken"]
+    assert tokens and not any(t in line for t in tokens for line in waiter.logs + notified_fn.logs)
+    answer = cfn.answer(key)
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["State"] == "available"
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is True
+
+
+def test_the_loops_notification_goes_with_the_endpoint_and_no_update_removes_it(
+        woken_by_topic, cfn, sfn, ec2, state_machine, acceptance_topic, consumer_vpc, provider):
+    endpoint_fn, notified_fn = woken_by_topic
+    service = provider(acceptance_required=True)
+    topic = "arn:aws:sns:us-east-1:123456789012:partner-connections"
+    properties = props(service, consumer_vpc, WaitForAcceptance="false")
+    event, key = cfn.create_event(TYPE, "Endpoint", properties)
+    assert endpoint_fn.invoke(event).kind == "response"
+    endpoint_id = cfn.answer(key)["PhysicalResourceId"]
+    assert loop_notifications(ec2, endpoint_id) == [(acceptance_topic, ["Accept", "Reject"])]
+    # The user's own topic comes and goes; the loop's notification stays.
+    update, update_key = cfn.update_event(TYPE, "Endpoint", endpoint_id, {**properties, "ConnectionNotificationArn": topic},
+                                          properties, event["StackId"])
+    assert endpoint_fn.invoke(update).kind == "response"
+    assert cfn.answer(update_key)["Status"] == "SUCCESS", cfn.answer(update_key)
+    assert sorted(loop_notifications(ec2, endpoint_id)) == sorted([
+        (acceptance_topic, ["Accept", "Reject"]), (topic, ["Accept", "Connect", "Delete", "Reject"])])
+    back, back_key = cfn.update_event(TYPE, "Endpoint", endpoint_id, properties,
+                                      {**properties, "ConnectionNotificationArn": topic}, event["StackId"])
+    assert endpoint_fn.invoke(back).kind == "response"
+    assert cfn.answer(back_key)["Status"] == "SUCCESS", cfn.answer(back_key)
+    assert loop_notifications(ec2, endpoint_id) == [(acceptance_topic, ["Accept", "Reject"])]
+    delete, delete_key = cfn.delete_event(TYPE, "Endpoint", endpoint_id, properties, event["StackId"])
+    assert endpoint_fn.invoke(delete).kind == "response"
+    assert cfn.answer(delete_key)["Status"] == "SUCCESS", cfn.answer(delete_key)
+    assert loop_notifications(ec2, endpoint_id) == []

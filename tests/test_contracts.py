@@ -244,8 +244,12 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
     if service == "states":
         if action in ("StartExecution", "ListExecutions"):
             return [(f"states:{action}", params["stateMachineArn"], {})]
-        if action == "StopExecution":
+        if action in ("StopExecution", "GetExecutionHistory"):
             return [(f"states:{action}", params["executionArn"], {})]
+        if action == "SendTaskSuccess":
+            # No resource type (Service Authorization Reference, AWS Step Functions): the
+            # task token names the task.
+            return [(f"states:{action}", "*", {})]
     if service == "cloudformation" and action == "DescribeStackResource":
         return [(f"cloudformation:{action}", params["StackName"], {})]
     if service == "ssm" and action == "GetParameter":

@@ -417,7 +417,7 @@ def test_a_redelivered_create_makes_no_second_connection_notification(fn, cfn, e
     ({"ConnectionNotificationArn": "partner-connections"},
      'ConnectionNotificationArn: "partner-connections" is not an SNS topic ARN'),
     ({"WaitForAcceptance": "false", "AcceptanceTimeoutSeconds": "86400", "AcceptancePollIntervalSeconds": "1"},
-     "AcceptancePollIntervalSeconds: every 1 s for 86400 s makes 86400 checks, more than the 2400"),
+     "AcceptancePollIntervalSeconds: every 1 s for 86400 s makes 86400 checks, more than the 1800"),
 ], ids=["topic-not-an-arn", "loop-past-the-history-limit"])
 def test_properties_that_could_not_work_are_refused_before_anything_is_made(
         fn, cfn, ec2, consumer_vpc, provider, extra, named):

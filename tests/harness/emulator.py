@@ -10,7 +10,11 @@ The emulator is moto's own WSGI app (``DomainDispatcherApplication`` +
   DependencyViolation, DeleteVpcEndpoints' Unsuccessful items, (l) the endpoint
   options moto ignores: IpAddressType, DnsOptions, SubnetConfigurations, endpoint
   policy support, cross-Region services; (m) rules revoked whatever their
-  description; (n) zonal DNS entries; a provider rejecting an accepted connection);
+  description; (n) zonal DNS entries; a provider rejecting an accepted connection;
+  (o) connection notifications published to their SNS topic when the provider accepts or
+  rejects, and SNS delivering to Lambda subscriptions (functions the tests register, run under
+  the Runtime API); (p) the acceptance loop's execution history and task tokens
+  (tests/harness/stepfunctions.py));
 * a WSGI middleware (``EmulatorMiddleware``) that logs every call, injects
   faults and serves a small JSON control API under ``/_emulator/``.
 
@@ -787,12 +791,71 @@ def _accept_or_reject(
             # A provider may also reject a connection it accepted before, closing it
             # (PrivateLink Guide, "Accept or reject connection requests").
             endpoint.state = "pending" if accept else "rejected"
+            _notify_connection_event(self, endpoint, "Accept" if accept else "Reject")
         else:
             unsuccessful.append(_unsuccessful(
                 endpoint_id, "InvalidState",
                 f"Endpoint {endpoint_id} is in state {endpoint.state}, not pendingAcceptance",
             ))
     return unsuccessful
+
+
+def _notify_connection_event(backend: Any, endpoint: VPCEndPoint, event: str) -> None:
+    """(o) Publishes a connection event to the topic of each of the endpoint's notifications that
+    asked for it (PrivateLink Guide, "Receive alerts for interface endpoint events"). AWS does
+    not document the message's fields: this one carries the endpoint's and service's ids, the
+    event and the state, and the functions must not depend on its field names (they look for
+    endpoint ids in it). A topic that does not exist gets nothing, as in AWS."""
+    from moto.sns.models import sns_backends
+
+    for notification in list(_notifications(backend).values()):
+        if notification["VpcEndpointId"] != endpoint.id or event not in notification["ConnectionEvents"]:
+            continue
+        topic = notification["ConnectionNotificationArn"]
+        parts = topic.split(":")
+        message = json.dumps({
+            "Event": event, "VpcEndpointId": endpoint.id, "ServiceName": endpoint.service_name,
+            "VpcEndpointState": endpoint.state, "Time": _utc_now(),
+        })
+        try:
+            sns_backends[parts[4]][parts[3]].publish(message=message, arn=topic)
+        except Exception as error:  # noqa: BLE001 - an undeliverable notification is dropped
+            print(f"emulator: connection notification to {topic} not delivered: {error}", file=sys.stderr)
+
+
+# (o) Lambda functions SNS delivers to: ARN -> a started tests.harness.runtime.LambdaFunction.
+_FUNCTIONS: dict[str, Any] = {}
+
+
+def _sns_deliver(self: Any, message: str, message_id: str, subject: str | None = None,
+                 message_attributes: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """(o) A Lambda subscription gets the event Lambda documents for SNS ("Using Lambda with
+    Amazon SNS": one record, `EventSource` aws:sns, the message and its topic), invoked
+    asynchronously, in its own thread. moto would invoke its own Lambda through Docker."""
+    if self.protocol != "lambda":
+        return _orig_sns_publish(self, message, message_id, subject=subject,
+                                 message_attributes=message_attributes, **kwargs)
+    function = _FUNCTIONS.get(self.endpoint)
+    if function is None:
+        print(f"emulator: no function registered for {self.endpoint}: message dropped", file=sys.stderr)
+        return None
+    event = {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": self.arn,
+        "Sns": {
+            "Type": "Notification", "MessageId": message_id, "TopicArn": self.topic.arn,
+            "Subject": subject, "Message": message,
+            "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "SignatureVersion": "1", "Signature": "EXAMPLE",
+            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService.pem",
+            "UnsubscribeUrl": f"https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={self.arn}",
+            "MessageAttributes": {},
+        },
+    }]}
+    threading.Thread(target=function.invoke, args=(event,), daemon=True).start()
+    return None
+
+
+_orig_sns_publish: Any = None
 
 
 def _endpoint_connections(self: Any, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -1059,6 +1122,17 @@ def _resp_delete_connection_notifications(self: Any) -> ActionResult:
 
 def install_patches() -> None:
     """Patch moto's EC2 classes (idempotent). Each patch adds an AWS behaviour."""
+    global _orig_sns_publish
+    from moto.sns.models import Subscription
+
+    from tests.harness import stepfunctions
+
+    # (o) SNS delivers to the registered Lambda functions.
+    if _orig_sns_publish is None:
+        _orig_sns_publish = Subscription.publish
+    Subscription.publish = _sns_deliver  # type: ignore[method-assign]
+    # (p) the acceptance loop's history and task tokens.
+    stepfunctions.install_patches()
     # (a) lazy pending -> available state.
     VPCEndPoint.state = property(_get_state, _set_state)  # type: ignore[assignment]
     # (a)(b)(c)(d)(e) CreateVpcEndpoint.
@@ -1565,6 +1639,11 @@ class Emulator:
                                      "rules_per_group": rules_per_group}.items()
                    if v is not None}
         return self._call("POST", "settings", payload)
+
+    def register_function(self, arn: str, function: Any) -> None:
+        """(o) SNS delivers messages for the Lambda `arn` to `function` (a LambdaFunction of
+        tests/harness/runtime.py). In-process emulators only: moto's backends are this process's."""
+        _FUNCTIONS[arn] = function
 
     def reset(self) -> None:
         """Reset moto's state, faults, call log and settings."""

@@ -1,7 +1,6 @@
 //! `privatelink-acceptance-waiter`: one Check of the acceptance loop (see `templates/acceptance-waiter.asl.json`).
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use privatelink_core::acceptance::WaitState;
 use privatelink_core::cfn::engine::invocation_deadline;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
 use privatelink_core::cfn::stack::StackCheck;
@@ -15,8 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The EC2 client is made on the first event, not here: nothing adds to the cold start.
     let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<WaitState>| {
-        waiter.check(event.payload, invocation_deadline(event.context.deadline))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        waiter.handle(event.payload, invocation_deadline(event.context.deadline))
     }))
     .await
 }

@@ -2,15 +2,19 @@
 //! decision, its timing, and starting and stopping it.
 //!
 //! When a Create leaves an endpoint in `pendingAcceptance`, `privatelink-endpoint` hands the
-//! answer over to a Step Functions loop (Check -> Done? -> Wait -> Check) instead of answering.
+//! answer over to a Step Functions loop (Check -> Done? -> Sleep -> Check) instead of answering.
 //! Each Check is one call of `privatelink-acceptance-waiter` ([`crate::endpoint::waiter`]),
 //! which takes one look at the endpoint and returns the loop's state with `Done` set when the
-//! loop should end.
+//! loop should end. Sleep waits for a task token, up to the poll interval: when the provider
+//! accepts or rejects, the endpoint's connection notification reaches `privatelink-endpoint`
+//! through the provider stack's topic, and [`Handoff::wake`] sends the token, so the next Check
+//! comes at once. Only the Check answers CloudFormation; a wake only makes it come sooner.
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::time::{Duration, Instant};
 
 use crate::cfn::engine::RequestContext;
 use crate::ec2::{EndpointState, EndpointView};
@@ -23,16 +27,21 @@ pub const TAG_ANSWERED: &str = "privatelink-lambdas:answered";
 pub const DEFAULT_POLL_SECS: u64 = 15;
 /// Poll interval of a background loop (`WaitForAcceptance: "false"`), which may run for days:
 /// slower, so the execution stays far below Step Functions' 25,000-event history limit.
-pub const DEFAULT_BACKGROUND_POLL_SECS: u64 = 300;
+pub const DEFAULT_BACKGROUND_POLL_SECS: u64 = 360;
 /// How long a background loop waits when `AcceptanceTimeoutSeconds` is not given.
 pub const DEFAULT_BACKGROUND_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 /// CloudFormation's own wait when the resource gives no `ServiceTimeout`.
 pub const CLOUDFORMATION_TIMEOUT_SECS: u64 = 3600;
-/// The most Check rounds one execution may take. Each round writes about 9 history events
-/// (Task: entered, scheduled, started, succeeded, exited; Choice and Wait: entered, exited),
-/// and a Standard execution ends, uncatchably, at 25,000 (Step Functions quotas): 2,400 rounds
-/// leave room for the start, the end and Lambda retries.
-pub const MAX_LOOP_ROUNDS: u64 = 2_400;
+/// The most Check rounds one execution may take. Each round writes about 13 history events
+/// (the Check: entered, scheduled, started, succeeded, exited; Choice: entered, exited; the
+/// Sleep: entered, scheduled, started, submitted, timed out or succeeded, exited), and a
+/// Standard execution ends, uncatchably, at 25,000 (Step Functions quotas): 1,800 rounds leave
+/// room for the start, the end and Lambda retries.
+pub const MAX_LOOP_ROUNDS: u64 = 1_800;
+/// How often a loop that answers CloudFormation looks while the endpoint is `pending`: the
+/// provider has accepted, and AWS is making the interfaces (usually a minute or two). Bounded
+/// in rounds, since an answering loop waits at most an hour: 720 rounds at this pace.
+pub const PENDING_POLL_SECS: u64 = 5;
 
 /// The poll interval of a loop of `timeout_secs`: `wanted_secs`, stretched when it would take
 /// more than [`MAX_LOOP_ROUNDS`] rounds.
@@ -50,6 +59,13 @@ pub fn rounds_problem(timeout_secs: u64, poll_secs: u64) -> Option<String> {
         )
     })
 }
+
+/// The connection events that wake a loop: the provider's decision.
+pub const LOOP_EVENTS: [&str; 2] = ["Accept", "Reject"];
+/// How long a wake waits for a loop that is in its Check (whose next Sleep it then ends).
+const WAKE_PATIENCE: Duration = Duration::from_secs(30);
+/// Between two looks at a loop that is in its Check.
+const WAKE_RETRY: Duration = Duration::from_secs(1);
 
 /// Kept between our timeout and CloudFormation's, for the hand-off, one poll and the answer.
 const TIMEOUT_MARGIN_SECS: u64 = 60;
@@ -78,8 +94,12 @@ pub struct WaitState {
     pub private_dns_name: Option<String>,
     /// How long to wait for acceptance, from the first Check.
     pub timeout_seconds: u64,
-    /// The loop's Wait, read by the state machine (`SecondsPath`).
+    /// The configured interval between Checks.
     pub poll_interval_seconds: u64,
+    /// How long the next Sleep may last, read by the state machine (`TimeoutSecondsPath`): the
+    /// poll interval, or less while the endpoint is `pending` (see [`sleep_seconds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep_seconds: Option<u64>,
     /// When the first Check ran (seconds since the epoch); set by the waiter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<u64>,
@@ -156,6 +176,18 @@ pub fn decide(state: &WaitState, endpoint: Option<&EndpointView>, now: u64) -> S
     }
 }
 
+/// How long the Sleep after a Check that saw `endpoint_state` lasts: the poll interval, but
+/// while a loop that answers CloudFormation sees the provider's acceptance being carried out
+/// (`pending`), at most [`PENDING_POLL_SECS`]: the stack is answered soon after the endpoint is
+/// available, once a connection notification has woken the loop at the acceptance.
+pub fn sleep_seconds(state: &WaitState, endpoint_state: Option<&EndpointState>) -> u64 {
+    match (state.answers(), endpoint_state) {
+        (true, Some(EndpointState::Pending)) => state.poll_interval_seconds.min(PENDING_POLL_SECS),
+        _ => state.poll_interval_seconds,
+    }
+    .max(1)
+}
+
 /// How long a loop that answers CloudFormation may wait: `AcceptanceTimeoutSeconds`, but never
 /// past CloudFormation's own wait (`ServiceTimeout`, default an hour) less a margin.
 pub fn answering_timeout(acceptance_timeout: u64, service_timeout: Option<u64>) -> u64 {
@@ -196,18 +228,95 @@ pub fn epoch_seconds() -> u64 {
     crate::runtime::since_epoch().as_secs()
 }
 
-/// Starts and stops acceptance loops (Step Functions executions).
+/// Where a loop is, as the newest events of its execution's history say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoopPhase {
+    /// In its Sleep: this token ends it.
+    Sleeping {
+        /// The Sleep's task token.
+        token: String,
+    },
+    /// In its Check (or between states): it looks at the endpoint now, or sleeps soon.
+    Busy,
+    /// The execution is over.
+    Ended,
+}
+
+/// Reads the loop's phase from its history's newest events, newest first: `(type, the
+/// TaskScheduled event's parameters)`. A Sleep is the scheduled task whose `Payload` carries
+/// `Sleep.TaskToken` and that has not ended (only `TaskStarted` and `TaskSubmitted` after it).
+pub fn loop_phase<'a>(
+    newest_first: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> LoopPhase {
+    for (kind, parameters) in newest_first {
+        match kind {
+            "TaskStarted" | "TaskSubmitted" => continue,
+            "TaskScheduled" => {
+                let token =
+                    parameters.and_then(|p| serde_json::from_str::<Value>(p).ok()).and_then(|p| {
+                        p.pointer("/Payload/Sleep/TaskToken")?.as_str().map(str::to_owned)
+                    });
+                return token.map_or(LoopPhase::Busy, |token| LoopPhase::Sleeping { token });
+            }
+            "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" => {
+                return LoopPhase::Ended
+            }
+            _ => return LoopPhase::Busy,
+        }
+    }
+    LoopPhase::Busy
+}
+
+/// The VPC endpoint ids a connection notification names. AWS does not document the message's
+/// fields, so the ids are found wherever they stand: `vpce-` and 8 to 17 hex digits (a
+/// service's `vpce-svc-...` or a notification's `vpce-nfn-...` is none).
+pub fn mentioned_endpoints(message: &str) -> Vec<String> {
+    let mut found: Vec<String> = message
+        .match_indices("vpce-")
+        .filter_map(|(at, _)| {
+            let before = message[..at].chars().next_back();
+            let id_len = message[at + 5..]
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(message.len() - at - 5);
+            let boundary = before.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '-');
+            (boundary && (8..=17).contains(&id_len))
+                .then(|| message[at..at + 5 + id_len].to_owned())
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Starts, stops and wakes acceptance loops (Step Functions executions).
 #[derive(Debug, Clone)]
 pub struct Handoff {
     sfn: LazyClient<aws_sdk_sfn::Client>,
     state_machine_arn: String,
+    topic_arn: Option<String>,
 }
 
 impl Handoff {
     /// Loops of the state machine `state_machine_arn`, with a Step Functions client made on
     /// first use from the standard AWS configuration (no cold-start cost).
     pub fn lazy(state_machine_arn: impl Into<String>) -> Self {
-        Self { sfn: Default::default(), state_machine_arn: state_machine_arn.into() }
+        Self {
+            sfn: Default::default(),
+            state_machine_arn: state_machine_arn.into(),
+            topic_arn: None,
+        }
+    }
+
+    /// The provider stack's topic, which the endpoint of every loop notifies of the provider's
+    /// decision, and whose messages [`Handoff::wake`] the loop. Without one, loops only poll.
+    pub fn with_topic(mut self, topic_arn: Option<String>) -> Self {
+        self.topic_arn = topic_arn;
+        self
+    }
+
+    /// The topic loops are woken through, if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic_arn.as_deref()
     }
 
     async fn sfn(&self) -> &aws_sdk_sfn::Client {
@@ -279,6 +388,108 @@ impl Handoff {
         Ok(stopped)
     }
 
+    /// Wakes the running loops of the endpoints a connection notification names: each Check
+    /// comes at once instead of after the rest of its Sleep. Returns how many were woken. A
+    /// loop in its Check is looked at again for a while (it sleeps next, unless it saw the
+    /// decision); nothing else is changed: only the loop's Check answers CloudFormation.
+    pub async fn wake(&self, message: &str, deadline: Instant) -> Result<usize> {
+        let endpoints = mentioned_endpoints(message);
+        if endpoints.is_empty() {
+            tracing::warn!("a notification that names no VPC endpoint: nothing to wake");
+            return Ok(0);
+        }
+        let mut running = Vec::new();
+        let mut pages = self
+            .sfn()
+            .await
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(execution) = pages.next().await {
+            let execution = execution.map_err(|e| AwsError::from_sdk("ListExecutions", e))?;
+            // Execution names carry the endpoint's id between dashes (see `execution_name`).
+            if endpoints.iter().any(|id| execution.name().contains(&format!("-{id}-"))) {
+                running.push(execution.execution_arn().to_owned());
+            }
+        }
+        let patience = (Instant::now() + WAKE_PATIENCE).min(deadline);
+        let mut woken = 0;
+        for execution in &running {
+            if self.wake_one(execution, patience).await? {
+                woken += 1;
+            }
+        }
+        tracing::info!(?endpoints, loops = running.len(), woken, "connection notification");
+        Ok(woken)
+    }
+
+    /// Ends the Sleep of one loop; false when it ended, or stayed in its Check past `until`.
+    async fn wake_one(&self, execution_arn: &str, until: Instant) -> Result<bool> {
+        loop {
+            match self.phase(execution_arn).await? {
+                LoopPhase::Ended => return Ok(false),
+                LoopPhase::Sleeping { token } => {
+                    let sent = self
+                        .sfn()
+                        .await
+                        .send_task_success()
+                        .task_token(token)
+                        .output("{}")
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(_) => {
+                            tracing::info!(execution = execution_arn, "woke the acceptance loop");
+                            return Ok(true);
+                        }
+                        // The Sleep ended meanwhile (timed out): the loop checks now anyway.
+                        Err(err)
+                            if matches!(
+                                err.code(),
+                                Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
+                            ) => {}
+                        Err(err) => return Err(AwsError::from_sdk("SendTaskSuccess", err).into()),
+                    }
+                }
+                LoopPhase::Busy => {}
+            }
+            if Instant::now() + WAKE_RETRY >= until {
+                tracing::info!(
+                    execution = execution_arn,
+                    "the loop is still in its Check: it looks by itself"
+                );
+                return Ok(false);
+            }
+            tokio::time::sleep(WAKE_RETRY).await;
+        }
+    }
+
+    /// The loop's phase, from the newest events of its history.
+    async fn phase(&self, execution_arn: &str) -> Result<LoopPhase> {
+        let history = self
+            .sfn()
+            .await
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .max_results(8)
+            .send()
+            .await;
+        let history = match history {
+            Ok(history) => history,
+            Err(err) if err.code() == Some("ExecutionDoesNotExist") => return Ok(LoopPhase::Ended),
+            Err(err) => return Err(AwsError::from_sdk("GetExecutionHistory", err).into()),
+        };
+        Ok(loop_phase(history.events().iter().map(|event| {
+            let parameters =
+                event.task_scheduled_event_details().map(|details| details.parameters());
+            (event.r#type().as_str(), parameters)
+        })))
+    }
+
     fn execution_arn(&self, name: &str) -> String {
         format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
     }
@@ -300,6 +511,7 @@ mod tests {
             private_dns_name: Some("api.partner.com".into()),
             timeout_seconds: 100,
             poll_interval_seconds: 15,
+            sleep_seconds: None,
             started_at: Some(1000),
             done: false,
             last_state: None,
@@ -402,16 +614,17 @@ mod tests {
             bounded_poll_interval(DEFAULT_BACKGROUND_TIMEOUT_SECS, DEFAULT_BACKGROUND_POLL_SECS),
             DEFAULT_BACKGROUND_POLL_SECS
         );
-        // A short interval over a long wait is stretched to 2,400 checks at most.
-        assert_eq!(bounded_poll_interval(7 * 24 * 3600, 5), 252);
+        // A short interval over a long wait is stretched to 1,800 checks at most.
+        assert_eq!(bounded_poll_interval(7 * 24 * 3600, 5), 336);
         assert_eq!(bounded_poll_interval(3540, 1), 2);
         for (timeout, poll) in [(3540, 1), (30 * 24 * 3600, 1), (100, 1), (1, 3600)] {
             let interval = bounded_poll_interval(timeout, poll);
             assert!(timeout.div_ceil(interval) <= MAX_LOOP_ROUNDS, "{timeout}/{interval}");
         }
-        assert_eq!(rounds_problem(2400, 1), None);
+        assert_eq!(rounds_problem(1800, 1), None);
+        assert!(rounds_problem(1801, 1).is_some());
         let problem = rounds_problem(86_400, 1).expect("86,400 checks is too many");
-        assert!(problem.contains("poll at least every 36 s"), "{problem}");
+        assert!(problem.contains("poll at least every 48 s"), "{problem}");
     }
 
     #[test]
@@ -422,5 +635,60 @@ mod tests {
         assert_eq!(json["ResponseURL"], "https://s3.amazonaws.com/x");
         let back: WaitState = serde_json::from_value(json).unwrap();
         assert_eq!(back, state());
+    }
+
+    #[test]
+    fn an_answering_loop_looks_sooner_while_the_accepted_endpoint_is_being_made() {
+        let answering = state();
+        assert_eq!(sleep_seconds(&answering, Some(&EndpointState::Pending)), PENDING_POLL_SECS);
+        assert_eq!(sleep_seconds(&answering, Some(&EndpointState::PendingAcceptance)), 15);
+        assert_eq!(sleep_seconds(&answering, None), 15);
+        // A shorter interval stays as it is; a background loop keeps its pace.
+        let quick = WaitState { poll_interval_seconds: 2, ..state() };
+        assert_eq!(sleep_seconds(&quick, Some(&EndpointState::Pending)), 2);
+        let background = WaitState { response_url: None, ..state() };
+        assert_eq!(sleep_seconds(&background, Some(&EndpointState::Pending)), 15);
+        // An hour of pending at this pace stays within the execution's history.
+        assert!(CLOUDFORMATION_TIMEOUT_SECS / PENDING_POLL_SECS <= MAX_LOOP_ROUNDS);
+    }
+
+    fn scheduled(parameters: &str) -> (&'static str, Option<&str>) {
+        ("TaskScheduled", Some(parameters))
+    }
+
+    #[test]
+    fn a_loop_is_asleep_only_while_its_sleep_task_is_open() {
+        let sleep = r#"{"FunctionName":"f","InvocationType":"Event","Payload":{"Sleep":{"TaskToken":"tok","VpcEndpointId":"vpce-1"}}}"#;
+        let check = r#"{"FunctionName":"f","Payload":{"VpcEndpointId":"vpce-1"}}"#;
+        let asleep = LoopPhase::Sleeping { token: "tok".into() };
+        assert_eq!(
+            loop_phase([("TaskSubmitted", None), ("TaskStarted", None), scheduled(sleep)]),
+            asleep
+        );
+        assert_eq!(loop_phase([scheduled(sleep), ("TaskStateEntered", None)]), asleep);
+        // The Sleep ended (timed out, or woken): the loop is checking.
+        assert_eq!(
+            loop_phase([("TaskTimedOut", None), ("TaskSubmitted", None), scheduled(sleep)]),
+            LoopPhase::Busy
+        );
+        assert_eq!(loop_phase([("TaskStarted", None), scheduled(check)]), LoopPhase::Busy);
+        assert_eq!(loop_phase([("ChoiceStateEntered", None)]), LoopPhase::Busy);
+        assert_eq!(loop_phase([scheduled("not json")]), LoopPhase::Busy);
+        assert_eq!(loop_phase([("ExecutionAborted", None), scheduled(sleep)]), LoopPhase::Ended);
+        assert_eq!(loop_phase([("ExecutionSucceeded", None)]), LoopPhase::Ended);
+        assert_eq!(loop_phase(std::iter::empty()), LoopPhase::Busy);
+    }
+
+    #[test]
+    fn a_notification_names_its_endpoints_wherever_they_stand() {
+        let message = r#"{"VpcEndpointId":"vpce-0123456789abcdef0","ServiceId":"vpce-svc-0aaaabbbbccccdddd","endpointArn":"arn:aws:ec2:us-east-1:1:vpc-endpoint/vpce-12345678","notification":"vpce-nfn-0123456789abcdef0"}"#;
+        assert_eq!(mentioned_endpoints(message), ["vpce-0123456789abcdef0", "vpce-12345678"]);
+        assert_eq!(
+            mentioned_endpoints("vpce-0123456789abcdef0 and vpce-0123456789abcdef0"),
+            ["vpce-0123456789abcdef0"]
+        );
+        // Not ids: too short, too long, or part of a longer word.
+        assert!(mentioned_endpoints("vpce-123 vpce-0123456789abcdef012 xvpce-12345678").is_empty());
+        assert!(mentioned_endpoints("").is_empty());
     }
 }

@@ -11,9 +11,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Clients are made on the first event, not here: nothing adds to the cold start.
     let mut resource = EndpointResource::new(Ec2::lazy());
     // The acceptance loop's state machine; without it an endpoint waiting for the provider is
-    // answered at once with State pendingAcceptance.
-    if let Some(arn) = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN") {
-        resource = resource.with_handoff(Handoff::lazy(arn));
+    // answered at once with State pendingAcceptance. Its topic (the provider stack's) carries
+    // the provider's decisions, which wake the loop; without it the loop polls.
+    let loops = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN")
+        .map(|arn| Handoff::lazy(arn).with_topic(runtime::optional_env("ACCEPTANCE_TOPIC_ARN")));
+    if let Some(handoff) = &loops {
+        resource = resource.with_handoff(handoff.clone());
     }
-    runtime::serve(resource).await
+    runtime::serve_with_wakes(resource, loops).await
 }

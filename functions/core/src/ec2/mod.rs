@@ -620,11 +620,12 @@ impl Ec2 {
             .collect())
     }
 
-    /// Tells `topic_arn` of the endpoint's connection events (idempotent by `client_token`).
+    /// Tells `topic_arn` of the endpoint's connection `events` (idempotent by `client_token`).
     pub async fn notify_connection_events(
         &self,
         endpoint_id: &str,
         topic_arn: &str,
+        events: &[&str],
         client_token: &str,
     ) -> Ec2Result<()> {
         self.client()
@@ -632,9 +633,7 @@ impl Ec2 {
             .create_vpc_endpoint_connection_notification()
             .vpc_endpoint_id(endpoint_id)
             .connection_notification_arn(topic_arn)
-            .set_connection_events(Some(
-                CONNECTION_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
-            ))
+            .set_connection_events(Some(events.iter().map(|e| (*e).to_owned()).collect()))
             .client_token(client_token)
             .send()
             .await

@@ -34,6 +34,16 @@ pub fn notification_token(ctx: &RequestContext) -> String {
     request_digest(format!("connection-notification\n{}", client_token(ctx)))
 }
 
+/// The idempotency token of the notification that wakes the acceptance loops of one endpoint:
+/// the same for every request of the resource, so an Update handing the same endpoint to a new
+/// loop makes no second notification (EC2 returns the first for the same token).
+pub fn loop_notification_token(ctx: &RequestContext, endpoint_id: &str) -> String {
+    request_digest(format!(
+        "acceptance-notification\n{}\n{}\n{endpoint_id}",
+        ctx.stack_id, ctx.logical_id
+    ))
+}
+
 /// 64 hex characters: the longest ClientToken EC2 takes.
 fn request_digest(text: String) -> String {
     Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
@@ -163,7 +173,10 @@ impl EndpointResource {
         let (service, subnets, interfaces, notifications) =
             tokio::join!(self.service(spec), subnets, interfaces, notifications);
         let (service, subnets) = (service?, subnets?);
-        let (interfaces, notifications) = (interfaces?, notifications?);
+        let (interfaces, mut notifications) = (interfaces?, notifications?);
+        // The acceptance loop's own notification is not the user's to change.
+        let loop_topic = self.handoff.as_ref().and_then(Handoff::topic);
+        notifications.retain(|(_, topic)| Some(topic.as_str()) != loop_topic);
         let mut observed = Observed {
             region: found.region.clone(),
             service,
@@ -268,9 +281,8 @@ impl EndpointResource {
                     Call::Notify { remove, add } => {
                         self.ec2.remove_connection_notifications(&remove).await?;
                         if let Some(topic) = add {
-                            self.ec2
-                                .notify_connection_events(&id, &topic, &notification_token(ctx))
-                                .await?;
+                            let (events, token) = (&ec2::CONNECTION_EVENTS, notification_token(ctx));
+                            self.ec2.notify_connection_events(&id, &topic, events, &token).await?;
                         }
                     }
                 }
@@ -423,12 +435,25 @@ impl EndpointResource {
             // Never more rounds than Step Functions' history holds: a loop that reaches the
             // limit dies without answering. (A background loop's interval may be stretched.)
             poll_interval_seconds: acceptance::bounded_poll_interval(timeout_seconds, wanted_poll),
+            sleep_seconds: None,
             started_at: None,
             done: false,
             last_state: None,
             skipped_subnet_ids: plan.skipped_subnets.clone(),
             error: None,
         };
+        if let Some(topic) = handoff.topic() {
+            // The provider's decision wakes the loop at once (else it is seen within one poll
+            // interval: a notification that can't be set up costs only that).
+            let token = loop_notification_token(ctx, &endpoint.id);
+            let notified = self
+                .ec2
+                .notify_connection_events(&endpoint.id, topic, &acceptance::LOOP_EVENTS, &token)
+                .await;
+            if let Err(err) = notified {
+                tracing::warn!(error = %err, "the acceptance loop will poll: could not notify its topic of the provider's decision");
+            }
+        }
         let execution = handoff.start(ctx, &wait).await?;
         tracing::info!(
             execution,
@@ -528,7 +553,10 @@ impl CustomResource for EndpointResource {
         physical_id: &str,
         properties: &Value,
     ) -> Result<Reply> {
-        let notifications = names_connection_topic(properties);
+        // Notifications are removed with the endpoint (AWS documents no cascade): the user's,
+        // and the acceptance loop's when this provider has its topic.
+        let notifications = names_connection_topic(properties)
+            || self.handoff.as_ref().is_some_and(|h| h.topic().is_some());
         if let Some(handoff) = &self.handoff {
             // A Delete while waiting: the loop must not answer, nor switch anything on, later.
             // Best effort: a loop left running finds the endpoint gone and ends by itself.
@@ -580,8 +608,14 @@ mod tests {
         let token = client_token(&ctx);
         assert_eq!(token.len(), 64);
         assert_eq!(token, client_token(&ctx));
+        let loop_token = loop_notification_token(&ctx, "vpce-1");
+        assert_ne!(loop_token, loop_notification_token(&ctx, "vpce-2"));
+        assert_ne!(loop_token, notification_token(&ctx));
+        assert_eq!(loop_token.len(), 64);
         let retry = RequestContext { request_id: "other".into(), ..ctx };
         assert_ne!(token, client_token(&retry));
         assert_ne!(notification_token(&retry), client_token(&retry));
+        // The loop's notification is the endpoint's, whichever request hands it to a loop.
+        assert_eq!(loop_token, loop_notification_token(&retry, "vpce-1"));
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::attributes::{endpoint_attributes, explain};
-use crate::acceptance::{decide, epoch_seconds, Step, WaitState, TAG_ANSWERED};
+use crate::acceptance::{decide, epoch_seconds, sleep_seconds, Step, WaitState, TAG_ANSWERED};
 use crate::cfn::responder::Responder;
 use crate::cfn::stack::StackCheck;
 use crate::cfn::{Envelope, Failure, Outcome};
@@ -33,6 +33,25 @@ impl Waiter {
     pub fn with_stack_check(mut self, check: StackCheck) -> Self {
         self.stack_check = Some(check);
         self
+    }
+
+    /// One invocation by the loop: its Sleep (`{"Sleep": {...}}`, sent without waiting for an
+    /// answer: nothing to do, the loop waits for its token or its timeout) or a Check.
+    pub async fn handle(&self, event: Value, deadline: Instant) -> Result<Value> {
+        if let Some(sleep) = event.get("Sleep") {
+            // The task token is a capability: never logged.
+            let endpoint = sleep.get("VpcEndpointId").and_then(Value::as_str).unwrap_or("?");
+            tracing::info!(
+                endpoint_id = endpoint,
+                "sleeping until the next Check, or until the provider's decision wakes the loop"
+            );
+            return Ok(Value::Object(Default::default()));
+        }
+        let state: WaitState = serde_json::from_value(event).map_err(|e| {
+            Error::MalformedEvent(format!("not a state of the acceptance loop: {e}"))
+        })?;
+        let state = self.check(state, deadline).await?;
+        Ok(serde_json::to_value(state).expect("the state is plain JSON"))
     }
 
     /// One Check: looks at the endpoint, acts, and returns the next state (`Done` when over).
@@ -79,7 +98,11 @@ impl Waiter {
         let step = decide(&state, endpoint.as_ref(), now);
         tracing::info!(endpoint_id = %state.vpc_endpoint_id, ?step, "checked");
         match step {
-            Step::KeepWaiting => return Ok(state),
+            Step::KeepWaiting => {
+                state.sleep_seconds =
+                    Some(sleep_seconds(&state, endpoint.as_ref().map(|e| &e.state)));
+                return Ok(state);
+            }
             Step::Gone | Step::AlreadyAnswered => {}
             Step::Succeed { enable_private_dns } => {
                 let endpoint = endpoint.expect("Succeed is decided on an endpoint");
