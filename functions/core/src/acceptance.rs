@@ -42,6 +42,8 @@ pub const MAX_LOOP_ROUNDS: u64 = 1_800;
 /// provider has accepted, and AWS is making the interfaces (usually a minute or two). Bounded
 /// in rounds, since an answering loop waits at most an hour: 720 rounds at this pace.
 pub const PENDING_POLL_SECS: u64 = 5;
+// An hour of `pending` at that pace stays within the execution's history.
+const _: () = assert!(CLOUDFORMATION_TIMEOUT_SECS / PENDING_POLL_SECS <= MAX_LOOP_ROUNDS);
 
 /// The poll interval of a loop of `timeout_secs`: `wanted_secs`, stretched when it would take
 /// more than [`MAX_LOOP_ROUNDS`] rounds.
@@ -648,8 +650,6 @@ mod tests {
         assert_eq!(sleep_seconds(&quick, Some(&EndpointState::Pending)), 2);
         let background = WaitState { response_url: None, ..state() };
         assert_eq!(sleep_seconds(&background, Some(&EndpointState::Pending)), 15);
-        // An hour of pending at this pace stays within the execution's history.
-        assert!(CLOUDFORMATION_TIMEOUT_SECS / PENDING_POLL_SECS <= MAX_LOOP_ROUNDS);
     }
 
     fn scheduled(parameters: &str) -> (&'static str, Option<&str>) {
