@@ -34,6 +34,7 @@ from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import Emulator, start_emulator
 from tests.harness.partner import free_port
 from tests.harness.runtime import LambdaFunction
+from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / "target" / "bench"
@@ -48,8 +49,13 @@ CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # The performance issue's budget: init within 1.2x the floor, zips within 3 MB, 24 MiB over a
 # Create, 3 EC2 calls for an endpoint Create without Private DNS; the validator's fleet within
 # 1.5x its ideal and 64 MiB.
+# Acceptance noticed at once through the topic (here: the answer within 2 s of the provider's
+# acceptance, against a poll interval of 15 s), and within one poll interval (and the Check
+# after it) without.
 BUDGET = {"cold_ratio": 1.2, "zip_mb": 3.0, "peak_mib": 24.0, "create_calls": 3, "fleet_ratio": 1.5,
-          "fleet_mib": 64.0, "build_minutes": 20.0}
+          "fleet_mib": 64.0, "build_minutes": 20.0, "accept_topic_s": 2.0, "accept_poll_s": 15.0 + 2.0}
+# The endpoint function's ARN, as the provider stack subscribes it to the acceptance topic.
+ENDPOINT_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:privatelink-endpoint"
 PARTNER = REPO / "tests" / "bench" / "partner"
 PEER = REPO / "tests" / "bench" / "peer"
 PEER_PYTHON = REPO / ".venv" / "peer" / "bin" / "python"
@@ -392,6 +398,62 @@ class Bench:
         finally:
             fn.stop()
 
+    # ---- acceptance --------------------------------------------------------- #
+
+    def acceptance(self) -> None:
+        """How soon the stack hears of the provider's acceptance: the release binaries run the
+        acceptance loop (the definition, state by state: tests/harness/stepfunctions.py), the
+        provider accepts right after the first Check, and the figure is the time from the
+        acceptance to CloudFormation's answer, with the provider stack's topic (the loop is woken)
+        and without it (the loop polls every 15 s). Accepted endpoints are available at once here,
+        so the figure is the noticing."""
+        say("acceptance: seconds from the provider's acceptance to the answer, woken through the topic and polling alone")
+        client = lambda name: boto3.client(name, endpoint_url=self.emulator.url, region_name=REGION, **CREDS)  # noqa: E731
+        sfn, sns = client("stepfunctions"), client("sns")
+        machine = create_state_machine(sfn, f"bench-{time.time_ns()}")
+        topic = sns.create_topic(Name=f"bench-acceptance-{time.time_ns()}")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=ENDPOINT_FUNCTION_ARN)
+        _, subnets = vpc_with_subnets(self.ec2, "10.200")
+        nlb = self.elbv2.create_load_balancer(Name=f"acc-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
+                                              Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        service = self.ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True, PrivateDnsName="api.partner.com")["ServiceConfiguration"]
+        vpc, consumer_subnets = vpc_with_subnets(self.ec2, "10.201")
+        self.emulator.set_settings(pending_seconds=0)
+        self.accept_s: dict[str, float] = {}
+        try:
+            for mode, topic_env in (("topic", {"ACCEPTANCE_TOPIC_ARN": topic}), ("polling", {})):
+                env = {**self.env, "ACCEPTANCE_STATE_MACHINE_ARN": machine, **topic_env}
+                endpoint_fn = LambdaFunction(self.binaries["privatelink-endpoint"], env, name="privatelink-endpoint")
+                notified_fn = LambdaFunction(self.binaries["privatelink-endpoint"], env, name="privatelink-endpoint")
+                waiter = self.function("privatelink-acceptance-waiter")
+                self.emulator.register_function(ENDPOINT_FUNCTION_ARN, notified_fn)
+                try:
+                    event, key = self.cfn.create_event("Custom::PrivateLinkEndpoint", "Endpoint", {
+                        "ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": consumer_subnets[:1],
+                        "PrivateDnsEnabled": "false"}, stack_id("bench"))
+                    invocation = endpoint_fn.invoke(event)
+                    assert invocation.kind == "response" and invocation.body["Status"] == "HANDED_OFF", invocation.body
+                    execution = next(e for e in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"])
+                    state = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+                    accepted: list[float] = []
+
+                    def accept_after_the_first_check(n: int, data: dict[str, Any]) -> None:
+                        if n == 1:
+                            accepted.append(time.perf_counter())
+                            self.ec2.accept_vpc_endpoint_connections(ServiceId=service["ServiceId"],
+                                                                     VpcEndpointIds=[state["VpcEndpointId"]])
+
+                    run_loop(load_definition(), waiter, state, on_check=accept_after_the_first_check, max_wait_s=60,
+                             execution_arn=execution["executionArn"])
+                    self.accept_s[mode] = time.perf_counter() - accepted[0]
+                    assert self.cfn.answer(key)["Status"] == "SUCCESS"
+                finally:
+                    for fn in (endpoint_fn, notified_fn, waiter):
+                        fn.stop()
+        finally:
+            self.emulator.set_settings(pending_seconds=1.0)
+
     # ---- the validator ------------------------------------------------------ #
 
     def validator(self) -> None:
@@ -494,6 +556,9 @@ class Bench:
         for concurrency, row in self.fleet.items():
             default = " (default)" if concurrency == DEFAULT_CONCURRENCY else ""
             say(f"| concurrency {concurrency}{default} | {row['single_ms']:.0f} ({row['check_ms']:.0f}) | {row['ms']:.0f} | {row['ideal_ms']:.0f} | {row['ratio']:.2f} | {row['peak_mib']:.1f} |")
+        say(f"\nacceptance noticed (the provider accepts right after a Check; poll interval 15 s): "
+            f"the answer {self.accept_s['topic']:.2f} s after the acceptance, woken through the topic; "
+            f"{self.accept_s['polling']:.2f} s polling alone")
         if build_seconds is None:
             say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
         else:
@@ -517,6 +582,10 @@ class Bench:
                          fleet["ratio"] <= BUDGET["fleet_ratio"], f"{fleet['ratio']:.2f}x ({fleet['ms']:.0f} ms, ideal {fleet['ideal_ms']:.0f} ms)"))
         verdicts.append((f"validator {FLEET} targets within {BUDGET['fleet_mib']:.0f} MiB (its MemorySize is 128)",
                          fleet["peak_mib"] <= BUDGET["fleet_mib"], f"{fleet['peak_mib']:.1f} MiB"))
+        verdicts.append((f"acceptance answered within {BUDGET['accept_topic_s']:.0f} s through the topic (at once)",
+                         self.accept_s["topic"] <= BUDGET["accept_topic_s"], f"{self.accept_s['topic']:.2f} s"))
+        verdicts.append((f"acceptance answered within one poll interval and a Check ({BUDGET['accept_poll_s']:.0f} s) polling alone",
+                         self.accept_s["polling"] <= BUDGET["accept_poll_s"], f"{self.accept_s['polling']:.2f} s"))
         if build_seconds is not None:
             verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
         # The budget asks for two consecutive runs: each verdict beside the previous run's.
@@ -539,6 +608,7 @@ class Bench:
             "cold_rounds": self.cold_rounds,
             "functions": {name: {**row, "zip_mb": zips.get(name)} for name, row in self.rows.items()},
             "validator_fleet": {str(k): v for k, v in self.fleet.items()},
+            "acceptance_seconds": self.accept_s,
             "build_seconds": build_seconds,
             "bytes_by_crate": crates,
             "verdicts": [{"budget": text, "within": ok, "figure": figure} for text, ok, figure in verdicts],
@@ -573,6 +643,7 @@ def main() -> int:
     try:
         bench.cold_starts()
         bench.first_invocations()
+        bench.acceptance()
         bench.validator()
         bench.report(build_seconds, zips, crates)
     finally:

@@ -353,10 +353,9 @@ impl Handoff {
         }
     }
 
-    /// Stops every running loop of this resource (a Delete while waiting); returns how many.
-    pub async fn stop_all(&self, stack_id: &str, logical_id: &str) -> Result<usize> {
-        let prefix = execution_prefix(stack_id, logical_id);
-        let mut stopped = 0;
+    /// The ARNs of the running loops whose execution names `wanted` keeps.
+    async fn running(&self, wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+        let mut found = Vec::new();
         let mut pages = self
             .sfn()
             .await
@@ -368,14 +367,23 @@ impl Handoff {
             .send();
         while let Some(execution) = pages.next().await {
             let execution = execution.map_err(|e| AwsError::from_sdk("ListExecutions", e))?;
-            if !execution.name().starts_with(&prefix) {
-                continue;
+            if wanted(execution.name()) {
+                found.push(execution.execution_arn().to_owned());
             }
+        }
+        Ok(found)
+    }
+
+    /// Stops every running loop of this resource (a Delete while waiting); returns how many.
+    pub async fn stop_all(&self, stack_id: &str, logical_id: &str) -> Result<usize> {
+        let prefix = execution_prefix(stack_id, logical_id);
+        let mut stopped = 0;
+        for execution in self.running(|name| name.starts_with(&prefix)).await? {
             let stop = self
                 .sfn()
                 .await
                 .stop_execution()
-                .execution_arn(execution.execution_arn())
+                .execution_arn(&execution)
                 .cause("The resource was deleted while waiting for acceptance")
                 .send()
                 .await;
@@ -385,7 +393,7 @@ impl Handoff {
                 Err(err) if err.code() == Some("ExecutionDoesNotExist") => {}
                 Err(err) => return Err(AwsError::from_sdk("StopExecution", err).into()),
             }
-            tracing::info!(execution = execution.execution_arn(), "stopped the acceptance loop");
+            tracing::info!(execution = %execution, "stopped the acceptance loop");
         }
         Ok(stopped)
     }
@@ -400,23 +408,10 @@ impl Handoff {
             tracing::warn!("a notification that names no VPC endpoint: nothing to wake");
             return Ok(0);
         }
-        let mut running = Vec::new();
-        let mut pages = self
-            .sfn()
-            .await
-            .list_executions()
-            .state_machine_arn(&self.state_machine_arn)
-            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(execution) = pages.next().await {
-            let execution = execution.map_err(|e| AwsError::from_sdk("ListExecutions", e))?;
-            // Execution names carry the endpoint's id between dashes (see `execution_name`).
-            if endpoints.iter().any(|id| execution.name().contains(&format!("-{id}-"))) {
-                running.push(execution.execution_arn().to_owned());
-            }
-        }
+        // Execution names carry the endpoint's id between dashes (see `execution_name`).
+        let running = self
+            .running(|name| endpoints.iter().any(|id| name.contains(&format!("-{id}-"))))
+            .await?;
         let patience = (Instant::now() + WAKE_PATIENCE).min(deadline);
         let mut woken = 0;
         for execution in &running {
