@@ -1,14 +1,15 @@
 """`make demo`: the runbook's whole scenario on an embedded AWS, through the real function binaries.
 
 1. Starts the AWS emulator (moto, extended as in the tests) and registers the acceptance loop's
-   state machine (templates/acceptance-waiter.asl.json).
+   state machine (templates/acceptance-waiter.asl.json) and the acceptance topic, to which
+   privatelink-endpoint is subscribed, as the provider stack does.
 2. Plays the provider: a VPC, a network load balancer, an endpoint service for api.partner.com
    that requires acceptance.
 3. Plays CloudFormation for templates/consumer-example.yaml: Create events for its resources in
    dependency order, through the real binaries under a Lambda Runtime API, with `Ref`/`GetAtt`
    resolved from the answers. The endpoint waits for acceptance; the provider accepts; the
-   acceptance loop (run state by state here, since moto does not run executions) answers
-   SUCCESS with Private DNS on. The gate and the schedule run the validator against a loopback
+   topic wakes the acceptance loop (run state by state here, since moto does not run
+   executions), which answers SUCCESS with Private DNS on. The gate and the schedule run the validator against a loopback
    stand-in for the partner: a DNS server answering api.partner.com with the endpoint's
    addresses, and HTTPS on those addresses with a demo CA.
 4. Prints the outputs, deletes everything in reverse order and shows that nothing is left.
@@ -33,7 +34,7 @@ from tests.harness.emulator import start_emulator
 from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
 from tests.harness.runtime import LambdaFunction
 from tests.harness.stack import StackPlayer
-from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
+from tests.harness.stepfunctions import create_state_machine, execution_history, load_definition, run_loop
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -68,6 +69,7 @@ class Demo:
         client = lambda service: boto3.client(service, endpoint_url=self.emulator.url,  # noqa: E731
                                               region_name=REGION, **CREDS)
         self.ec2, self.elbv2, self.sfn = client("ec2"), client("elbv2"), client("stepfunctions")
+        self.sns = client("sns")
         self.cfn = CloudFormation(self.emulator.url)
         self.functions: dict[str, LambdaFunction] = {}
         self.partner_dns: PartnerDns | None = None
@@ -90,7 +92,14 @@ class Demo:
 
     def play_provider(self) -> dict[str, Any]:
         self.state_machine = create_state_machine(self.sfn, "privatelink-acceptance")
-        step(f"Provider stack stand-in: the functions, and the acceptance loop {self.state_machine}")
+        self.topic = self.sns.create_topic(Name="privatelink-acceptance")["TopicArn"]
+        self.sns.subscribe(TopicArn=self.topic, Protocol="lambda", Endpoint=f"{ARN}privatelink-endpoint")
+        # The topic's deliveries: a second execution environment of the endpoint function.
+        notified = LambdaFunction(REPO / "target" / "debug" / "privatelink-endpoint", {**self.env, **self.endpoint_env()})
+        self.functions["privatelink-endpoint (topic)"] = notified
+        self.emulator.register_function(f"{ARN}privatelink-endpoint", notified)
+        step(f"Provider stack stand-in: the functions, the acceptance loop {self.state_machine} "
+             f"and the acceptance topic {self.topic}")
         step("Partner: a VPC, a network load balancer in us-east-1a/b, an endpoint service for "
              "api.partner.com that requires acceptance")
         _, subnets = vpc_with_subnets(self.ec2, "10.100")
@@ -102,11 +111,14 @@ class Demo:
         step(f"  {service['ServiceName']} in {', '.join(service['AvailabilityZones'])}")
         return service
 
+    def endpoint_env(self) -> dict[str, str]:
+        return {"ACCEPTANCE_STATE_MACHINE_ARN": self.state_machine, "ACCEPTANCE_TOPIC_ARN": self.topic}
+
     # ---- CloudFormation's side -------------------------------------------- #
 
     def send(self, token: str, event: dict[str, Any], key: str) -> dict[str, Any]:
         name = token.removeprefix(ARN)
-        env = {"ACCEPTANCE_STATE_MACHINE_ARN": self.state_machine} if name == "privatelink-endpoint" else {}
+        env = self.endpoint_env() if name == "privatelink-endpoint" else {}
         step(f"  -> {event['RequestType']} {event['ResourceType']} {event['LogicalResourceId']}")
         invocation = self.function(name, env).invoke(event, deadline_s=300, timeout_s=330)
         if invocation.kind != "response":
@@ -123,17 +135,27 @@ class Demo:
         state = json.loads(self.sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
         endpoint_id = state["VpcEndpointId"]
         step(f"  {endpoint_id} is pendingAcceptance: CloudFormation waits; the acceptance loop "
-             f"{executions[0]['name']} checks every {state['PollIntervalSeconds']} s (shortened here)")
+             f"{executions[0]['name']} checks every {state['PollIntervalSeconds']} s, or at once when "
+             "the acceptance topic hears the partner's decision")
 
         def progress(n: int, data: dict[str, Any]) -> None:
-            step(f"    check {n}: {data.get('LastState')}" + (" -> answered" if data["Done"] else ", waiting"))
-            if n == 2:
+            step(f"    check {n}: {data.get('LastState')}" + (" -> answered" if data["Done"] else
+                                                             f", sleeping up to {data['SleepSeconds']} s"))
+            if n == 1:
                 step("  Partner: accepts the connection request")
                 self.ec2.accept_vpc_endpoint_connections(ServiceId=self.service["ServiceId"],
                                                          VpcEndpointIds=[endpoint_id])
 
+        # Sleeps as long as the state says (15 s; 5 s while the accepted endpoint is pending).
+        arn = executions[0]["executionArn"]
         run_loop(load_definition(), self.function("privatelink-acceptance-waiter"), state,
-                 on_check=progress, max_wait_s=0.5)
+                 on_check=progress, max_wait_s=15, execution_arn=arn)
+        events = [e["type"] for e in execution_history(arn)]
+        woken = sum(1 for at, kind in enumerate(events) if kind == "TaskSubmitted"
+                    and events[at + 1] == "TaskSucceeded")
+        if not woken:
+            raise DemoFailed("the acceptance topic did not wake the loop")
+        step("    the acceptance topic woke the loop: it checked at once, not after its poll interval")
 
     @staticmethod
     def free_port() -> int:

@@ -15,6 +15,7 @@ def test_the_demo_plays_the_whole_scenario_and_leaves_nothing_behind():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     for milestone in ("is pendingAcceptance", "Partner: accepts the connection request",
+                      "the acceptance topic woke the loop",
                       "<- SUCCESS vpce-", "Private DNS is on", "EMF api.partner.com",
                       "the gate passed", "Nothing is left behind"):
         assert milestone in out, f"{milestone!r} missing from:\n{out}"
