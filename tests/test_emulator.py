@@ -628,3 +628,52 @@ def test_a_group_source_is_revoked_without_its_description(ec2, consumer_vpc):
     ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": source}]}])
     assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"] == []
+
+
+def test_the_providers_decision_is_published_to_the_endpoints_notification_topic(emulator, ec2, provider,
+                                                                                  consumer_vpc):
+    # (o) PrivateLink Guide, "Receive alerts for interface endpoint events": a notification's
+    # topic hears the events it asked for. Read here through an SQS subscription (moto's own).
+    import boto3
+
+    client = lambda name: boto3.client(name, endpoint_url=emulator.url, region_name="us-east-1",  # noqa: E731
+                                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=f"connections-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"connections-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    service = provider(acceptance_required=True)
+    accepted, rejected = (create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")],
+                                          PrivateDnsEnabled=False)
+                          ["VpcEndpointId"] for _ in range(2))
+    for endpoint in (accepted, rejected):
+        ec2.create_vpc_endpoint_connection_notification(
+            VpcEndpointId=endpoint, ConnectionNotificationArn=topic, ConnectionEvents=["Accept"])
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[accepted])
+    # Only the events a notification asked for: this one did not ask for Reject.
+    ec2.reject_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[rejected])
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert len(messages) == 1, messages
+    assert accepted in messages[0]["Body"] and "Accept" in messages[0]["Body"]
+
+
+def test_send_task_success_takes_only_an_open_tasks_token(emulator):
+    # (p) Step Functions API Reference, "SendTaskSuccess": InvalidToken for a token it never
+    # gave, TaskTimedOut for one whose task has ended.
+    import boto3
+
+    from tests.harness import stepfunctions
+
+    sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    with pytest.raises(ClientError) as unknown:
+        sfn.send_task_success(taskToken="never-given", output="{}")
+    assert unknown.value.response["Error"]["Code"] == "InvalidToken"
+    execution = stepfunctions._Execution("arn:aws:states:us-east-1:123456789012:execution:m:e")
+    token = stepfunctions._open_sleep(execution)
+    sfn.send_task_success(taskToken=token, output="{}")
+    assert stepfunctions._close_sleep(execution) is True  # woken
+    with pytest.raises(ClientError) as ended:
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert ended.value.response["Error"]["Code"] == "TaskTimedOut"
