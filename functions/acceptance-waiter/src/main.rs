@@ -14,8 +14,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The EC2 client is made on the first event, not here: nothing adds to the cold start.
     let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
+    // The event's future on the heap: see `runtime::serve`.
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        waiter.handle(event.payload, invocation_deadline(event.context.deadline))
+        Box::pin(waiter.handle(event.payload, invocation_deadline(event.context.deadline)))
     }))
     .await
 }

@@ -123,7 +123,11 @@ pub fn optional_env(name: &str) -> Option<String> {
 pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
     let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| engine.handle(event))).await
+    // Each event's future on the heap (here and in every function's service): held by value,
+    // it would make the serving future tens of KB, which the stack probes of `main`'s frame
+    // touch page by page before the first event (page faults, most of the start-up's cost).
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| Box::pin(engine.handle(event))))
+        .await
 }
 
 /// [`serve`], and with `loops`, also the acceptance topic's messages (an SNS event, which has
@@ -136,12 +140,14 @@ pub async fn serve_with_wakes<R: CustomResource>(
     let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
     let (engine, loops) = (&engine, &loops);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<RawEvent>| async move {
-        if event.payload.has("Records") && !event.payload.has("ResponseURL") {
-            let deadline = invocation_deadline(event.context.deadline);
-            return wake_loops(loops, event.payload, deadline).await;
-        }
-        engine.handle(event).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RawEvent>| {
+        Box::pin(async move {
+            if event.payload.has("Records") && !event.payload.has("ResponseURL") {
+                let deadline = invocation_deadline(event.context.deadline);
+                return wake_loops(loops, event.payload, deadline).await;
+            }
+            engine.handle(event).await
+        })
     }))
     .await
 }

@@ -165,7 +165,8 @@ fn main() -> ExitCode {
         std::env::args_os().len() <= 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let runtime = tokio_runtime(lambda).expect("a tokio runtime starts");
     if lambda {
-        return match runtime.block_on(serve_lambda()) {
+        // On the heap, as each event's future: see `runtime::serve`.
+        return match runtime.block_on(Box::pin(serve_lambda())) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("{err}");
@@ -188,7 +189,7 @@ fn main() -> ExitCode {
         }
     };
     let Command::Check(args) = cli.command;
-    runtime.block_on(check(args))
+    runtime.block_on(Box::pin(check(args)))
 }
 
 /// The usage of `check` when that is what was asked for, else of the whole command.
@@ -333,24 +334,29 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
             tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
             let gate = Engine::new(Misconfigured::new(problem.clone()), responder)
                 .with_stack_check(StackCheck::lazy());
-            return lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
-                if is_cloudformation_event(&event.payload) {
-                    gate.handle(event).await
-                } else {
-                    Err(Error::Misconfigured(problem.clone()))
-                }
+            return lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+                Box::pin(async {
+                    if is_cloudformation_event(&event.payload) {
+                        gate.handle(event).await
+                    } else {
+                        Err(Error::Misconfigured(problem.clone()))
+                    }
+                })
             }))
             .await;
         }
     };
     let gate = Engine::new(ValidationResource::new(checker), responder)
         .with_stack_check(StackCheck::lazy());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| async {
-        if is_cloudformation_event(&event.payload) {
-            gate.handle(event).await
-        } else {
-            schedule.run(&event.payload.read().0).await
-        }
+    // Each event's future on the heap: see `runtime::serve`.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+        Box::pin(async {
+            if is_cloudformation_event(&event.payload) {
+                gate.handle(event).await
+            } else {
+                schedule.run(&event.payload.read().0).await
+            }
+        })
     }))
     .await
 }
