@@ -128,6 +128,66 @@ def instructions_to_next(binary: Path, env: dict[str, str]) -> dict[str, int]:
     return {"total": total, "loader": loader, "libc": libc, "binary": total - loader - libc}
 
 
+def faults_to_next(binary: Path, env: dict[str, str]) -> dict[str, int] | None:
+    """The page faults `binary` takes from exec to its first request for work, by what they
+    touch: its code (`text`), its read-only data (`rodata`), its writable data, the stack, the
+    heap and anonymous mappings (`anon`), and the shared libraries (`libs`, loader included).
+    Recorded by `perf` (one sample per minor fault, with the faulting address); None where perf
+    can't record (not installed, or perf events not allowed)."""
+    if not shutil.which("perf"):
+        return None
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    out = binary.parent / f"{binary.name}.perf"
+    proc = subprocess.Popen(["perf", "record", "-q", "-e", "minor-faults", "-c", "1", "-d", "-o", str(out), "--",
+                             str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        server.settimeout(30)
+        try:
+            conn, _ = server.accept()
+        except socket.timeout:
+            return None
+        conn.settimeout(30)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096) or b"\r\n\r\n"
+        # perf's child is the binary: it stops there, and perf writes what it recorded.
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        for child in children:
+            os.kill(int(child), signal.SIGINT)
+        proc.wait(timeout=30)
+        conn.close()
+    finally:
+        server.close()
+        if proc.poll() is None:
+            proc.kill()
+    script = subprocess.run(["perf", "script", "-i", str(out), "--show-mmap-events", "-F", "addr"],
+                            capture_output=True, text=True).stdout
+    out.unlink(missing_ok=True)
+    maps: list[tuple[int, int, str]] = []
+    counts = {"text": 0, "rodata": 0, "data": 0, "stack": 0, "anon": 0, "libs": 0}
+    for line in script.splitlines():
+        mapped = re.match(r"PERF_RECORD_MMAP2? \S+: \[0x([0-9a-f]+)\(0x([0-9a-f]+)\) @ .*\]: (\S+) (.*)", line)
+        if mapped:
+            start, size = int(mapped.group(1), 16), int(mapped.group(2), 16)
+            perms, name = mapped.group(3), mapped.group(4)
+            kind = ("stack" if name == "[stack]" else
+                    ({"r-xp": "text", "r--p": "rodata"}.get(perms, "data") if name == str(binary) else
+                     "anon" if name.startswith("//anon") else "libs"))
+            maps.append((start, start + size, kind))
+            continue
+        if not line.strip() or line.startswith("PERF_RECORD"):
+            continue
+        address = int(line.split()[0], 16)
+        # The newest mapping holding the address; none: the heap (brk), which perf does not
+        # report as a mapping.
+        counts[next((kind for start, end, kind in reversed(maps) if start <= address < end), "anon")] += 1
+    return counts
+
+
 def self_cost_by_object(profile: str) -> dict[str, int]:
     """Instructions by object file from a callgrind profile: each function's own cost lines,
     not the inclusive cost of the calls it makes (the line after `calls=`)."""
@@ -273,10 +333,12 @@ class Bench:
         for name in everyone:
             self.rows[name]["cold_ms"] = median_ms(times[name])
             self.rows[name]["init_faults"] = statistics.median(faults[name])
-        # The same start-up counted in instructions: no noise, and where they go.
+        # The same start-up counted in instructions and in page faults by what they touch: no
+        # noise, and where they go.
         for name in self.binaries:
             self.rows[name]["init_instructions"] = instructions_to_next(self.binaries[name],
                                                                         functions[name].environment())
+            self.rows[name]["init_fault_regions"] = faults_to_next(self.binaries[name], functions[name].environment())
         for name in names:
             values = sorted(ratios[name])
             self.rows[name]["cold_ratio"] = statistics.median(values)
@@ -550,6 +612,12 @@ class Bench:
             peak = f"{row['peak_mib']:.1f}" if row.get("peak_mib") else "-"
             low, high = row["cold_spread"]
             say(f"| {name} | {row['cold_ms']:.1f} | {row['cold_ratio']:.2f} ({low:.2f}-{high:.2f}) | {row['cold_ms'] / peer['cold_ms']:.3f} | {row['init_faults']:.0f} | {instructions(name)} | {first} | {delete} | {peak} | {zips[name]:.2f} | {calls} |")
+        regions = ["text", "rodata", "data", "stack", "anon", "libs"]
+        if all(self.rows[name].get("init_fault_regions") for name in ["floor", *FUNCTIONS]):
+            say("")
+            say("page faults to init by what they touch (perf): " + ", ".join(
+                f"{name} " + " / ".join(f"{self.rows[name]['init_fault_regions'][r]}" for r in regions)
+                for name in ["floor", *FUNCTIONS]) + f" ({' / '.join(regions)})")
         say("")
         say(f"| validator, {FLEET} targets (server answers after 100 ms) | one target: invocation ms (its check ms) | {FLEET} targets ms | ideal ms | x ideal | peak MiB |")
         say("|---|---|---|---|---|---|")

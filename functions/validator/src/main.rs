@@ -164,16 +164,31 @@ fn main() -> ExitCode {
     let lambda =
         std::env::args_os().len() <= 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let runtime = tokio_runtime(lambda).expect("a tokio runtime starts");
-    if lambda {
-        // On the heap, as each event's future: see `runtime::serve`.
-        return match runtime.block_on(Box::pin(serve_lambda())) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("{err}");
-                ExitCode::FAILURE
-            }
-        };
+    match lambda {
+        true => lambda_mode(&runtime),
+        false => command_line(&runtime),
     }
+}
+
+// Each mode in a frame of its own, never inlined: the stack probes of a frame touch every page
+// of it, and a Lambda's start-up must not pay for the command line's futures (nor the other
+// way round). The futures themselves go on the heap, as each event's does (`runtime::serve`).
+
+/// Lambda mode: serves events until the process ends.
+#[inline(never)]
+fn lambda_mode(runtime: &tokio::runtime::Runtime) -> ExitCode {
+    match runtime.block_on(Box::pin(serve_lambda())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command line: one check of one target.
+#[inline(never)]
+fn command_line(runtime: &tokio::runtime::Runtime) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
