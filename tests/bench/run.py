@@ -81,11 +81,13 @@ def cargo_lambda(manifest_dir: Path, target_dir: Path) -> float:
 def map_build() -> dict[str, Path]:
     """The four functions built again by plain cargo, with the platform's linker writing a map
     (zig, which links the zips, writes none) and the symbols kept (callgrind names functions
-    with them): the same release profile and code, in a target directory of its own so neither
+    with them): the same release profile, target CPU and code, in a target directory of its own so neither
     build undoes the other. Returns each function's map."""
     say("building the four again with linker maps (cargo build --release, symbols kept), to count bytes by crate")
+    # The code of the zips: cargo lambda builds x86_64 for Lambda's CPUs (-C target-cpu=haswell,
+    # as its build settings say), which changes inlining, frames and sizes.
     env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET / "symbols"), "PRIVATELINK_LINK_MAP": str(TARGET / "maps"),
-           "CARGO_PROFILE_RELEASE_STRIP": "false"}
+           "CARGO_PROFILE_RELEASE_STRIP": "false", "RUSTFLAGS": "-C target-cpu=haswell"}
     (TARGET / "maps").mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--quiet", *(f"--package={name}" for name in FUNCTIONS)],
                    cwd=REPO, env=env, check=True)
