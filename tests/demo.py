@@ -34,7 +34,7 @@ from tests.harness.emulator import start_emulator
 from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
 from tests.harness.runtime import LambdaFunction
 from tests.harness.stack import StackPlayer
-from tests.harness.stepfunctions import create_state_machine, execution_history, load_definition, run_loop
+from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop, sleep_endings
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -150,10 +150,7 @@ class Demo:
         arn = executions[0]["executionArn"]
         run_loop(load_definition(), self.function("privatelink-acceptance-waiter"), state,
                  on_check=progress, max_wait_s=15, execution_arn=arn)
-        events = [e["type"] for e in execution_history(arn)]
-        woken = sum(1 for at, kind in enumerate(events) if kind == "TaskSubmitted"
-                    and events[at + 1] == "TaskSucceeded")
-        if not woken:
+        if "woken" not in sleep_endings(arn):
             raise DemoFailed("the acceptance topic did not wake the loop")
         step("    the acceptance topic woke the loop: it checked at once, not after its poll interval")
 

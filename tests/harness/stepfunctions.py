@@ -109,6 +109,15 @@ def execution_history(execution_arn: str) -> list[dict[str, Any]]:
         return list(_EXECUTIONS[execution_arn].events)
 
 
+def sleep_endings(execution_arn: str) -> list[str]:
+    """How each Sleep of an execution `run_loop` ran ended, in order: "woken" (its token was sent)
+    or "timed out"."""
+    types = [e["type"] for e in execution_history(execution_arn)]
+    endings = {"TaskSucceeded": "woken", "TaskTimedOut": "timed out"}
+    # Only a `.waitForTaskToken` task is submitted before it ends (see `run_loop`).
+    return [endings[types[at + 1]] for at, kind in enumerate(types) if kind == "TaskSubmitted"]
+
+
 def _open_sleep(execution: _Execution) -> str:
     token = f"token-{uuid.uuid4().hex}{uuid.uuid4().hex}"
     with _LOCK:
