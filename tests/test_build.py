@@ -4,7 +4,9 @@
   CloudFormation and the validator's checks alike; nothing brings aws-lc (a C library, 1 MB of
   each binary) or a second rustls.
 - Each function binary is linked at a fixed address (`functions/link.rs`): start-up applies no
-  relocations, which were half of what a function ran before its first request for work."""
+  relocations, which were half of what a function ran before its first request for work.
+- No function binary needs glibc's libm: the one function of it they call, `pow`, is their own
+  (`runtime::pow`), so the loader maps one shared library fewer at every cold start."""
 
 from __future__ import annotations
 
@@ -45,3 +47,14 @@ def test_function_binary_is_linked_at_a_fixed_address(name: str) -> None:
     assert header[:4] == b"\x7fELF"
     elf_type = int.from_bytes(header[16:18], "little")
     assert elf_type == ET_EXEC, f"{name} is {'a position-independent executable' if elf_type == ET_DYN else elf_type}"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_binary_needs_no_libm(name: str) -> None:
+    binary = REPO / "target" / "debug" / name
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: build it first (cargo build --workspace)", pytrace=False)
+    dynamic = subprocess.run(["readelf", "--dynamic", "--wide", str(binary)], capture_output=True, text=True,
+                             check=True).stdout
+    needed = [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+    assert needed and not [lib for lib in needed if lib.startswith("libm.")], needed
