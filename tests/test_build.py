@@ -5,8 +5,9 @@
   each binary) or a second rustls.
 - Each function binary is linked at a fixed address (`functions/link.rs`): start-up applies no
   relocations, which were half of what a function ran before its first request for work.
-- No function binary needs glibc's libm: the one function of it they call, `pow`, is their own
-  (`runtime::pow`), so the loader maps one shared library fewer at every cold start."""
+- No function binary needs glibc's libm: the functions of it they call, `pow` and `exp`, are
+  their own (`runtime::pow`, `runtime::exp`), so the loader maps one shared library fewer at
+  every cold start."""
 
 from __future__ import annotations
 
