@@ -8,6 +8,8 @@ Accept/RejectVpcEndpointConnections (added to moto by the emulator)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -375,3 +377,75 @@ def test_the_loops_notification_goes_with_the_endpoint_and_no_update_removes_it(
     assert endpoint_fn.invoke(delete).kind == "response"
     assert cfn.answer(delete_key)["Status"] == "SUCCESS", cfn.answer(delete_key)
     assert loop_notifications(ec2, endpoint_id) == []
+
+
+def forged_notification(topic: str, endpoint_id: str) -> dict[str, Any]:
+    """An SNS event as the topic would deliver it, made by hand by anyone allowed to invoke."""
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic}:forged",
+        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic, "Subject": None,
+                "Message": json.dumps({"Event": "Accept", "VpcEndpointId": endpoint_id}),
+                "Timestamp": "2026-12-07T00:00:00.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
+                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/x.pem",
+                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                "MessageAttributes": {}},
+    }]}
+
+
+def test_notifications_that_change_nothing_wake_no_loop_and_the_providers_decision_still_does(
+        woken_by_topic, waiter, definition, cfn, sfn, ec2, emulator, state_machine, acceptance_topic,
+        consumer_vpc, provider):
+    # Each wake ends a Sleep and costs the execution a round of history (about 13 events of its
+    # 25,000): a flood of forged or repeated notifications must not spend it.
+    endpoint_fn, notified_fn = woken_by_topic
+    emulator.set_settings(pending_seconds=0)
+    service = provider(acceptance_required=True)
+    _, key, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    endpoint_id = state["VpcEndpointId"]
+    outcomes: list[Any] = []
+
+    def forge_then_accept() -> None:
+        time.sleep(1)  # the loop is in its first Sleep
+        for _ in range(5):
+            outcomes.append(endpoint_fn.invoke(forged_notification(acceptance_topic, endpoint_id)).body)
+        ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+
+    def after_check(n: int, data: dict[str, Any]) -> None:
+        if n == 1:
+            threading.Thread(target=forge_then_accept, daemon=True).start()
+
+    final, checks = run_loop(definition, waiter, state, on_check=after_check, max_wait_s=60,
+                             execution_arn=execution["executionArn"])
+    assert outcomes == [{"Woken": 0}] * 5, outcomes
+    assert final["Done"] is True and checks == 2
+    assert sleep_endings(execution["executionArn"]) == ["woken"]  # by the provider's decision
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+
+
+def test_events_forged_while_a_create_waits_for_acceptance_change_nothing_and_the_create_is_answered(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, emulator, state_machine, consumer_vpc, provider):
+    service = provider(acceptance_required=True)
+    properties = props(service, consumer_vpc)
+    event, key, execution, state = hand_off(endpoint_fn, cfn, sfn, state_machine, properties)
+    endpoint_id = state["VpcEndpointId"]
+    stack = event["StackId"]
+    before = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+    # The endpoint id is in the execution's name: anyone can name it in an Update or a Delete.
+    deny_all = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}
+    for forged, forged_key in (
+            cfn.update_event(TYPE, "Endpoint", endpoint_id, {**properties, "PolicyDocument": deny_all,
+                                                             "SubnetIds": [consumer_vpc.subnet("c")]}, properties, stack),
+            cfn.delete_event(TYPE, "Endpoint", endpoint_id, properties, stack)):
+        cfn.shows(stack, "Endpoint", TYPE, "CREATE_IN_PROGRESS")  # CloudFormation still waits for the Create
+        assert endpoint_fn.invoke(forged).kind == "response"
+        answer = cfn.answer(forged_key)
+        assert answer["Status"] == "FAILED" and "CloudFormation is not waiting for this" in answer["Reason"], answer
+    after = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+    assert (after["State"], after["SubnetIds"], after.get("PolicyDocument")) == (
+        before["State"], before["SubnetIds"], before.get("PolicyDocument"))
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+    # The real Create is still answered once the provider accepts.
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+    final, _ = run_loop(definition, waiter, state, max_wait_s=0.5)
+    assert final["Done"] is True
+    assert cfn.answer(key)["Status"] == "SUCCESS"

@@ -212,7 +212,7 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
                 checks.append(("ec2:CreateTags", new_arn("security-group"), new(**{"ec2:CreateAction": action})))
             return checks
         if action in ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress",
-                      "RevokeSecurityGroupEgress", "DeleteSecurityGroup"):
+                      "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupEgress", "DeleteSecurityGroup"):
             return [(f"ec2:{action}", ec2_arn(params["GroupId"]), existing(params["GroupId"]))]
         if action in ("CreateTags", "DeleteTags"):
             return [(f"ec2:{action}", ec2_arn(r), existing(r, **new())) for r in numbered(params, "ResourceId")]
@@ -250,7 +250,7 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
             # No resource type (Service Authorization Reference, AWS Step Functions): the
             # task token names the task.
             return [(f"states:{action}", "*", {})]
-    if service == "cloudformation" and action == "DescribeStackResource":
+    if service == "cloudformation" and action in ("DescribeStackResource", "DescribeStacks"):
         return [(f"cloudformation:{action}", params["StackName"], {})]
     if service == "ssm" and action == "GetParameter":
         name = params["Name"]

@@ -20,7 +20,7 @@ import trustme
 
 from tests.harness.cfn import stack_id
 from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
-from tests.test_validator import BINARY, NAME, emf_lines
+from tests.test_validator import BINARY, NAME, emf_lines, target
 
 REGION = "us-east-1"
 
@@ -113,6 +113,34 @@ def test_the_body_must_hold_the_expected_text_or_match_the_expression(request):
     assert cli(dns, https, ca_file, "--expect-body", r'regex:"version": \d+')[0] == 0
     code, report, _ = cli(dns, https, ca_file, "--expect-body", "regex:^down")
     assert code == 1 and 'does not hold "regex:^down"' in report["reason"], report
+
+
+def test_a_pattern_whose_work_has_no_bound_is_refused_and_the_costliest_allowed_one_stays_in_time(
+        request, lambda_function, cfn):
+    dns, https, ca_file = serve(request)
+    # ((a{50}){50}){20}b is 50,000 states: over a 64 KB body it ran minutes past every timeout.
+    code, _, output = cli(dns, https, ca_file, "--expect-body", "regex:((a{50}){50}){20}b")
+    assert code == 2 and "more than the 16 KiB a pattern may take" in output, output
+    gate = lambda_function("privatelink-validator", env={"VALIDATOR_ENDPOINT_CHECKS": "false",
+                                                        "VALIDATOR_CA_PEM": https.ca_pem})
+    event, key = cfn.create_event("Custom::PrivateLinkValidation", "Validation",
+                                  target(dns, https, ExpectBody="regex:((a{50}){50}){20}b"))
+    assert gate.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED" and "16 KiB" in answer["Reason"], answer
+    # The costliest pattern within the limit, over a whole 64 KB body: the check still ends
+    # within its time, matched or not, and the gate answers.
+    https.body = b"a" * 64 * 1024
+    event, key = cfn.create_event("Custom::PrivateLinkValidation", "Validation",
+                                  target(dns, https, ExpectBody="regex:(?:a*){225}b",
+                                         TimeoutSeconds=5, RetryIntervalSeconds=1))
+    assert gate.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED", answer
+    reason = answer["Reason"]
+    # Which of the bounds ends it depends on the build's speed (a debug build matches slower).
+    assert any(why in reason for why in ('does not hold "regex:(?:a*){225}b"', "did not finish within",
+                                         "still running when TimeoutSeconds (5 s) ran out")), reason
 
 
 def test_a_server_below_the_lowest_tls_version_fails(request):

@@ -118,6 +118,22 @@ class CloudFormation:
                               "resource_type": event["ResourceType"], "request_type": event["RequestType"],
                               "status": status})
 
+    def shows(self, stack: str, logical_id: str, resource_type: str, status: str,
+              physical_id: str | None = None) -> None:
+        """CloudFormation shows the resource in `status` with `physical_id` (what
+        DescribeStackResource answers), whatever operation the stack is in."""
+        self._stack_resource({"stack_id": stack, "logical_id": logical_id, "resource_type": resource_type,
+                              "request_type": status.split("_")[0].capitalize(), "status": status,
+                              "physical_id": physical_id})
+
+    def stack_shows(self, stack: str, status: str) -> None:
+        """CloudFormation shows the stack in `status` (what DescribeStacks answers)."""
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/stacks",
+                                         data=json.dumps({"stack_id": stack, "status": status}).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
     def still_waiting(self, event: dict[str, Any]) -> None:
         """CloudFormation still waits for the event's resource: a duplicate delivery that arrives
         before the first answer did (Lambda may deliver an event more than once)."""

@@ -41,6 +41,10 @@ Control API (JSON):
                                   "response_path"?, "physical_id"?, "status"?}: CloudFormation
                                   starts (or, with "status", ends) an operation on a resource (tests/harness/cfn.py says so with each
                                   event it makes); DescribeStackResource answers from these
+    GET    /_emulator/stacks     -> {stack id: {"status", "created"}}: what DescribeStacks answers
+    POST   /_emulator/stacks     {"stack_id", "status"}: the stack's status (set as each operation
+                                  starts, and to UPDATE_COMPLETE_CLEANUP_IN_PROGRESS for the Delete
+                                  of a replaced resource)
     POST   /_emulator/reset      -> resets moto's backends, faults, calls and settings
 
 moto's backends are process-global, so the patches and the settings are too:
@@ -127,6 +131,12 @@ class _ControlState:
     faults: list[dict[str, Any]] = field(default_factory=list)
     # (k) The resources of the stacks the tests play, by (stack id, logical id).
     stack_resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (k) Those stacks' statuses, by stack id, and the answer paths of cleanup Deletes (whose
+    # answer ends the cleanup).
+    stacks: dict[str, dict[str, str]] = field(default_factory=dict)
+    cleanups: dict[str, str] = field(default_factory=dict)
+    # Crashes armed by the tests (in-process only: `Emulator.crash_after`).
+    crashes: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, service: str, action: str, entry: dict[str, Any] | None = None) -> None:
         with self.lock:
@@ -1345,11 +1355,14 @@ def _fault_response(
     return f"{status} {reason}", headers, body
 
 
-# (k) DescribeStackResource, answered from the stacks the tests play (moto's CloudFormation
-# knows only stacks it deployed itself). As the CloudFormation API Reference describes it: the
+# (k) DescribeStackResource and DescribeStacks, answered from the stacks the tests play (moto's
+# CloudFormation knows only stacks it deployed itself). As the CloudFormation API Reference and
+# the User Guide's "Stack status codes" and "Resource status codes" describe them: the
 # resource's ResourceStatus is <OPERATION>_IN_PROGRESS while CloudFormation waits for the custom
-# resource's answer, <OPERATION>_COMPLETE or _FAILED once the answer is in; an unknown stack or
-# resource is a ValidationError "... does not exist".
+# resource's answer, <OPERATION>_COMPLETE or _FAILED once the answer is in; the stack is
+# <OPERATION>_IN_PROGRESS during its operation, and UPDATE_COMPLETE_CLEANUP_IN_PROGRESS while
+# it deletes a resource an update replaced (the logical id then shows the new one, complete);
+# an unknown stack or resource is a ValidationError "... does not exist".
 _CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 
 
@@ -1381,6 +1394,50 @@ def _stack_resource_answer(body: bytes) -> tuple[str, list[tuple[str, str]], byt
     return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))], payload
 
 
+def _stacks_answer(body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+    params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    stack = params.get("StackName", "")
+    request_id = str(uuid.uuid4())
+    with CONTROL.lock:
+        known = CONTROL.stacks.get(stack)
+        known = dict(known) if known else None
+    if known is None:
+        payload = _QUERY_PROTOCOL_ERROR.format(
+            code="ValidationError", message=_xml_escape(f"Stack with id {stack} does not exist"),
+            request_id=request_id).encode()
+        return "400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))], payload
+    name = stack.split("/")[1] if stack.count("/") >= 2 else stack
+    member = "".join(f"<{k}>{_xml_escape(str(v))}</{k}>" for k, v in [
+        ("StackId", stack), ("StackName", name), ("CreationTime", known["created"]),
+        ("StackStatus", known["status"]),
+    ])
+    payload = (f'<DescribeStacksResponse xmlns="{_CFN_NS}"><DescribeStacksResult>'
+               f"<Stacks><member>{member}</member></Stacks></DescribeStacksResult>"
+               f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+               "</DescribeStacksResponse>").encode()
+    return "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))], payload
+
+
+def _set_stack_status(stack: str, status: str) -> None:
+    """Call with CONTROL.lock held."""
+    CONTROL.stacks.setdefault(stack, {"created": _utc_now()})["status"] = status
+
+
+def _crash_if_armed(entry: dict[str, Any]) -> None:
+    """After a call took effect, and before its answer leaves: the crash armed for the n-th call
+    its `counts` accepts, if this is that call (the caller never hears the answer)."""
+    fire = []
+    with CONTROL.lock:
+        for crash in list(CONTROL.crashes):
+            if crash["counts"](entry):
+                crash["seen"] += 1
+                if crash["seen"] == crash["after"]:
+                    fire.append(crash)
+                    CONTROL.crashes.remove(crash)
+    for crash in fire:
+        crash["kill"]()
+
+
 def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
@@ -1392,6 +1449,9 @@ def _note_answer(path: str, body: bytes) -> None:
     except ValueError:
         return
     with CONTROL.lock:
+        stack = CONTROL.cleanups.pop(path, None)
+        if stack is not None and CONTROL.stacks.get(stack, {}).get("status") == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+            _set_stack_status(stack, "UPDATE_COMPLETE")
         for resource in CONTROL.stack_resources.values():
             if resource.get("response_path") == path and resource["status"].endswith("_IN_PROGRESS"):
                 operation = resource["status"][: -len("_IN_PROGRESS")]
@@ -1416,7 +1476,8 @@ class EmulatorMiddleware:
             return self.app(environ, start_response)
         body = _read_body(environ)
         service, action, is_json = _identify(environ, body)
-        CONTROL.record(service, action, _journal_entry(environ, body, service, action, is_json))
+        entry = _journal_entry(environ, body, service, action, is_json)
+        CONTROL.record(service, action, entry)
         fault = CONTROL.take_fault(service, action, body)
         if fault is not None and fault.get("delay_seconds"):
             # A slow or hanging AWS API: what makes an invocation run into its deadline.
@@ -1429,11 +1490,18 @@ class EmulatorMiddleware:
             status, headers, payload = _stack_resource_answer(body)
             start_response(status, headers)
             return [payload]
+        if service == "cloudformation" and action == "DescribeStacks":
+            status, headers, payload = _stacks_answer(body)
+            start_response(status, headers)
+            return [payload]
         if environ.get("REQUEST_METHOD") == "PUT" and "X-Amz-Signature" in environ.get("QUERY_STRING", ""):
             result = self.app(environ, start_response)
             _note_answer(environ.get("PATH_INFO", ""), body)
+            _crash_if_armed({**entry, "method": "PUT"})
             return result
-        return self.app(environ, start_response)
+        result = self.app(environ, start_response)
+        _crash_if_armed({**entry, "method": environ.get("REQUEST_METHOD", "")})
+        return result
 
     # ---- control API ------------------------------------------------------ #
 
@@ -1475,8 +1543,13 @@ class EmulatorMiddleware:
                         # The Delete of a replaced resource, after the update completed
                         # (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS): the logical id keeps showing the
                         # new resource, complete.
+                        _set_stack_status(key[0], "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+                        if payload.get("response_path"):
+                            CONTROL.cleanups[str(payload["response_path"])] = key[0]
                         return 200, [{"stack_id": s, "logical_id": l, **r}
                                      for (s, l), r in CONTROL.stack_resources.items()]
+                    if not payload.get("status"):
+                        _set_stack_status(key[0], f"{str(payload['request_type']).upper()}_IN_PROGRESS")
                     CONTROL.stack_resources[key] = {
                         "resource_type": str(payload["resource_type"]),
                         "status": str(payload.get("status")
@@ -1487,6 +1560,11 @@ class EmulatorMiddleware:
                     }
                 return 200, [{"stack_id": s, "logical_id": l, **r}
                              for (s, l), r in CONTROL.stack_resources.items()]
+        if path == "/_emulator/stacks":
+            with CONTROL.lock:
+                if method == "POST":
+                    _set_stack_status(str(payload["stack_id"]), str(payload["status"]))
+                return 200, {s: dict(v) for s, v in CONTROL.stacks.items()}
         if path == "/_emulator/journal":
             with CONTROL.lock:
                 return 200, list(CONTROL.journal)
@@ -1526,6 +1604,9 @@ class EmulatorMiddleware:
                 CONTROL.journal.clear()
                 CONTROL.faults.clear()
                 CONTROL.stack_resources.clear()
+                CONTROL.stacks.clear()
+                CONTROL.cleanups.clear()
+                CONTROL.crashes.clear()
             defaults = Settings()
             SETTINGS.pending_seconds = defaults.pending_seconds
             SETTINGS.eni_linger_seconds = defaults.eni_linger_seconds
@@ -1639,6 +1720,19 @@ class Emulator:
                                      "rules_per_group": rules_per_group}.items()
                    if v is not None}
         return self._call("POST", "settings", payload)
+
+    def crash_after(self, counts: Callable[[dict[str, Any]], bool], n: int,
+                    kill: Callable[[], None]) -> None:
+        """Calls `kill` right after the `n`-th call that `counts` accepts has taken effect, before
+        its answer is sent (so the caller never hears it): what a function crashing, or Lambda
+        killing it, right after an AWS call looks like. `counts` gets the call's journal entry
+        and its HTTP `method`. In-process only: the emulator and the tests share this process."""
+        with CONTROL.lock:
+            CONTROL.crashes.append({"counts": counts, "after": n, "seen": 0, "kill": kill})
+
+    def disarm_crashes(self) -> None:
+        with CONTROL.lock:
+            CONTROL.crashes.clear()
 
     def register_function(self, arn: str, function: Any) -> None:
         """(o) SNS delivers messages for the Lambda `arn` to `function` (a LambdaFunction of

@@ -463,6 +463,11 @@ class LambdaFunction:
                 return
             last = now
 
+    def crash(self) -> None:
+        """Kills the process as a crash (or Lambda's timeout) would: the invocation under way
+        ends "crashed", and the next invoke starts a fresh process, as Lambda does."""
+        self._kill()
+
     def stop(self) -> None:
         """Kill the process and stop the Runtime API server (idempotent)."""
         with self._lock:

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::{Duration, Instant};
 
 use crate::cfn::engine::RequestContext;
-use crate::ec2::{EndpointState, EndpointView};
+use crate::ec2::{Ec2, EndpointState, EndpointView, MadeWith, TAG_MADE_WITH};
 use crate::error::{AwsError, Result};
 use crate::runtime::LazyClient;
 
@@ -108,8 +108,10 @@ pub struct WaitState {
     /// Whether the loop is over: the state machine's Choice reads this field.
     #[serde(default)]
     pub done: bool,
-    /// What the last Check saw, for people reading the execution's history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the last Check saw: for people reading the execution's history, and, carried into
+    /// each Sleep, for a wake to tell a change from a repeated or forged notification. Always
+    /// written (null when nothing was seen): the Sleep's `$.LastState` must resolve.
+    #[serde(default)]
     pub last_state: Option<String>,
     /// The subnets `SkipUnsupportedZones` left out, for the answer's `SkippedSubnetIds`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -161,7 +163,11 @@ pub fn decide(state: &WaitState, endpoint: Option<&EndpointView>, now: u64) -> S
     }
     if endpoint.state == EndpointState::Available {
         return Step::Succeed {
-            enable_private_dns: state.private_dns_enabled && !endpoint.private_dns_enabled,
+            // Only what the resource's own operation planned, as its tag records: the loop's
+            // state is the waiter's input, which a hand-made invocation could also carry.
+            enable_private_dns: state.private_dns_enabled
+                && !endpoint.private_dns_enabled
+                && planned_private_dns(endpoint),
         };
     }
     if endpoint.state.is_failed() {
@@ -176,6 +182,12 @@ pub fn decide(state: &WaitState, endpoint: Option<&EndpointView>, now: u64) -> S
     } else {
         Step::KeepWaiting
     }
+}
+
+/// Whether the endpoint's [`TAG_MADE_WITH`] tag, written by the Create or Update that handed it
+/// to the loop, says Private DNS is to be on.
+fn planned_private_dns(endpoint: &EndpointView) -> bool {
+    endpoint.tags.get(TAG_MADE_WITH).and_then(|v| MadeWith::parse(v)).is_some_and(|m| m.private_dns)
 }
 
 /// How long the Sleep after a Check that saw `endpoint_state` lasts: the poll interval, but
@@ -237,6 +249,8 @@ pub enum LoopPhase {
     Sleeping {
         /// The Sleep's task token.
         token: String,
+        /// The endpoint's state as the Check before the Sleep saw it.
+        last_state: Option<String>,
     },
     /// In its Check (or between states): it looks at the endpoint now, or sleeps soon.
     Busy,
@@ -254,11 +268,15 @@ pub fn loop_phase<'a>(
         match kind {
             "TaskStarted" | "TaskSubmitted" => continue,
             "TaskScheduled" => {
-                let token =
-                    parameters.and_then(|p| serde_json::from_str::<Value>(p).ok()).and_then(|p| {
-                        p.pointer("/Payload/Sleep/TaskToken")?.as_str().map(str::to_owned)
-                    });
-                return token.map_or(LoopPhase::Busy, |token| LoopPhase::Sleeping { token });
+                let sleep = parameters
+                    .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                    .and_then(|p| p.pointer("/Payload/Sleep").cloned());
+                let token = sleep.as_ref().and_then(|s| s.get("TaskToken")?.as_str());
+                let last_state = sleep.as_ref().and_then(|s| s.get("LastState")?.as_str());
+                return token.map_or(LoopPhase::Busy, |token| LoopPhase::Sleeping {
+                    token: token.to_owned(),
+                    last_state: last_state.map(str::to_owned),
+                });
             }
             "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" => {
                 return LoopPhase::Ended
@@ -267,6 +285,12 @@ pub fn loop_phase<'a>(
         }
     }
     LoopPhase::Busy
+}
+
+/// Whether the endpoint is in the state `now` that the loop's last Check saw (`last`): both
+/// known and the same.
+pub fn unchanged(last: Option<&str>, now: Option<&str>) -> bool {
+    matches!((last, now), (Some(last), Some(now)) if last.eq_ignore_ascii_case(now))
 }
 
 /// The VPC endpoint ids a connection notification names. AWS does not document the message's
@@ -296,6 +320,7 @@ pub struct Handoff {
     sfn: LazyClient<aws_sdk_sfn::Client>,
     state_machine_arn: String,
     topic_arn: Option<String>,
+    endpoints: Option<Ec2>,
 }
 
 impl Handoff {
@@ -306,7 +331,17 @@ impl Handoff {
             sfn: Default::default(),
             state_machine_arn: state_machine_arn.into(),
             topic_arn: None,
+            endpoints: None,
         }
+    }
+
+    /// Reads each notified endpoint's state before waking its loops: a loop whose last Check
+    /// saw the state the endpoint is in now is not woken (the notification is repeated, late or
+    /// forged, and a wake would only spend its execution's history). Without it, every
+    /// notification wakes.
+    pub fn with_endpoints(mut self, ec2: Ec2) -> Self {
+        self.endpoints = Some(ec2);
+        self
     }
 
     /// The provider stack's topic, which the endpoint of every loop notifies of the provider's
@@ -374,11 +409,21 @@ impl Handoff {
         Ok(found)
     }
 
-    /// Stops every running loop of this resource (a Delete while waiting); returns how many.
-    pub async fn stop_all(&self, stack_id: &str, logical_id: &str) -> Result<usize> {
+    /// Stops every running loop of this resource (a Delete while waiting), or with
+    /// `endpoint_id`, only those of that endpoint; returns how many.
+    pub async fn stop_all(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        endpoint_id: Option<&str>,
+    ) -> Result<usize> {
         let prefix = execution_prefix(stack_id, logical_id);
+        // Execution names carry the endpoint's id between dashes (see `execution_name`).
+        let of_endpoint =
+            |name: &str| endpoint_id.is_none_or(|id| name.contains(&format!("-{id}-")));
         let mut stopped = 0;
-        for execution in self.running(|name| name.starts_with(&prefix)).await? {
+        for execution in self.running(|name| name.starts_with(&prefix) && of_endpoint(name)).await?
+        {
             let stop = self
                 .sfn()
                 .await
@@ -415,7 +460,15 @@ impl Handoff {
         let patience = (Instant::now() + WAKE_PATIENCE).min(deadline);
         let mut woken = 0;
         for execution in &running {
-            if self.wake_one(execution, patience).await? {
+            let endpoint = endpoints.iter().find(|id| execution.contains(&format!("-{id}-")));
+            let now = match (&self.endpoints, endpoint) {
+                (Some(ec2), Some(id)) => Some(match ec2.endpoint(id).await? {
+                    Some(endpoint) => endpoint.state.to_string(),
+                    None => "gone".to_owned(),
+                }),
+                _ => None,
+            };
+            if self.wake_one(execution, patience, now.as_deref()).await? {
                 woken += 1;
             }
         }
@@ -423,12 +476,26 @@ impl Handoff {
         Ok(woken)
     }
 
-    /// Ends the Sleep of one loop; false when it ended, or stayed in its Check past `until`.
-    async fn wake_one(&self, execution_arn: &str, until: Instant) -> Result<bool> {
+    /// Ends the Sleep of one loop; false when it ended, stayed in its Check past `until`, or
+    /// last saw the endpoint in the state `now` (when known) it is in.
+    async fn wake_one(
+        &self,
+        execution_arn: &str,
+        until: Instant,
+        now: Option<&str>,
+    ) -> Result<bool> {
         loop {
             match self.phase(execution_arn).await? {
                 LoopPhase::Ended => return Ok(false),
-                LoopPhase::Sleeping { token } => {
+                LoopPhase::Sleeping { last_state, .. } if unchanged(last_state.as_deref(), now) => {
+                    tracing::info!(
+                        execution = execution_arn,
+                        state = now,
+                        "the endpoint is as the loop last saw it: not woken (a repeated or forged notification)"
+                    );
+                    return Ok(false);
+                }
+                LoopPhase::Sleeping { token, .. } => {
                     let sent = self
                         .sfn()
                         .await
@@ -518,9 +585,11 @@ mod tests {
     }
 
     fn endpoint(state: &str) -> EndpointView {
+        let made = MadeWith { private_dns: true, ..MadeWith::default() };
         EndpointView {
             id: "vpce-1".into(),
             state: EndpointState::parse(state),
+            tags: [(TAG_MADE_WITH.to_owned(), made.to_tag_value())].into(),
             ..EndpointView::default()
         }
     }
@@ -546,6 +615,19 @@ mod tests {
             decide(&not_asked, Some(&endpoint("available")), 1001),
             Step::Succeed { enable_private_dns: false }
         );
+        // A state asking for it, where the resource's operation did not plan it (its tag says
+        // off, or there is none): a hand-made state can't switch Private DNS on.
+        let off = MadeWith { private_dns: false, ..MadeWith::default() };
+        let mut planned_off = endpoint("available");
+        planned_off.tags.insert(TAG_MADE_WITH.into(), off.to_tag_value());
+        let mut untagged = endpoint("available");
+        untagged.tags.clear();
+        for endpoint in [planned_off, untagged] {
+            assert_eq!(
+                decide(&state(), Some(&endpoint), 1001),
+                Step::Succeed { enable_private_dns: false }
+            );
+        }
     }
 
     #[test]
@@ -652,10 +734,23 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_is_woken_only_by_a_state_its_last_check_did_not_see() {
+        assert!(unchanged(Some("pendingAcceptance"), Some("pendingacceptance")));
+        assert!(!unchanged(Some("pendingAcceptance"), Some("pending")));
+        assert!(!unchanged(Some("pendingAcceptance"), Some("gone")));
+        // Unknown on either side: woken, as before states were compared.
+        assert!(!unchanged(None, Some("pending")));
+        assert!(!unchanged(Some("pending"), None));
+    }
+
+    #[test]
     fn a_loop_is_asleep_only_while_its_sleep_task_is_open() {
-        let sleep = r#"{"FunctionName":"f","InvocationType":"Event","Payload":{"Sleep":{"TaskToken":"tok","VpcEndpointId":"vpce-1"}}}"#;
+        let sleep = r#"{"FunctionName":"f","InvocationType":"Event","Payload":{"Sleep":{"TaskToken":"tok","VpcEndpointId":"vpce-1","LastState":"pendingAcceptance"}}}"#;
         let check = r#"{"FunctionName":"f","Payload":{"VpcEndpointId":"vpce-1"}}"#;
-        let asleep = LoopPhase::Sleeping { token: "tok".into() };
+        let asleep = LoopPhase::Sleeping {
+            token: "tok".into(),
+            last_state: Some("pendingAcceptance".into()),
+        };
         assert_eq!(
             loop_phase([("TaskSubmitted", None), ("TaskStarted", None), scheduled(sleep)]),
             asleep

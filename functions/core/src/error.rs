@@ -273,17 +273,25 @@ pub enum Error {
         reason: String,
     },
 
-    /// CloudFormation is not waiting for this resource: the event was retried after the
-    /// operation ended, or made by hand.
-    #[error("CloudFormation is not waiting for {logical_id} of {stack} ({status}): nothing was done. Events are acted on only during their stack operation")]
+    /// CloudFormation did not send this event, or not now: it was made by hand, or names
+    /// another resource than the one CloudFormation is working on.
+    #[error("CloudFormation is not waiting for this {request} of {logical_id} of {stack} ({status}: {why}): nothing was done. Events are acted on only during the stack operation that sent them")]
     NotAwaited {
+        /// `Create`, `Update` or `Delete`.
+        request: &'static str,
         /// The event's stack.
         stack: String,
         /// The event's logical id.
         logical_id: String,
         /// The resource's status, or why there is none.
         status: String,
+        /// Why the event does not fit that status.
+        why: String,
     },
+
+    /// CloudFormation could not be asked whether it sent the event (throttled, or no answer).
+    #[error("Could not confirm with CloudFormation that it sent this event ({0}): nothing was done. Retry the stack operation")]
+    Unconfirmed(AwsError),
 
     /// The function's own configuration (its environment) can't be used.
     #[error("The validator's configuration is unusable: {0}. Fix the validator stack's parameters (or the function's environment) and retry")]
@@ -316,12 +324,12 @@ fn join(problems: &[PropertyProblem]) -> String {
 fn describe_aws(err: &AwsError) -> String {
     let advice = match err.kind {
         AwsErrorKind::Throttled => {
-            " (still throttled after retries: the account's EC2 request rate is exhausted; retry the stack operation)"
+            " (still throttled after retries: the account's request rate for this call is exhausted; retry the stack operation)"
         }
         AwsErrorKind::AccessDenied => {
             " (the function's IAM role lacks this permission: update the provider stack's role)"
         }
-        AwsErrorKind::Transport => " (no answer from AWS: check the function's network path to the EC2 API)",
+        AwsErrorKind::Transport => " (no answer from AWS: check the function's network path to the service's API)",
         _ => "",
     };
     format!("{err}{advice}")

@@ -21,14 +21,12 @@ use crate::cfn::stack::StackCheck;
 use crate::error::Error;
 
 /// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO. A level, not `EnvFilter`'s per-module
-/// directives: those bring a regex engine (280 KB of every binary) and its start-up.
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO, at most DEBUG (see [`log_level`]). A
+/// level, not `EnvFilter`'s per-module directives: those bring a regex engine (280 KB of every
+/// binary) and its start-up.
 pub fn init_logging() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
+    let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let level = log_level(asked.as_deref());
     subscriber::fmt()
         .json()
         .with_target(false)
@@ -36,6 +34,16 @@ pub fn init_logging() {
         .with_span_list(false)
         .with_max_level(level)
         .init();
+}
+
+/// The log level for the level asked for (`None` or unreadable: INFO). TRACE is logged as
+/// DEBUG: at TRACE the Lambda runtime logs each raw event, whose `ResponseURL` is a signed
+/// capability to answer for the stack and whose properties may hold header values.
+pub fn log_level(asked: Option<&str>) -> LevelFilter {
+    asked
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO)
+        .min(LevelFilter::DEBUG)
 }
 
 /// AWS configuration from the standard sources (so `AWS_ENDPOINT_URL`, `AWS_REGION` and the
@@ -203,7 +211,17 @@ impl From<Error> for Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use super::{exp, pow};
+    use super::{exp, log_level, pow, LevelFilter};
+
+    #[test]
+    fn trace_is_logged_as_debug_so_no_raw_event_reaches_the_log() {
+        assert_eq!(log_level(Some("trace")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("TRACE")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("debug")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("warn")), LevelFilter::WARN);
+        assert_eq!(log_level(Some("loud")), LevelFilter::INFO);
+        assert_eq!(log_level(None), LevelFilter::INFO);
+    }
 
     #[test]
     fn pow_answers_as_the_c_library_does_for_the_back_off_and_the_edge_cases() {

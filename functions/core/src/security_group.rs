@@ -11,12 +11,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::stack::DeleteScope;
 use crate::cfn::{self, Outcome, Reply};
-use crate::ec2::{self, Ec2, GroupView, IngressRule, Source};
+use crate::ec2::{self, permissions, Ec2, GroupView, IngressRule, Source};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties::{self, PropertyReader, Tag};
 
 const DEFAULT_DESCRIPTION: &str = "Allow from my VPC";
+/// Kept at the end of a takeover's time to give the resource back if it can't finish.
+const GIVE_BACK_TIME: Duration = Duration::from_secs(10);
 /// How long a group just made may stay invisible before that is an error.
 const VISIBILITY_WAIT: Duration = Duration::from_secs(30);
 
@@ -278,7 +281,9 @@ impl SecurityGroupResource {
         }
     }
 
-    /// `ExistingGroupId`'s group, checked and tagged as this resource's, then reconciled.
+    /// `ExistingGroupId`'s group, checked and claimed as this resource's, then reconciled. Until
+    /// the Create answers SUCCESS the group is not ours: a failure (or running out of time)
+    /// gives it back as it was found, and a rival claim wins or loses before anything changes.
     async fn adopt_existing(
         &self,
         ctx: &RequestContext,
@@ -286,17 +291,78 @@ impl SecurityGroupResource {
         group_id: &str,
     ) -> Result<Outcome> {
         let cidrs = self.source_cidrs(spec).await?;
-        let group = self.ec2.group(group_id).await?.ok_or_else(|| {
+        let found = self.ec2.group(group_id).await?.ok_or_else(|| {
             Error::property(
                 "ExistingGroupId",
                 format!("{group_id} does not exist in this account and Region"),
             )
         })?;
-        check_adoptable(&group, spec, &ctx.stack_id, &ctx.logical_id)?;
-        tracing::info!(group_id, "taking over the existing group");
-        self.ec2.tag(group_id, &ec2::owner_tags(&ctx.stack_id, &ctx.logical_id)).await?;
-        self.reconcile(ctx, group_id, spec, &cidrs).await?;
-        Ok(outcome(group_id, spec, &cidrs))
+        check_adoptable(&found, spec, &ctx.stack_id, &ctx.logical_id)?;
+        if !ec2::is_owned_by(&found.tags, &ctx.stack_id, &ctx.logical_id) {
+            tracing::info!(group_id, "taking over the existing group");
+            let claim = ec2::claim_tags(&ctx.stack_id, &ctx.logical_id, &ctx.request_id);
+            self.ec2.tag(group_id, &claim).await?;
+            // A rival claim written meanwhile overwrote ours, or is overwritten by it within a
+            // round trip: read back after the settle time, only one claim stands.
+            tokio::time::sleep(ec2::CLAIM_SETTLE).await;
+            let tags = self.ec2.group(group_id).await?.map(|g| g.tags).unwrap_or_default();
+            ec2::check_claim_stands(
+                "ExistingGroupId",
+                group_id,
+                &tags,
+                &ctx.stack_id,
+                &ctx.logical_id,
+            )?;
+        }
+        let undo_by = ctx.deadline.checked_sub(GIVE_BACK_TIME).unwrap_or(ctx.deadline);
+        let take_over = async {
+            self.reconcile(ctx, group_id, spec, &cidrs).await?;
+            // Answering SUCCESS now: from here on the group is the stack's.
+            self.ec2.tag(group_id, &[ec2::answered_takeover(&ctx.request_id)]).await?;
+            Ok::<_, Error>(())
+        };
+        let reconciled = tokio::time::timeout_at(undo_by, take_over).await;
+        let failure = match reconciled {
+            Ok(Ok(())) => return Ok(outcome(group_id, spec, &cidrs)),
+            Ok(Err(err)) => err,
+            Err(_) => Error::NotReady {
+                what: format!("Taking over security group {group_id}"),
+                detail: "it was given back as it was found; raise the function's timeout and retry"
+                    .to_owned(),
+            },
+        };
+        tracing::warn!(group_id, error = %failure, "the takeover failed: giving the group back as it was found");
+        self.give_back(group_id, Some(&found)).await;
+        Err(failure)
+    }
+
+    /// Gives a group taken over back: its rules and the user's tags as `found` had them (when
+    /// known), every tag of this project removed. Best effort: what can't be done is logged,
+    /// and the rollback's Delete removes the owner tags again.
+    async fn give_back(&self, group_id: &str, found: Option<&GroupView>) {
+        let given = async {
+            let Some(now) = self.ec2.group(group_id).await? else { return Ok(()) };
+            if let Some(found) = found {
+                let (revoke, authorize) =
+                    permissions::restoration(&now.raw_ingress, &found.raw_ingress);
+                self.ec2.authorize_permissions(group_id, &authorize, false).await?;
+                self.ec2.revoke_ingress(group_id, &[], &revoke).await?;
+                let (revoke, authorize) = permissions::restoration(&now.egress, &found.egress);
+                self.ec2.authorize_permissions(group_id, &authorize, true).await?;
+                self.ec2.revoke_egress(group_id, &revoke).await?;
+            }
+            let (set, unset) = ec2::give_back_tags(&now.tags, found.map_or(&now.tags, |f| &f.tags));
+            self.ec2.tag(group_id, &set).await?;
+            // The owner tags go last: the role may change only what they mark.
+            self.ec2.untag(group_id, &unset).await
+        }
+        .await;
+        match given {
+            Ok(()) => tracing::info!(group_id, "gave the group back"),
+            Err(err) => {
+                tracing::error!(group_id, error = %err, "could not give the group back in full")
+            }
+        }
     }
 
     /// Makes the group (or adopts the one a redelivered request made), then reconciles it.
@@ -509,11 +575,19 @@ impl CustomResource for SecurityGroupResource {
         if properties::is_aws_id(physical_id, "sg-") {
             match self.ec2.group(physical_id).await? {
                 Some(group) if ec2::is_owned_by(&group.tags, &ctx.stack_id, &ctx.logical_id) => {
-                    self.delete_group(ctx, physical_id).await?;
+                    if ec2::is_pending_takeover(&group.tags) {
+                        // Taken over by a Create that never answered SUCCESS: not ours.
+                        tracing::info!("giving back a group whose takeover never succeeded");
+                        self.give_back(physical_id, None).await;
+                    } else {
+                        self.delete_group(ctx, physical_id).await?;
+                    }
                 }
                 Some(_) => tracing::warn!("the group is not one this resource made; leaving it"),
                 None => tracing::info!("the group is already gone"),
             }
+        } else if ctx.delete_scope == DeleteScope::OnlyTheNamedResource {
+            tracing::info!("a cleanup Delete of an id that names no group: nothing to do");
         } else {
             // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
             // cancelled: whatever that Create made is found by its tags (looking again for a
@@ -524,6 +598,12 @@ impl CustomResource for SecurityGroupResource {
                 })
                 .await?;
             for group in left {
+                if group.tags.contains_key(ec2::TAG_TAKEN_OVER) {
+                    // Taken over, never answered: not ours to delete.
+                    tracing::info!(group_id = %group.id, "giving back a group an unfinished Create took over");
+                    self.give_back(&group.id, None).await;
+                    continue;
+                }
                 tracing::info!(group_id = %group.id, "deleting a group left by an unfinished Create");
                 self.delete_group(ctx, &group.id).await?;
             }

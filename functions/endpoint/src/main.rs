@@ -9,12 +9,17 @@ use privatelink_core::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_logging();
     // Clients are made on the first event, not here: nothing adds to the cold start.
-    let mut resource = EndpointResource::new(Ec2::lazy());
+    let ec2 = Ec2::lazy();
+    let mut resource = EndpointResource::new(ec2.clone());
     // The acceptance loop's state machine; without it an endpoint waiting for the provider is
     // answered at once with State pendingAcceptance. Its topic (the provider stack's) carries
-    // the provider's decisions, which wake the loop; without it the loop polls.
-    let loops = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN")
-        .map(|arn| Handoff::lazy(arn).with_topic(runtime::optional_env("ACCEPTANCE_TOPIC_ARN")));
+    // the provider's decisions, which wake the loop (when the endpoint's state did change);
+    // without it the loop polls.
+    let loops = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN").map(|arn| {
+        Handoff::lazy(arn)
+            .with_topic(runtime::optional_env("ACCEPTANCE_TOPIC_ARN"))
+            .with_endpoints(ec2.clone())
+    });
     if let Some(handoff) = &loops {
         resource = resource.with_handoff(handoff.clone());
     }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::responder::Responder;
-use super::stack::StackCheck;
+use super::stack::{Asked, DeleteScope, StackCheck, Verdict};
 use super::{parse_event, Envelope, Failure, Parsed, RawEvent, Reply, Request};
 use crate::error::Result;
 
@@ -32,6 +32,8 @@ pub struct RequestContext {
     pub response_url: String,
     /// When the handler must stop waiting and return, leaving the engine time to answer.
     pub deadline: Instant,
+    /// What a Delete may touch, as CloudFormation's state says (see [`super::stack::judge`]).
+    pub delete_scope: DeleteScope,
 }
 
 impl RequestContext {
@@ -44,6 +46,7 @@ impl RequestContext {
             logical_id: "Resource".into(),
             response_url: "https://s3.amazonaws.com/test".into(),
             deadline: Instant::now() + budget,
+            delete_scope: DeleteScope::default(),
         }
     }
 
@@ -216,6 +219,10 @@ impl<R: CustomResource> Engine<R> {
                             tracing::info!(by, "handed off: the answer comes later");
                             return Ok(json!({"Status": "HANDED_OFF", "AnsweredBy": by}));
                         }
+                        Ok(Reply::Over { status }) => {
+                            tracing::warn!(status, "the operation this event belongs to is over (a redelivery): nothing done, no answer sent");
+                            return Ok(json!({"Status": "ALREADY_OVER", "ResourceStatus": status}));
+                        }
                         Ok(Reply::Now(outcome)) => (physical_id, Ok(outcome)),
                         Err(reason) => (physical_id, Err(reason)),
                     }
@@ -237,12 +244,13 @@ impl<R: CustomResource> Engine<R> {
     ) -> Result<Reply, Failure> {
         let margins = self.margins.scaled(deadline.saturating_duration_since(Instant::now()));
         let guard_at = deadline.checked_sub(margins.answer).unwrap_or(deadline);
-        let ctx = RequestContext {
+        let mut ctx = RequestContext {
             stack_id: envelope.stack_id.clone(),
             request_id: envelope.request_id.clone(),
             logical_id: envelope.logical_id.clone(),
             response_url: envelope.response_url.clone(),
             deadline: guard_at.checked_sub(margins.handler).unwrap_or(guard_at),
+            delete_scope: DeleteScope::default(),
         };
         tracing::info!(remaining_ms = ctx.remaining().as_millis() as u64, "handling");
         let resource = Arc::clone(&self.resource);
@@ -250,11 +258,24 @@ impl<R: CustomResource> Engine<R> {
         let mut task = tokio::spawn(
             async move {
                 if let Some(check) = stack_check {
-                    let deleting = match &request {
-                        Request::Delete { physical_id, .. } => Some(physical_id.as_str()),
-                        _ => None,
+                    let asked = match &request {
+                        Request::Create { .. } => Asked::Create,
+                        Request::Update { physical_id, .. } => Asked::Update(physical_id),
+                        Request::Delete { physical_id, .. } => Asked::Delete(physical_id),
                     };
-                    check.confirm(&ctx.stack_id, &ctx.logical_id, deleting).await?;
+                    match check.verdict(&ctx, asked).await? {
+                        Verdict::Act(scope) => ctx.delete_scope = scope,
+                        Verdict::Over { status } => return Ok(Reply::Over { status }),
+                        Verdict::Refuse { status, why } => {
+                            return Err(crate::error::Error::NotAwaited {
+                                request: asked.kind(),
+                                stack: ctx.stack_id.clone(),
+                                logical_id: ctx.logical_id.clone(),
+                                status,
+                                why,
+                            })
+                        }
+                    }
                 }
                 match &request {
                     Request::Create { properties } => resource.create(&ctx, properties).await,

@@ -298,6 +298,12 @@ pub enum Reply {
         /// Who will answer, for the log (an execution ARN).
         by: String,
     },
+    /// Nobody answers: the operation the event belongs to is over (a redelivery), and an
+    /// answer already stored must not be overwritten.
+    Over {
+        /// The resource's status.
+        status: String,
+    },
 }
 
 impl From<Outcome> for Reply {

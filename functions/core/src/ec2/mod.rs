@@ -4,6 +4,7 @@
 //! failures into [`AwsError`] kinds. Which resources are whose is [`ownership`].
 
 pub mod ownership;
+pub mod permissions;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -16,8 +17,10 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 
 pub use ownership::{
-    check_claimable, check_owned, is_managed_tag, is_owned_by, is_owned_by_anyone, owner_of,
-    owner_tags, MadeWith, TAG_LOGICAL_ID, TAG_MADE_WITH, TAG_STACK_ID,
+    answered_takeover, check_claim_stands, check_claimable, check_owned, claim_tags,
+    give_back_tags, is_managed_tag, is_owned_by, is_owned_by_anyone, is_pending_takeover, owner_of,
+    owner_tags, MadeWith, CLAIM_SETTLE, TAG_LOGICAL_ID, TAG_MADE_WITH, TAG_STACK_ID,
+    TAG_TAKEN_OVER,
 };
 pub use view::{
     canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
@@ -305,6 +308,39 @@ impl Ec2 {
             .await
             .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
         Ok(())
+    }
+
+    /// Adds rules exactly as described (putting back what a failed takeover removed): inbound,
+    /// or with `outbound`, outbound.
+    pub async fn authorize_permissions(
+        &self,
+        group_id: &str,
+        permissions: &[IpPermission],
+        outbound: bool,
+    ) -> Ec2Result<()> {
+        if permissions.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await;
+        let permissions = Some(permissions.to_vec());
+        match outbound {
+            true => client
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupEgress", e)),
+            false => client
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e)),
+        }
     }
 
     /// Removes outbound rules exactly as they were described.

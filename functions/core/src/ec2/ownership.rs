@@ -10,6 +10,22 @@ pub const TAG_STACK_ID: &str = "privatelink-lambdas:stack-id";
 /// The tag that ties a resource to its logical id in the stack.
 pub const TAG_LOGICAL_ID: &str = "privatelink-lambdas:logical-id";
 
+/// The tag that marks a resource as taken over (`ExistingGroupId`, `ExistingVpcEndpointId`),
+/// not made: `pending:<request id>` until the takeover's Create answers SUCCESS, then
+/// `answered:<request id>`. A pending takeover is given back (owner tags removed), never
+/// deleted: by the Create that fails, and by any Delete.
+pub const TAG_TAKEN_OVER: &str = "privatelink-lambdas:taken-over";
+
+/// The [`TAG_TAKEN_OVER`] tag of a takeover whose Create is answering SUCCESS.
+pub fn answered_takeover(request_id: &str) -> (String, String) {
+    (TAG_TAKEN_OVER.to_owned(), format!("answered:{request_id}"))
+}
+
+/// Whether `tags` mark a resource taken over whose Create never answered SUCCESS: not ours.
+pub fn is_pending_takeover(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(TAG_TAKEN_OVER).is_some_and(|v| !v.starts_with("answered:"))
+}
+
 /// The tag that records what an endpoint was made as ([`MadeWith`]), which the validator
 /// compares it with: CloudFormation has no drift detection for custom resources.
 pub const TAG_MADE_WITH: &str = "privatelink-lambdas:made-with";
@@ -117,6 +133,61 @@ pub fn check_claimable(
     }
 }
 
+/// The tags that claim a resource made by hand for this stack's logical resource: the owner
+/// tags and the [`TAG_TAKEN_OVER`] mark (its value: the request that took it over).
+pub fn claim_tags(stack_id: &str, logical_id: &str, request_id: &str) -> Vec<(String, String)> {
+    let mut tags = owner_tags(stack_id, logical_id);
+    tags.push((TAG_TAKEN_OVER.to_owned(), format!("pending:{request_id}")));
+    tags
+}
+
+/// The tags to write and the keys to remove to give a resource taken over back as it was found:
+/// every key of this project's removed, the user's tags as `found` had them.
+pub fn give_back_tags(
+    now: &BTreeMap<String, String>,
+    found: &BTreeMap<String, String>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let ours = |k: &str| k.starts_with("privatelink-lambdas:");
+    let set = found
+        .iter()
+        .filter(|(k, v)| !ours(k) && !k.starts_with("aws:") && now.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let unset = now
+        .keys()
+        .filter(|k| ours(k) || (!k.starts_with("aws:") && !found.contains_key(*k)))
+        .cloned()
+        .collect();
+    (set, unset)
+}
+
+/// How long a claimant waits between writing its claim and reading it back. Tags are a
+/// register EC2 overwrites, not a compare-and-set: two takeovers of one resource each write
+/// their claim and then read it back after this long; the later write stands, and the one
+/// that reads another's claim gives up before changing anything (Fischer's mutual exclusion,
+/// which holds while each claimant writes within this long of its own read: one API call).
+pub const CLAIM_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An error naming `property` unless the claim read back in `tags` is this resource's.
+pub fn check_claim_stands(
+    property: &str,
+    id: &str,
+    tags: &BTreeMap<String, String>,
+    stack_id: &str,
+    logical_id: &str,
+) -> Result<(), Error> {
+    if is_owned_by(tags, stack_id, logical_id) {
+        return Ok(());
+    }
+    Err(Error::property(
+        property,
+        format!(
+            "{id} was claimed by another resource at the same time ({}): only one can take it over, and nothing was changed",
+            owner_of(tags)
+        ),
+    ))
+}
+
 /// Whether a tag key is one of ours (or AWS's), not the user's.
 pub fn is_managed_tag(key: &str) -> bool {
     key.starts_with("privatelink-lambdas:") || key.starts_with("aws:")
@@ -125,6 +196,34 @@ pub fn is_managed_tag(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_is_given_back_with_the_users_tags_as_found_and_none_of_ours() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let found = map(&[("Name", "runbook"), ("team", "net"), ("aws:cloudformation:x", "y")]);
+        let now = map(&[
+            ("Name", "runbook"),
+            ("team", "platform"),
+            ("added", "1"),
+            ("aws:cloudformation:x", "y"),
+            (TAG_STACK_ID, "stack"),
+            (TAG_LOGICAL_ID, "Sg"),
+            (TAG_TAKEN_OVER, "r-1"),
+        ]);
+        let (set, mut unset) = give_back_tags(&now, &found);
+        unset.sort();
+        assert_eq!(set, [("team".to_owned(), "net".to_owned())]);
+        assert_eq!(unset, ["added", TAG_LOGICAL_ID, TAG_STACK_ID, TAG_TAKEN_OVER]);
+        let claim = claim_tags("stack", "Sg", "r-1");
+        assert_eq!(claim.len(), 3);
+        let claimed: BTreeMap<String, String> = claim.into_iter().collect();
+        assert!(is_pending_takeover(&claimed));
+        let answered: BTreeMap<String, String> = [answered_takeover("r-1")].into();
+        assert!(!is_pending_takeover(&answered));
+        assert!(!is_pending_takeover(&BTreeMap::new()));
+    }
 
     #[test]
     fn what_an_endpoint_was_made_with_round_trips_through_its_tag() {

@@ -62,6 +62,8 @@ pub struct GroupView {
     pub ingress: BTreeSet<IngressRule>,
     /// Inbound rules of any other shape, which this project never writes; kept to be revoked.
     pub foreign_ingress: Vec<IpPermission>,
+    /// Every inbound rule as AWS reports it (with descriptions).
+    pub raw_ingress: Vec<IpPermission>,
     /// Outbound rules as AWS reports them.
     pub egress: Vec<IpPermission>,
     /// All tags.
@@ -457,6 +459,7 @@ pub(super) fn group_view(group: &aws_sdk_ec2::types::SecurityGroup) -> GroupView
         vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
         ingress,
         foreign_ingress,
+        raw_ingress: group.ip_permissions().to_vec(),
         egress: group.ip_permissions_egress().to_vec(),
         tags: tag_map(group.tags()),
     }

@@ -265,13 +265,14 @@ fn adoptable(
     }
 }
 
-/// Plans a Create or an Update of `target`.
+/// Plans a Create or an Update of `target`. `claim_tags`: the tags that claim a hand-made
+/// endpoint for this resource ([`ec2::claim_tags`]).
 pub fn plan(
     operation: Operation,
     spec: &EndpointSpec,
     target: Target,
     observed: &Observed,
-    owner_tags: &[(String, String)],
+    claim_tags: &[(String, String)],
 ) -> Result<Plan> {
     let service = &observed.service;
     check_service_options(spec, service)?;
@@ -319,7 +320,7 @@ pub fn plan(
             // An endpoint taken over is first tagged as this resource's, with those tags alone:
             // the role may change only endpoints so tagged, and may tag others only that way.
             if *origin == Origin::Adopted {
-                let claim: Vec<(String, String)> = owner_tags
+                let claim: Vec<(String, String)> = claim_tags
                     .iter()
                     .filter(|(k, v)| endpoint.tags.get(k) != Some(v))
                     .cloned()
@@ -354,10 +355,13 @@ pub fn plan(
                 matches!(operation, Operation::Update { old_topic_given: true, .. });
             if spec.connection_topic.is_some() || old_topic_given {
                 let wanted = spec.connection_topic.as_deref();
+                // A hand-made endpoint's own notifications are the user's: a takeover adds its
+                // topic beside them (and removes only that if it fails).
                 let remove: Vec<String> = observed
                     .notifications
                     .iter()
                     .filter(|(_, topic)| Some(topic.as_str()) != wanted)
+                    .filter(|_| *origin != Origin::Adopted)
                     .map(|(id, _)| id.clone())
                     .collect();
                 let add = wanted
@@ -702,10 +706,126 @@ pub fn endpoint_change(
     }
 }
 
+/// The in-place change that undoes `change`, made on the endpoint `found` (whose interfaces
+/// were `interfaces`): what a failed takeover gives back. Subnets removed come back with the
+/// addresses their interfaces had, interfaces moved go back to theirs, and every other setting
+/// the change touched returns to what `found` had.
+pub fn undo_change(
+    found: &EndpointView,
+    interfaces: &[InterfaceView],
+    change: &EndpointChange,
+) -> EndpointChange {
+    let moved: Vec<&String> = change
+        .subnet_addresses
+        .iter()
+        .map(|a| &a.subnet_id)
+        .filter(|s| !change.add_subnets.contains(s))
+        .collect();
+    let subnet_addresses = interfaces
+        .iter()
+        .filter(|i| change.remove_subnets.contains(&i.subnet_id) || moved.contains(&&i.subnet_id))
+        .map(|i| SubnetAddress {
+            subnet_id: i.subnet_id.clone(),
+            ipv4: i.ipv4.clone(),
+            ipv6: i.ipv6.first().cloned(),
+        })
+        .collect();
+    let policy_changed = change.policy.is_some() || change.reset_policy;
+    EndpointChange {
+        add_subnets: change.remove_subnets.clone(),
+        remove_subnets: change.add_subnets.clone(),
+        subnet_addresses,
+        add_groups: change.remove_groups.clone(),
+        remove_groups: change.add_groups.clone(),
+        policy: found.policy.clone().filter(|_| policy_changed),
+        reset_policy: policy_changed && found.policy.is_none(),
+        private_dns_enabled: change.private_dns_enabled.map(|_| found.private_dns_enabled),
+        ip_address_type: change
+            .ip_address_type
+            .as_ref()
+            .map(|_| found.ip_address_type().to_owned()),
+        dns_options: change.dns_options.as_ref().map(|_| found.dns_options.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn a_takeovers_change_is_undone_to_what_was_found() {
+        let found = EndpointView {
+            subnet_ids: vec!["subnet-a".into(), "subnet-c".into()],
+            group_ids: vec!["sg-hand".into()],
+            policy: Some(r#"{"Statement":[]}"#.into()),
+            private_dns_enabled: true,
+            ip_address_type: Some("ipv4".into()),
+            ..EndpointView::default()
+        };
+        let interfaces = [
+            InterfaceView {
+                subnet_id: "subnet-a".into(),
+                ipv4: Some("10.0.1.9".into()),
+                ..InterfaceView::default()
+            },
+            InterfaceView {
+                subnet_id: "subnet-c".into(),
+                ipv4: Some("10.0.3.7".into()),
+                ..InterfaceView::default()
+            },
+        ];
+        let change = EndpointChange {
+            add_subnets: vec!["subnet-b".into()],
+            remove_subnets: vec!["subnet-c".into()],
+            subnet_addresses: vec![
+                SubnetAddress {
+                    subnet_id: "subnet-b".into(),
+                    ipv4: Some("10.0.2.5".into()),
+                    ipv6: None,
+                },
+                SubnetAddress {
+                    subnet_id: "subnet-a".into(),
+                    ipv4: Some("10.0.1.5".into()),
+                    ipv6: None,
+                },
+            ],
+            add_groups: vec!["sg-app".into()],
+            remove_groups: vec!["sg-hand".into()],
+            policy: Some(r#"{"Statement":[{"Effect":"Deny"}]}"#.into()),
+            ip_address_type: Some("dualstack".into()),
+            ..EndpointChange::default()
+        };
+        let undo = undo_change(&found, &interfaces, &change);
+        assert_eq!(undo.add_subnets, ["subnet-c"]);
+        assert_eq!(undo.remove_subnets, ["subnet-b"]);
+        // subnet-c comes back at its old address, and subnet-a's moved interface goes back.
+        assert_eq!(
+            undo.subnet_addresses,
+            [
+                SubnetAddress {
+                    subnet_id: "subnet-a".into(),
+                    ipv4: Some("10.0.1.9".into()),
+                    ipv6: None
+                },
+                SubnetAddress {
+                    subnet_id: "subnet-c".into(),
+                    ipv4: Some("10.0.3.7".into()),
+                    ipv6: None
+                },
+            ]
+        );
+        assert_eq!(
+            (undo.add_groups, undo.remove_groups),
+            (vec!["sg-hand".into()], vec!["sg-app".into()])
+        );
+        assert_eq!(undo.policy, found.policy);
+        assert!(!undo.reset_policy);
+        assert_eq!(undo.ip_address_type.as_deref(), Some("ipv4"));
+        assert_eq!(undo.private_dns_enabled, None);
+        // Nothing changed, nothing to undo.
+        assert!(undo_change(&found, &interfaces, &EndpointChange::default()).is_empty());
+    }
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1";
     const LOGICAL: &str = "Endpoint";
@@ -796,7 +916,7 @@ mod tests {
         target: Target,
         observed: &Observed,
     ) -> Result<Plan> {
-        plan(operation, spec, target, observed, &ec2::owner_tags(STACK, LOGICAL))
+        plan(operation, spec, target, observed, &ec2::claim_tags(STACK, LOGICAL, "r-1"))
     }
 
     const UPDATE: Operation = Operation::Update { old_policy_given: false, old_topic_given: false };
@@ -953,7 +1073,7 @@ mod tests {
                 ),
                 service: service(),
                 calls: vec![
-                    Call::Tag { set: ec2::owner_tags(STACK, LOGICAL), unset: vec![] },
+                    Call::Tag { set: ec2::claim_tags(STACK, LOGICAL, "r-1"), unset: vec![] },
                     Call::Tag {
                         set: vec![
                             ("team".into(), "net".into()),

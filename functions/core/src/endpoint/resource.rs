@@ -10,18 +10,34 @@ use sha2::{Digest, Sha256};
 use super::attributes::{endpoint_attributes, explain};
 use super::plan::{
     self, answer_for, choose_target, name_holder_candidates, private_dns_wanted,
-    remote_access_zone_ids, remote_zone_refusal, Answer, Call, Found, Observed, Operation, Plan,
-    Target,
+    remote_access_zone_ids, remote_zone_refusal, Answer, Call, Found, Observed, Operation, Origin,
+    Plan, Target,
 };
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
 use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::stack::DeleteScope;
 use crate::cfn::{self, Outcome, Reply};
-use crate::ec2::{self, Ec2, EndpointState, EndpointView, NewEndpoint, ServiceView};
+use crate::ec2::{
+    self, Ec2, EndpointChange, EndpointState, EndpointView, InterfaceView, NewEndpoint, ServiceView,
+};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties;
 
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Kept at the end of a takeover's time to give the endpoint back if it can't finish.
+const GIVE_BACK_TIME: Duration = Duration::from_secs(10);
+
+/// What a takeover changed so far, to give the endpoint back if it fails.
+#[derive(Debug, Default)]
+struct Undo {
+    /// The in-place change made.
+    change: Option<EndpointChange>,
+    /// The topic of the connection notification made.
+    topic: Option<String>,
+    /// Another resource's claim stood: the endpoint is not ours to give back.
+    claim_lost: bool,
+}
 
 /// The idempotency token of one request: the same for every delivery of the same request (so
 /// no second endpoint is made), at most 64 characters as EC2 requires.
@@ -89,7 +105,7 @@ impl EndpointResource {
             spec,
             target,
             &observed,
-            &ec2::owner_tags(&ctx.stack_id, &ctx.logical_id),
+            &ec2::claim_tags(&ctx.stack_id, &ctx.logical_id, &ctx.request_id),
         )?;
         tracing::info!(target = ?plan_target(&plan.target), calls = ?plan.calls, answer = ?plan.answer, "planned");
         self.apply(ctx, operation, spec, &observed, plan).await
@@ -151,9 +167,11 @@ impl EndpointResource {
                 false => e.into(),
             })
         };
+        // A takeover keeps the interfaces' addresses, to give them back if it fails.
+        let adopted = matches!(target, Target::Endpoint { origin: Origin::Adopted, .. });
         let interfaces = async {
             match endpoint {
-                Some(e) if !spec.subnet_addresses.is_empty() => {
+                Some(e) if !spec.subnet_addresses.is_empty() || adopted => {
                     self.ec2.interfaces(&e.network_interface_ids).await
                 }
                 _ => Ok(Vec::new()),
@@ -258,38 +276,84 @@ impl EndpointResource {
             }
             Target::New { replacing } => (String::new(), *replacing),
         };
+        // A takeover: the endpoint as found, to give back if the takeover fails.
+        let found = match &plan.target {
+            Target::Endpoint { endpoint, origin: Origin::Adopted } => {
+                Some(endpoint.as_ref().clone())
+            }
+            _ => None,
+        };
+        let mut undo = Undo::default();
         let mut made = None;
-        let result = async {
+        let work = async {
             for call in plan.calls.clone() {
                 match call {
                     Call::Create { private_dns_enabled } => {
-                        let created = self.create(ctx, spec, observed, &mut plan, private_dns_enabled).await?;
+                        let created = self
+                            .create(ctx, spec, observed, &mut plan, private_dns_enabled)
+                            .await?;
                         tracing::info!(endpoint_id = %created.id, state = %created.state, "endpoint created (or found by its token)");
                         id = created.id.clone();
                         made = Some(created.id);
                     }
                     Call::Modify(change) => {
                         tracing::info!(?change, "changing the endpoint in place");
-                        self.ec2.modify_endpoint(&id, &change).await.map_err(|e| {
-                            self.explain_remote(e, spec, observed)
-                        })?;
+                        self.ec2
+                            .modify_endpoint(&id, &change)
+                            .await
+                            .map_err(|e| self.explain_remote(e, spec, observed))?;
+                        undo.change = Some(change);
                     }
                     Call::Tag { set, unset } => {
                         self.ec2.tag(&id, &set).await?;
                         self.ec2.untag(&id, &unset).await?;
+                        if found.is_some() && set.iter().any(|(k, _)| k == ec2::TAG_STACK_ID) {
+                            // A rival claim written meanwhile overwrote ours, or is overwritten
+                            // by it within a round trip: read back after the settle time.
+                            tokio::time::sleep(ec2::CLAIM_SETTLE).await;
+                            let tags =
+                                self.ec2.endpoint(&id).await?.map(|e| e.tags).unwrap_or_default();
+                            if let Err(lost) = ec2::check_claim_stands(
+                                "ExistingVpcEndpointId",
+                                &id,
+                                &tags,
+                                &ctx.stack_id,
+                                &ctx.logical_id,
+                            ) {
+                                undo.claim_lost = true;
+                                return Err(lost);
+                            }
+                        }
                     }
                     Call::Notify { remove, add } => {
                         self.ec2.remove_connection_notifications(&remove).await?;
                         if let Some(topic) = add {
-                            let (events, token) = (&ec2::CONNECTION_EVENTS, notification_token(ctx));
+                            let (events, token) =
+                                (&ec2::CONNECTION_EVENTS, notification_token(ctx));
                             self.ec2.notify_connection_events(&id, &topic, events, &token).await?;
+                            undo.topic = Some(topic);
                         }
                     }
                 }
             }
             self.answer(ctx, operation, spec, &observed.service, &plan, &id).await
+        };
+        let result = match &found {
+            None => work.await,
+            Some(_) => {
+                let undo_by = ctx.deadline.checked_sub(GIVE_BACK_TIME).unwrap_or(ctx.deadline);
+                tokio::time::timeout_at(undo_by, work).await.unwrap_or_else(|_| {
+                    Err(Error::NotReady {
+                        what: format!("Taking over VPC endpoint {id}"),
+                        detail: "it was given back as it was found; raise the function's timeout and retry".to_owned(),
+                    })
+                })
+            }
+        };
+        if let (Err(err), Some(found), false) = (&result, &found, undo.claim_lost) {
+            tracing::warn!(endpoint_id = %found.id, error = %err, "the takeover failed: giving the endpoint back as it was found");
+            self.give_back(found, &observed.interfaces, &undo).await;
         }
-        .await;
         if let (Err(_), Some(new_id), true) = (&result, &made, replacing) {
             // A replacement that fails must not leave a second endpoint: CloudFormation keeps
             // the old id and will never ask to delete this one.
@@ -298,6 +362,50 @@ impl EndpointResource {
             }
         }
         result
+    }
+
+    /// Gives an endpoint taken over back: the change undone and the notification removed (when
+    /// known: `undo`), the user's tags as `found` had them, every tag of this project removed.
+    /// Best effort: what can't be done is logged, and any later Delete removes the owner tags.
+    async fn give_back(&self, found: &EndpointView, interfaces: &[InterfaceView], undo: &Undo) {
+        let id = found.id.as_str();
+        let given = async {
+            if let Some(change) = &undo.change {
+                let back = plan::undo_change(found, interfaces, change);
+                if !back.is_empty() {
+                    self.ec2.modify_endpoint(id, &back).await?;
+                }
+            }
+            if let Some(topic) = &undo.topic {
+                let made: Vec<String> = self
+                    .ec2
+                    .connection_notifications(id)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, t)| t == topic)
+                    .map(|(n, _)| n)
+                    .collect();
+                self.ec2.remove_connection_notifications(&made).await?;
+            }
+            let Some(now) = self.ec2.endpoint(id).await? else { return Ok(()) };
+            let (set, unset) = ec2::give_back_tags(&now.tags, &found.tags);
+            self.ec2.tag(id, &set).await?;
+            // The owner tags go last: the role may change only what they mark.
+            self.ec2.untag(id, &unset).await
+        }
+        .await;
+        match given {
+            Ok(()) => tracing::info!(endpoint_id = id, "gave the endpoint back"),
+            Err(err) => {
+                tracing::error!(endpoint_id = id, error = %err, "could not give the endpoint back in full")
+            }
+        }
+    }
+
+    /// Gives back an endpoint whose takeover never answered SUCCESS, as far as can be known
+    /// without what it was: every tag of this project removed.
+    async fn give_back_tags_only(&self, endpoint: &EndpointView) {
+        self.give_back(endpoint, &[], &Undo::default()).await;
     }
 
     /// `CreateVpcEndpoint`. A service in another Region refuses subnets outside the zones it
@@ -401,6 +509,12 @@ impl EndpointResource {
         let outcome = endpoint_attributes(&endpoint, &interfaces, dns_name, &plan.skipped_subnets);
         let answer =
             answer_for(operation, spec.wait_for_acceptance, plan.private_dns, &endpoint.state);
+        if answer != Answer::Later || self.handoff.is_none() {
+            // Answering SUCCESS now: an endpoint taken over is the stack's from here on.
+            if ec2::is_pending_takeover(&endpoint.tags) {
+                self.ec2.tag(&endpoint.id, &[ec2::answered_takeover(&ctx.request_id)]).await?;
+            }
+        }
         if answer == Answer::Now {
             return Ok(outcome.into());
         }
@@ -557,10 +671,14 @@ impl CustomResource for EndpointResource {
         // and the acceptance loop's when this provider has its topic.
         let notifications = names_connection_topic(properties)
             || self.handoff.as_ref().is_some_and(|h| h.topic().is_some());
+        let only_named = ctx.delete_scope == DeleteScope::OnlyTheNamedResource;
         if let Some(handoff) = &self.handoff {
             // A Delete while waiting: the loop must not answer, nor switch anything on, later.
-            // Best effort: a loop left running finds the endpoint gone and ends by itself.
-            if let Err(err) = handoff.stop_all(&ctx.stack_id, &ctx.logical_id).await {
+            // Best effort: a loop left running finds the endpoint gone and ends by itself. A
+            // cleanup Delete stops only the loops of the endpoint it deletes: the resource's
+            // new endpoint may have a loop of its own.
+            let endpoint = only_named.then_some(physical_id);
+            if let Err(err) = handoff.stop_all(&ctx.stack_id, &ctx.logical_id, endpoint).await {
                 tracing::warn!(error = %err, "could not stop the acceptance loop");
             }
         }
@@ -572,11 +690,19 @@ impl CustomResource for EndpointResource {
                 Some(endpoint)
                     if ec2::is_owned_by(&endpoint.tags, &ctx.stack_id, &ctx.logical_id) =>
                 {
-                    self.delete_endpoint(ctx, physical_id, notifications).await?;
+                    if ec2::is_pending_takeover(&endpoint.tags) {
+                        // Taken over by a Create that never answered SUCCESS: not ours.
+                        tracing::info!("giving back an endpoint whose takeover never succeeded");
+                        self.give_back_tags_only(&endpoint).await;
+                    } else {
+                        self.delete_endpoint(ctx, physical_id, notifications).await?;
+                    }
                 }
                 Some(_) => tracing::warn!("the endpoint is not one this resource made; leaving it"),
                 None => tracing::info!("the endpoint is already gone"),
             }
+        } else if only_named {
+            tracing::info!("a cleanup Delete of an id that names no endpoint: nothing to do");
         } else {
             // A placeholder from a failed Create, or an id CloudFormation made up for a Create it
             // cancelled: whatever that Create made is found by its tags (looking again for a
@@ -590,6 +716,12 @@ impl CustomResource for EndpointResource {
             })
             .await?;
             for endpoint in left {
+                if endpoint.tags.contains_key(ec2::TAG_TAKEN_OVER) {
+                    // Taken over, and CloudFormation never learned it was: not ours to delete.
+                    tracing::info!(endpoint_id = %endpoint.id, "giving back an endpoint an unfinished Create took over");
+                    self.give_back_tags_only(&endpoint).await;
+                    continue;
+                }
                 tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
                 self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
             }

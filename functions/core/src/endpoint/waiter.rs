@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::attributes::{endpoint_attributes, explain};
 use crate::acceptance::{decide, epoch_seconds, sleep_seconds, Step, WaitState, TAG_ANSWERED};
 use crate::cfn::responder::Responder;
-use crate::cfn::stack::StackCheck;
+use crate::cfn::stack::{background_loop_problem, judge, Asked, StackCheck, Verdict};
 use crate::cfn::{Envelope, Failure, Outcome};
 use crate::ec2::{self, Ec2, EndpointChange, EndpointView};
 use crate::error::{Error, Result};
@@ -60,16 +60,27 @@ impl Waiter {
     pub async fn check(&self, mut state: WaitState, deadline: Instant) -> Result<WaitState> {
         let now = epoch_seconds();
         state.started_at.get_or_insert(now);
-        if let (Some(check), true) = (&self.stack_check, state.answers()) {
-            match check.confirm(&state.stack_id, &state.logical_resource_id, None).await {
-                Ok(()) => {}
-                Err(not_awaited @ Error::NotAwaited { .. }) => {
-                    tracing::warn!(error = %not_awaited, "CloudFormation no longer waits: ending the loop");
-                    state.done = true;
-                    return Ok(state);
-                }
-                // Asking failed: Step Functions' Retry asks again.
-                Err(err) => return Err(err),
+        if let Some(check) = &self.stack_check {
+            // Asking failed: the error goes to Step Functions, whose Retry asks again.
+            let resource = check
+                .resource_patiently(&state.stack_id, &state.logical_resource_id, deadline)
+                .await?;
+            let problem = match state.answers() {
+                // Only the loop of a Create answers, while CloudFormation waits for it.
+                true => match judge(Asked::Create, resource.as_ref(), None) {
+                    Verdict::Act(_) => None,
+                    Verdict::Over { status } => Some(format!("the Create is over ({status})")),
+                    Verdict::Refuse { status, why } => Some(format!("{status}: {why}")),
+                },
+                false => background_loop_problem(resource.as_ref(), &state.vpc_endpoint_id),
+            };
+            if let Some(problem) = problem {
+                tracing::warn!(
+                    problem,
+                    "CloudFormation no longer waits for this loop: ending it without acting"
+                );
+                state.done = true;
+                return Ok(state);
             }
         }
         let endpoint = self.ec2.endpoint(&state.vpc_endpoint_id).await?;
@@ -139,6 +150,11 @@ impl Waiter {
         endpoint: &EndpointView,
         enable_private_dns: bool,
     ) -> Result<Outcome> {
+        if state.answers() && ec2::is_pending_takeover(&endpoint.tags) {
+            // Answering SUCCESS now: an endpoint taken over is the stack's from here on.
+            let answered = ec2::answered_takeover(&state.request_id);
+            self.ec2.tag(&endpoint.id, &[answered]).await?;
+        }
         if enable_private_dns {
             let change =
                 EndpointChange { private_dns_enabled: Some(true), ..EndpointChange::default() };

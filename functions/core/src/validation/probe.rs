@@ -262,14 +262,28 @@ pub async fn probe(
                     .fail(format!("the body from {address} did not come within {limit} ms"))
             }
         };
-        if !expected.found_in(&body) {
-            return report.fail(format!(
-                "the body of {} {} from {address} (its first {} bytes) does not hold {}",
-                target.method,
-                target.path,
-                body.len(),
-                crate::properties::quoted(&expected.to_string())
-            ));
+        let length = body.len();
+        // Off the async threads, and bounded by the deadline like the I/O before it: the
+        // pattern's compiled size bounds the work (`PATTERN_SIZE_LIMIT`), the deadline the wait.
+        let matcher = expected.clone();
+        let matched =
+            timeout_at(deadline, tokio::task::spawn_blocking(move || matcher.found_in(&body)))
+                .await;
+        let shown = crate::properties::quoted(&expected.to_string());
+        match matched {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                return report.fail(format!(
+                "the body of {} {} from {address} (its first {length} bytes) does not hold {shown}",
+                target.method, target.path,
+            ))
+            }
+            Ok(Err(_)) => return report.fail(format!("matching the body against {shown} failed")),
+            Err(_) => {
+                return report.fail(format!(
+                "matching the body from {address} against {shown} did not finish within {limit} ms"
+            ))
+            }
         }
     } else {
         driver.abort();

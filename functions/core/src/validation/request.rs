@@ -96,6 +96,15 @@ impl fmt::Display for TlsVersion {
 /// The most of a response body a check reads for `ExpectBody`.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The most a `regex:` pattern may compile to, counted repetitions expanded (the `regex-lite`
+/// NFA's heap size): a match takes time proportional to this size times the body's length, so
+/// this bounds each check's CPU work (`((a{50}){50}){20}b` would need 50,000 states). At this
+/// limit the costliest patterns (`(?:a*){225}b`, `[^}]{0,183}b`) take about a quarter of a
+/// second over a whole [`BODY_LIMIT`] body on this project's build machine.
+pub const PATTERN_SIZE_LIMIT: usize = 16 * 1024;
+/// The longest `regex:` pattern, in bytes.
+pub const PATTERN_LENGTH_LIMIT: usize = 1024;
+
 /// What the body (its first [`BODY_LIMIT`] bytes) must hold: a substring, or, written
 /// `regex:<pattern>`, a regular expression.
 #[derive(Debug, Clone)]
@@ -121,9 +130,22 @@ impl FromStr for BodyMatch {
 
     fn from_str(text: &str) -> Result<Self, String> {
         match text.strip_prefix("regex:") {
-            Some(pattern) => regex_lite::Regex::new(pattern)
+            Some(pattern) if pattern.len() > PATTERN_LENGTH_LIMIT => Err(format!(
+                "the pattern is {} bytes long, more than the {PATTERN_LENGTH_LIMIT} a pattern may have",
+                pattern.len()
+            )),
+            Some(pattern) => regex_lite::RegexBuilder::new(pattern)
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .build()
                 .map(Self::Matches)
-                .map_err(|e| format!("{} is not a regular expression: {e}", quoted(pattern))),
+                .map_err(|e| match e.to_string().contains("size limit") {
+                    true => format!(
+                        "{} compiles to more than the {} KiB a pattern may take (counted repetitions such as {{50}} are expanded): write a smaller pattern",
+                        quoted(pattern),
+                        PATTERN_SIZE_LIMIT / 1024
+                    ),
+                    false => format!("{} is not a regular expression: {e}", quoted(pattern)),
+                }),
             None if text.is_empty() => Err("must not be empty".to_owned()),
             None => Ok(Self::Contains(text.to_owned())),
         }
@@ -286,6 +308,19 @@ mod tests {
         let regex: BodyMatch = r"regex:^\{.*ok.*\}$".parse().unwrap();
         assert!(regex.found_in("{status ok}") && !regex.found_in("ok"));
         assert!("regex:(".parse::<BodyMatch>().unwrap_err().contains("not a regular expression"));
+    }
+
+    #[test]
+    fn a_pattern_whose_work_has_no_bound_is_refused_naming_the_limit() {
+        let nested = "regex:((a{50}){50}){20}b".parse::<BodyMatch>().unwrap_err();
+        assert!(nested.contains("more than the 16 KiB a pattern may take"), "{nested}");
+        let long = format!("regex:{}", "a".repeat(PATTERN_LENGTH_LIMIT + 1));
+        let long = long.parse::<BodyMatch>().unwrap_err();
+        assert!(long.contains("more than the 1024 a pattern may have"), "{long}");
+        // What a check needs stays well within the limit.
+        assert!(
+            r#"regex:^\{"status":\s*"(ok|healthy)"[^}]{0,100}\}$"#.parse::<BodyMatch>().is_ok()
+        );
     }
 
     #[test]
