@@ -27,6 +27,7 @@ from typing import Any, Callable
 import boto3
 import pytest
 
+from tests.conftest import ConsumerVpc
 from tests.harness.cfn import stack_id
 from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
 
@@ -68,6 +69,8 @@ class World:
     def function(self, name: str) -> Any:
         if name not in self.functions:
             env = {"ACCEPTANCE_STATE_MACHINE_ARN": self.state_machine} if self.state_machine else {}
+            if self.notes.get("topic"):
+                env["ACCEPTANCE_TOPIC_ARN"] = self.notes["topic"]
             self.functions[name] = self.start(name, env)
         return self.functions[name]
 
@@ -113,6 +116,8 @@ class Operation:
     roll_back: Callable[[World], None]  # CloudFormation's timeout and its next moves
     live_after: int  # live resources for the logical id after success
     live_after_rollback: int
+    # Taken over, not made: the hand-made resource still exists after every move.
+    survives: Callable[[World], bool] = lambda w: True  # noqa: E731
 
 
 # ---- the operations ------------------------------------------------------------------------- #
@@ -130,9 +135,11 @@ def ep_props(world: World, **extra: Any) -> dict[str, Any]:
             "SubnetIds": [world.vpc.subnet("a")], **extra}
 
 
-def request(world: World, name: str, event_and_key: tuple[dict[str, Any], str]) -> Any:
-    """Sends the operation's request; keeps it for the moves."""
-    world.notes["event"], world.notes["key"] = event_and_key
+def request(world: World, name: str, make: Callable[[], tuple[dict[str, Any], str]]) -> Any:
+    """Sends the operation's request: made the first time, the same event every time after
+    (Lambda retries the event it was given)."""
+    if "event" not in world.notes:
+        world.notes["event"], world.notes["key"] = make()
     return world.function(name).invoke(world.notes["event"])
 
 
@@ -189,16 +196,16 @@ def sg_operations() -> list[Operation]:
 
     return [
         Operation("security group Create", fn, World.live_groups, nothing,
-                  lambda w: request(w, fn, w.cfn.create_event(SG, LOGICAL, old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.create_event(SG, LOGICAL, old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, create_rolled_back(fn, SG, old), 1, 0),
         Operation("security group Update in place", fn, World.live_groups, prepared,
-                  lambda w: request(w, fn, w.cfn.update_event(SG, LOGICAL, w.notes["id"], in_place(w), old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.update_event(SG, LOGICAL, w.notes["id"], in_place(w), old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, update_rolled_back(fn, SG, old, in_place), 1, 1),
         Operation("security group Update by replacement", fn, World.live_groups, prepared,
-                  lambda w: request(w, fn, w.cfn.update_event(SG, LOGICAL, w.notes["id"], replacing(w), old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.update_event(SG, LOGICAL, w.notes["id"], replacing(w), old(w), w.stack)),
                   lambda w: w.notes["key"], replaced_cleanup(fn, SG, old), update_rolled_back(fn, SG, old, replacing), 1, 1),
         Operation("security group Delete", fn, World.live_groups, prepared,
-                  lambda w: request(w, fn, w.cfn.delete_event(SG, LOGICAL, w.notes["id"], old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.delete_event(SG, LOGICAL, w.notes["id"], old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, delete_retried(fn, SG, old), 0, 0),
     ]
 
@@ -223,14 +230,54 @@ def ep_operations() -> list[Operation]:
 
     return [
         Operation("endpoint Create", fn, World.live_endpoints, nothing,
-                  lambda w: request(w, fn, w.cfn.create_event(EP, LOGICAL, old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.create_event(EP, LOGICAL, old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, create_rolled_back(fn, EP, old), 1, 0),
         Operation("endpoint Update in place", fn, World.live_endpoints, prepared,
-                  lambda w: request(w, fn, w.cfn.update_event(EP, LOGICAL, w.notes["id"], new(w), old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.update_event(EP, LOGICAL, w.notes["id"], new(w), old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, update_rolled_back(fn, EP, old, new), 1, 1),
         Operation("endpoint Delete", fn, World.live_endpoints, prepared,
-                  lambda w: request(w, fn, w.cfn.delete_event(EP, LOGICAL, w.notes["id"], old(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.delete_event(EP, LOGICAL, w.notes["id"], old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, delete_retried(fn, EP, old), 0, 0),
+    ]
+
+
+def takeover_operations() -> list[Operation]:
+    sg_fn, ep_fn = "privatelink-security-group", "privatelink-endpoint"
+
+    def hand_made_group(world: World) -> None:
+        group = world.ec2.create_security_group(GroupName=f"runbook-{uuid.uuid4().hex[:8]}", Description="by hand",
+                                                VpcId=world.vpc.vpc_id)["GroupId"]
+        world.ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        world.notes["hand_made"] = group
+
+    def hand_made_endpoint(world: World) -> None:
+        properties = ep_props(world)
+        world.notes["hand_made"] = world.ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface", VpcId=world.vpc.vpc_id, ServiceName=properties["ServiceName"],
+            SubnetIds=properties["SubnetIds"], PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
+
+    group_props = lambda w: sg_props(w, ExistingGroupId=w.notes["hand_made"])  # noqa: E731
+    endpoint_props = lambda w: ep_props(w, SubnetIds=[w.vpc.subnet("a"), w.vpc.subnet("b")],  # noqa: E731
+                                        ExistingVpcEndpointId=w.notes["hand_made"])
+
+    def group_survives(world: World) -> bool:
+        return bool(world.ec2.describe_security_groups(
+            Filters=[{"Name": "group-id", "Values": [world.notes["hand_made"]]}])["SecurityGroups"])
+
+    def endpoint_survives(world: World) -> bool:
+        found = world.ec2.describe_vpc_endpoints(VpcEndpointIds=[world.notes["hand_made"]])["VpcEndpoints"]
+        return found[0]["State"].lower() == "available"
+
+    return [
+        Operation("security group Create taking over a hand-made group", sg_fn, World.live_groups, hand_made_group,
+                  lambda w: request(w, sg_fn, lambda: w.cfn.create_event(SG, LOGICAL, group_props(w), w.stack)),
+                  lambda w: w.notes["key"], nothing, create_rolled_back(sg_fn, SG, group_props), 1, 0,
+                  group_survives),
+        Operation("endpoint Create taking over a hand-made endpoint", ep_fn, World.live_endpoints, hand_made_endpoint,
+                  lambda w: request(w, ep_fn, lambda: w.cfn.create_event(EP, LOGICAL, endpoint_props(w), w.stack)),
+                  lambda w: w.notes["key"], nothing, create_rolled_back(ep_fn, EP, endpoint_props), 1, 0,
+                  endpoint_survives),
     ]
 
 
@@ -243,7 +290,8 @@ def loop_operations() -> list[Operation]:
 
     def the_loop(world: World) -> tuple[str, dict[str, Any]]:
         executions = world.sfn.list_executions(stateMachineArn=world.state_machine)["executions"]
-        assert len(executions) == 1, executions  # one loop per request, whatever was retried
+        # One loop per request, whatever was retried.
+        assert len(executions) == 1, [(e["name"], e["status"]) for e in executions]
         arn = executions[0]["executionArn"]
         return arn, json.loads(world.sfn.describe_execution(executionArn=arn)["input"])
 
@@ -282,9 +330,20 @@ def loop_operations() -> list[Operation]:
         answer = world.send(fn, world.cfn.delete_event(EP, LOGICAL, f"{LOGICAL}-ROLLBACK", ep_props(world), world.stack))
         assert answer and answer["Status"] == "SUCCESS", answer
 
+    def waiting_with_topic(world: World) -> None:
+        waiting(world)
+        sns = boto3.client("sns", endpoint_url=world.emulator.url, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        world.notes["topic"] = sns.create_topic(Name=f"acceptance-{uuid.uuid4().hex[:8]}")["TopicArn"]
+
     return [
+        Operation("endpoint Create handed to the acceptance loop, with its topic", fn, World.live_endpoints,
+                  waiting_with_topic,
+                  lambda w: request(w, fn, lambda: w.cfn.create_event(EP, LOGICAL, ep_props(w), w.stack)),
+                  lambda w: w.notes["key"], accepted_and_run,
+                  lambda w: (create_rolled_back(fn, EP, ep_props)(w)), 1, 0),
         Operation("endpoint Create handed to the acceptance loop", fn, World.live_endpoints, waiting,
-                  lambda w: request(w, fn, w.cfn.create_event(EP, LOGICAL, ep_props(w), w.stack)),
+                  lambda w: request(w, fn, lambda: w.cfn.create_event(EP, LOGICAL, ep_props(w), w.stack)),
                   lambda w: w.notes["key"], accepted_and_run,
                   lambda w: (create_rolled_back(fn, EP, ep_props)(w)), 1, 0),
         Operation("the acceptance loop's Check", waiter, World.live_endpoints, handed_off, check,
@@ -292,17 +351,30 @@ def loop_operations() -> list[Operation]:
     ]
 
 
-OPERATIONS = sg_operations() + ep_operations() + loop_operations()
+OPERATIONS = sg_operations() + ep_operations() + takeover_operations() + loop_operations()
+
+
+def fresh_vpc(ec2: Any) -> ConsumerVpc:
+    """A VPC of its own for each scenario (one endpoint per VPC may hold a private DNS name)."""
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnets, cidrs = {}, {}
+    for i, az in enumerate("abc", start=1):
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24",
+                                   AvailabilityZone=f"us-east-1{az}")["Subnet"]["SubnetId"]
+        subnets[f"us-east-1{az}"], cidrs[subnet] = subnet, f"10.0.{i}.0/24"
+    return ConsumerVpc(vpc_id=vpc_id, cidr="10.0.0.0/16", subnets=subnets, subnet_cidrs=cidrs)
 
 
 @pytest.fixture
-def world(cfn, ec2, emulator, consumer_vpc, provider, lambda_function) -> Callable[[Operation], World]:
+def world(cfn, ec2, emulator, provider, lambda_function) -> Callable[[Operation], World]:
     sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     emulator.set_settings(pending_seconds=0)
 
     def make(operation: Operation) -> World:
-        w = World(cfn, ec2, sfn, emulator, consumer_vpc, provider, lambda_function)
+        w = World(cfn, ec2, sfn, emulator, fresh_vpc(ec2), provider, lambda_function)
         if "acceptance loop" in operation.name:
             w.state_machine = create_state_machine(sfn, f"matrix-{uuid.uuid4().hex[:8]}")
         return w
@@ -317,10 +389,10 @@ def calls_that_change_something(world_of: Callable[[Operation], World], operatio
     since = len(world.emulator.journal())
     invocation = operation.run(world)
     assert invocation.kind == "response", invocation.body
-    operation.finish(world)
     counts = changes_something(world.function(operation.function).name)
     calls = [("answer" if e["presigned"] else f"{e['service']}:{e['action']}")
              for e in world.emulator.journal()[since:] if counts(e)]
+    operation.finish(world)
     assert len(operation.live(world)) == operation.live_after
     assert len(world.cfn.answers(operation.key(world))) == 1
     assert world.running_loops() == []
@@ -353,15 +425,17 @@ def test_a_crash_after_any_call_that_changes_something_leaves_what_cloudformatio
         assert len(answers) == 1 and answers[0]["Status"] == "SUCCESS", (operation.name, call, answers)
         assert len(operation.live(w)) == operation.live_after, (operation.name, call, operation.live(w))
         assert w.running_loops() == [], (operation.name, call)
+        assert operation.survives(w), (operation.name, call)
         held.append((call, "retried"))
         # Move 2: CloudFormation's timeout and rollback, when it got no answer.
         w = crashed_after(world, operation, n)
         if w.cfn.answers(operation.key(w)):
-            assert call == "answer" and len(w.cfn.answers(operation.key(w))) == 1
+            assert calls.index("answer") < n and len(w.cfn.answers(operation.key(w))) == 1, (operation.name, call)
             continue  # the answer was stored before the crash: CloudFormation moves on
         operation.roll_back(w)
         assert w.cfn.answers(operation.key(w)) == [], (operation.name, call)  # nobody answers late
         assert len(operation.live(w)) == operation.live_after_rollback, (operation.name, call, operation.live(w))
         assert w.running_loops() == [], (operation.name, call)
+        assert operation.survives(w), (operation.name, call)  # a takeover's rollback deletes nothing
         held.append((call, "rolled back"))
     print(f"{operation.name}: {len(calls)} calls ({', '.join(calls)}), {len(held)} moves held")

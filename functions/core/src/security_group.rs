@@ -336,6 +336,31 @@ impl SecurityGroupResource {
         Err(failure)
     }
 
+    /// Deletes the groups tagged for this resource other than `kept`, which an Update keeps in
+    /// place: CloudFormation knows of no other (a replacement cut off before it answered made
+    /// one, and the rollback's Update came back to `kept`; or a replaced group's cleanup
+    /// failed). Best effort: a group that can't go yet stays, logged.
+    async fn remove_strays(&self, ctx: &RequestContext, kept: &str) {
+        let strays = match self.ec2.groups_made_for(&ctx.stack_id, &ctx.logical_id).await {
+            Ok(groups) => groups,
+            Err(err) => return tracing::warn!(error = %err, "could not look for stray groups"),
+        };
+        for group in strays.into_iter().filter(|g| g.id != kept) {
+            if ec2::is_pending_takeover(&group.tags) {
+                self.give_back(&group.id, None).await;
+                continue;
+            }
+            match self.ec2.delete_group(&group.id).await {
+                Ok(()) => {
+                    tracing::info!(group_id = %group.id, "deleted a group CloudFormation does not know of")
+                }
+                Err(err) => {
+                    tracing::warn!(group_id = %group.id, error = %err, "could not delete a stray group")
+                }
+            }
+        }
+    }
+
     /// Gives a group taken over back: its rules and the user's tags as `found` had them (when
     /// known), every tag of this project removed. Best effort: what can't be done is logged,
     /// and the rollback's Delete removes the owner tags again.
@@ -563,6 +588,7 @@ impl CustomResource for SecurityGroupResource {
         }
         let cidrs = self.source_cidrs(&spec).await?;
         self.reconcile(ctx, physical_id, &spec, &cidrs).await?;
+        self.remove_strays(ctx, physical_id).await;
         Ok(outcome(physical_id, &spec, &cidrs).into())
     }
 

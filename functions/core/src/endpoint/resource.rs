@@ -354,6 +354,10 @@ impl EndpointResource {
             tracing::warn!(endpoint_id = %found.id, error = %err, "the takeover failed: giving the endpoint back as it was found");
             self.give_back(found, &observed.interfaces, &undo).await;
         }
+        let in_place = matches!(&plan.target, Target::Endpoint { origin: Origin::Current, .. });
+        if let (Ok(_), true) = (&result, in_place) {
+            self.remove_strays(ctx, &id).await;
+        }
         if let (Err(_), Some(new_id), true) = (&result, &made, replacing) {
             // A replacement that fails must not leave a second endpoint: CloudFormation keeps
             // the old id and will never ask to delete this one.
@@ -362,6 +366,30 @@ impl EndpointResource {
             }
         }
         result
+    }
+
+    /// Deletes the endpoints tagged for this resource other than `kept`, which an Update keeps
+    /// in place: CloudFormation knows of no other (a replacement cut off before it answered made
+    /// one, and the rollback's Update came back to `kept`). Best effort, logged.
+    async fn remove_strays(&self, ctx: &RequestContext, kept: &str) {
+        let strays = match self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await {
+            Ok(endpoints) => endpoints,
+            Err(err) => return tracing::warn!(error = %err, "could not look for stray endpoints"),
+        };
+        for endpoint in strays.into_iter().filter(|e| e.id != kept && !e.state.is_deleted()) {
+            if ec2::is_pending_takeover(&endpoint.tags) {
+                self.give_back_tags_only(&endpoint).await;
+                continue;
+            }
+            match self.ec2.delete_endpoint(&endpoint.id).await {
+                Ok(()) => {
+                    tracing::info!(endpoint_id = %endpoint.id, "deleted an endpoint CloudFormation does not know of")
+                }
+                Err(err) => {
+                    tracing::warn!(endpoint_id = %endpoint.id, error = %err, "could not delete a stray endpoint")
+                }
+            }
+        }
     }
 
     /// Gives an endpoint taken over back: the change undone and the notification removed (when
