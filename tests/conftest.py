@@ -157,6 +157,11 @@ def provider(emulator: Emulator) -> Callable[..., ProviderService]:
 @pytest.fixture
 def consumer_vpc(ec2: Any) -> ConsumerVpc:
     """A fresh 10.0.0.0/16 VPC with DNS support/hostnames and subnets in us-east-1a/b/c."""
+    return make_consumer_vpc(ec2)
+
+
+def make_consumer_vpc(ec2: Any) -> ConsumerVpc:
+    """What `consumer_vpc` gives, for a test that needs more than one."""
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})

@@ -449,3 +449,27 @@ def test_events_forged_while_a_create_waits_for_acceptance_change_nothing_and_th
     final, _ = run_loop(definition, waiter, state, max_wait_s=0.5)
     assert final["Done"] is True
     assert cfn.answer(key)["Status"] == "SUCCESS"
+
+
+def test_a_background_loop_acts_only_while_its_endpoint_is_the_stacks_resource(
+        endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
+    # A background loop answers nobody, so it has no request to check: it goes on only while the
+    # stack's resource is its endpoint, and switches Private DNS on only if that endpoint's own
+    # Create asked for it (its made-with tag), whatever its input says.
+    service = provider(acceptance_required=True)
+    properties = props(service, consumer_vpc, WaitForAcceptance="false", PrivateDnsEnabled="false")
+    event, key = cfn.create_event(TYPE, "Endpoint", properties)
+    assert endpoint_fn.invoke(event).kind == "response"
+    endpoint_id = cfn.answer(key)["PhysicalResourceId"]
+    state = {"StackId": event["StackId"], "RequestId": "forged", "LogicalResourceId": "Endpoint",
+             "VpcEndpointId": endpoint_id, "ServiceName": service.service_name, "PrivateDnsEnabled": True,
+             "PrivateDnsName": "api.partner.com", "TimeoutSeconds": 600, "PollIntervalSeconds": 60}
+    ec2.accept_vpc_endpoint_connections(ServiceId=service.service_id, VpcEndpointIds=[endpoint_id])
+    final, _ = run_loop(definition, waiter, dict(state), max_wait_s=0.5)
+    assert final["Done"] is True
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["PrivateDnsEnabled"] is False
+    # Once the stack no longer has it (deleting it), the loop ends at its first Check.
+    cfn.shows(event["StackId"], "Endpoint", TYPE, "DELETE_IN_PROGRESS", endpoint_id)
+    final, checks = run_loop(definition, waiter, dict(state), max_wait_s=0.5)
+    assert final["Done"] is True and checks == 1
+    assert any("CloudFormation no longer waits for this loop" in line for line in waiter.logs)

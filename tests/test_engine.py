@@ -121,6 +121,21 @@ def test_logs_are_json_lines_with_the_request_and_never_the_signed_url(fn, cfn, 
     assert not any(signature in line for line in invocation.logs)
 
 
+@pytest.mark.parametrize("variable", ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"])
+def test_even_at_trace_no_raw_event_and_no_signed_url_is_logged(lambda_function, cfn, consumer_vpc, variable):
+    # At TRACE the Lambda runtime logs each raw event: its ResponseURL answers for the stack.
+    fn = lambda_function("privatelink-security-group", {variable: "trace"})
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id,
+                                               "Tags": [{"Key": "api-key", "Value": "s3cret-value"}]})
+    signature = dict(p.split("=", 1) for p in urlsplit(event["ResponseURL"]).query.split("&"))["X-Amz-Signature"]
+    invocation = fn.invoke(event)
+    assert invocation.kind == "response"
+    assert cfn.answer(key)["Status"] == "SUCCESS"
+    assert any('"level":"DEBUG"' in line for line in invocation.logs), invocation.logs[:5]
+    assert not any("raw JSON event" in line for line in invocation.logs)
+    assert not any(signature in line or "s3cret-value" in line for line in invocation.logs)
+
+
 def test_a_redirect_is_a_failed_delivery_never_followed(fn, cfn, emulator, consumer_vpc):
     # A pre-signed URL is answered where it points: following a redirect would carry the answer
     # (and the resource's attributes) elsewhere.

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import boto3
 import pytest
 
-from tests.conftest import ConsumerVpc
+from tests.conftest import make_consumer_vpc
 from tests.harness.cfn import stack_id
 from tests.harness.stepfunctions import create_state_machine, load_definition, run_loop
 
@@ -354,19 +354,6 @@ def loop_operations() -> list[Operation]:
 OPERATIONS = sg_operations() + ep_operations() + takeover_operations() + loop_operations()
 
 
-def fresh_vpc(ec2: Any) -> ConsumerVpc:
-    """A VPC of its own for each scenario (one endpoint per VPC may hold a private DNS name)."""
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
-    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
-    subnets, cidrs = {}, {}
-    for i, az in enumerate("abc", start=1):
-        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{i}.0/24",
-                                   AvailabilityZone=f"us-east-1{az}")["Subnet"]["SubnetId"]
-        subnets[f"us-east-1{az}"], cidrs[subnet] = subnet, f"10.0.{i}.0/24"
-    return ConsumerVpc(vpc_id=vpc_id, cidr="10.0.0.0/16", subnets=subnets, subnet_cidrs=cidrs)
-
-
 @pytest.fixture
 def world(cfn, ec2, emulator, provider, lambda_function) -> Callable[[Operation], World]:
     sfn = boto3.client("stepfunctions", endpoint_url=emulator.url, region_name="us-east-1",
@@ -374,7 +361,7 @@ def world(cfn, ec2, emulator, provider, lambda_function) -> Callable[[Operation]
     emulator.set_settings(pending_seconds=0)
 
     def make(operation: Operation) -> World:
-        w = World(cfn, ec2, sfn, emulator, fresh_vpc(ec2), provider, lambda_function)
+        w = World(cfn, ec2, sfn, emulator, make_consumer_vpc(ec2), provider, lambda_function)
         if "acceptance loop" in operation.name:
             w.state_machine = create_state_machine(sfn, f"matrix-{uuid.uuid4().hex[:8]}")
         return w

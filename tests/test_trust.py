@@ -369,14 +369,18 @@ def test_two_stacks_taking_over_one_group_at_once_exactly_one_wins(lambda_functi
 # --------------------------------------------------------------------------- #
 
 
-def test_a_throttled_cloudformation_is_asked_again_and_the_delete_goes_on(
-        lambda_function, cfn, ec2, emulator, consumer_vpc):
+def a_group(lambda_function, cfn, vpc_id: str) -> tuple[Any, str, dict[str, Any], str]:
+    """A group made by its function: (the function, the stack, the properties, the group id)."""
     fn = lambda_function("privatelink-security-group")
-    stack = stack_id()
-    properties = {"VpcId": consumer_vpc.vpc_id}
+    stack, properties = stack_id(), {"VpcId": vpc_id}
     event, key = cfn.create_event(SG, "Sg", properties, stack)
     assert fn.invoke(event).kind == "response"
-    group = cfn.answer(key)["PhysicalResourceId"]
+    return fn, stack, properties, cfn.answer(key)["PhysicalResourceId"]
+
+
+def test_a_throttled_cloudformation_is_asked_again_and_the_delete_goes_on(
+        lambda_function, cfn, emulator, consumer_vpc):
+    fn, stack, properties, group = a_group(lambda_function, cfn, consumer_vpc.vpc_id)
     # More throttles than the SDK's six attempts ride out.
     emulator.add_fault("DescribeStackResource", "Throttling", count=8, service="cloudformation")
     event, key = cfn.delete_event(SG, "Sg", group, properties, stack)
@@ -386,12 +390,7 @@ def test_a_throttled_cloudformation_is_asked_again_and_the_delete_goes_on(
 
 def test_a_cloudformation_that_cannot_be_asked_means_nothing_is_done_and_says_so(
         lambda_function, cfn, ec2, emulator, consumer_vpc):
-    fn = lambda_function("privatelink-security-group")
-    stack = stack_id()
-    properties = {"VpcId": consumer_vpc.vpc_id}
-    event, key = cfn.create_event(SG, "Sg", properties, stack)
-    assert fn.invoke(event).kind == "response"
-    group = cfn.answer(key)["PhysicalResourceId"]
+    fn, stack, properties, group = a_group(lambda_function, cfn, consumer_vpc.vpc_id)
     emulator.add_fault("DescribeStackResource", "Throttling", count=1000, service="cloudformation")
     event, key = cfn.delete_event(SG, "Sg", group, properties, stack)
     assert fn.invoke(event, deadline_s=12).kind == "response"
