@@ -6,7 +6,7 @@
 - Each function binary is linked at a fixed address (`functions/link.rs`): start-up applies no
   relocations, which were half of what a function ran before its first request for work.
 - No function binary needs glibc's libm: the functions of it they call, `pow` and `exp`, are
-  their own (`runtime::pow`, `runtime::exp`), so the loader maps one shared library fewer at
+  their own (`libm_shim.rs`: `pow`, `exp`), so the loader maps one shared library fewer at
   every cold start."""
 
 from __future__ import annotations

@@ -13,13 +13,13 @@
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::time::{Duration, Instant};
 
-use crate::cfn::engine::RequestContext;
+use crate::aws::LazyClient;
+use crate::cfn::RequestContext;
 use crate::ec2::{Ec2, EndpointState, EndpointView, MadeWith, TAG_MADE_WITH};
 use crate::error::{AwsError, Result};
-use crate::runtime::LazyClient;
+use crate::text::sha256_hex;
 
 /// The tag that records that CloudFormation was answered for a request (its value).
 pub const TAG_ANSWERED: &str = "privatelink-lambdas:answered";
@@ -218,7 +218,7 @@ pub fn execution_name(
     endpoint_id: &str,
     request_id: &str,
 ) -> String {
-    let request = hex(&Sha256::digest(request_id.as_bytes()))[..16].to_owned();
+    let request = sha256_hex(request_id)[..16].to_owned();
     let endpoint: String =
         endpoint_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(22).collect();
     format!("{}{endpoint}-{request}", execution_prefix(stack_id, logical_id))
@@ -226,20 +226,15 @@ pub fn execution_name(
 
 /// The part of [`execution_name`] shared by every request of one resource.
 pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
-    let resource =
-        hex(&Sha256::digest(format!("{stack_id}\n{logical_id}").as_bytes()))[..20].to_owned();
+    let resource = sha256_hex(format!("{stack_id}\n{logical_id}"))[..20].to_owned();
     let readable: String =
         logical_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(18).collect();
     format!("{readable}-{resource}-")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Now, in seconds since the epoch (the loop's clock).
 pub fn epoch_seconds() -> u64 {
-    crate::runtime::since_epoch().as_secs()
+    crate::lambda::since_epoch().as_secs()
 }
 
 /// Where a loop is, as the newest events of its execution's history say.

@@ -316,6 +316,42 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The variant's name: the `errorType` the Lambda runtime reports for an event that could
+    /// not be answered (and what a log line names), so a person can tell kinds apart at a glance.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidProperties(_) => "InvalidProperties",
+            Self::Aws(_) => "AwsCallFailed",
+            Self::ServiceNotFound { .. } => "ServiceNotFound",
+            Self::ZoneNotOffered { .. } => "ZoneNotOffered",
+            Self::ZonesNotOfferedRemotely { .. } => "ZonesNotOfferedRemotely",
+            Self::SubnetsShareZone { .. } => "SubnetsShareZone",
+            Self::PrivateDnsUnavailable { .. } => "PrivateDnsUnavailable",
+            Self::PrivateDnsConflict { .. } => "PrivateDnsConflict",
+            Self::VpcDnsOff { .. } => "VpcDnsOff",
+            Self::NotOwned { .. } => "NotOwned",
+            Self::NotReady { .. } => "NotReady",
+            Self::EndpointFailed { .. } => "EndpointFailed",
+            Self::GroupStillInUse { .. } => "GroupStillInUse",
+            Self::ValidationFailed { .. } => "ValidationFailed",
+            Self::NotAwaited { .. } => "NotAwaited",
+            Self::Unconfirmed(_) => "Unconfirmed",
+            Self::Misconfigured(_) => "Misconfigured",
+            Self::MalformedEvent(_) => "MalformedEvent",
+            Self::Answer(_) => "AnswerNotDelivered",
+        }
+    }
+}
+
+/// What the Lambda runtime reports for an event that could not be answered: the error's kind
+/// and its words.
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        Self { error_type: error.kind().to_owned(), error_message: error.to_string() }
+    }
+}
+
 fn join(problems: &[PropertyProblem]) -> String {
     problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, PropertyProblem, Result};
+use crate::text::{clip, escaped, quoted};
 
 /// A user tag, `{Key, Value}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -426,31 +427,6 @@ fn show(value: &Value) -> String {
         Value::String(text) => quoted(text),
         other => escaped(&clip(&other.to_string(), 60)),
     }
-}
-
-/// Text from the event as it appears in a reason: quoted, at most 60 bytes (so one long value
-/// cannot crowd out the others), with control and bidirectional characters escaped (so it
-/// cannot break or disguise the event log's line).
-pub fn quoted(text: &str) -> String {
-    format!("\"{}\"", escaped(&clip(text, 60)))
-}
-
-fn escaped(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if c.is_control() || bidi {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// `text` cut to at most `max` bytes on a character boundary, marked with `...` when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    crate::cfn::truncate_with(text, max, "...")
 }
 
 /// The known key closest to a misspelt one: the same but for case, or a few edits away.

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::text::sha256_hex;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::stack::DeleteScope;
+use crate::cfn::engine::CustomResource;
+use crate::cfn::DeleteScope;
+use crate::cfn::RequestContext;
 use crate::cfn::{self, Outcome, Reply};
 use crate::ec2::{self, permissions, Ec2, GroupView, IngressRule, Source};
 use crate::error::{AwsErrorKind, Error, Result};
@@ -62,7 +63,7 @@ impl GroupSpec {
                 let bad: Vec<String> = items
                     .iter()
                     .filter(|p| parse_port(p).is_none())
-                    .map(|p| properties::quoted(p))
+                    .map(|p| crate::text::quoted(p))
                     .collect();
                 if !bad.is_empty() {
                     r.problem("Ports", format!("{} is not a port (1-65535)", bad.join(", ")));
@@ -142,7 +143,7 @@ fn is_description_char(c: char) -> bool {
 /// (`10.0.0.1/8` admits what `10.0.0.0/8` does, and hides a typo), or every address without
 /// the `AllowAnySource` opt-in (the runbook admits only the VPC's own).
 pub fn check_source(text: &str, allow_any_source: bool) -> std::result::Result<String, String> {
-    let shown = properties::quoted(text);
+    let shown = crate::text::quoted(text);
     let net: IpNet =
         text.trim().parse().map_err(|_| format!("{shown} is not an IPv4 or IPv6 CIDR block"))?;
     if net.addr() != net.network() {
@@ -199,8 +200,8 @@ pub fn rule_changes(
 /// group and a group name is unique per VPC.
 pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str) -> String {
     let digest =
-        Sha256::digest(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
-    let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        sha256_hex(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
+    let suffix = &digest[..10];
     // Only the characters EC2 allows in a group name (a hand-made event may hold any): all
     // ASCII, so cutting by bytes is safe.
     let mut base: String = format!("{}-{}", ctx.stack_name(), ctx.logical_id)
@@ -450,7 +451,7 @@ impl SecurityGroupResource {
                 "GroupName",
                 format!(
                     "a security group named {} already exists in {}; a change of VpcId, GroupName or Description needs a new group, so choose another GroupName (or leave it out for a generated one)",
-                    properties::quoted(name),
+                    crate::text::quoted(name),
                     spec.vpc_id
                 ),
             )),

@@ -3,11 +3,11 @@
 use privatelink_core::acceptance::Handoff;
 use privatelink_core::ec2::Ec2;
 use privatelink_core::endpoint::EndpointResource;
-use privatelink_core::runtime;
+use privatelink_core::{lambda, serve};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    runtime::init_logging();
+    lambda::init_logging();
     // Clients are made on the first event, not here: nothing adds to the cold start.
     let ec2 = Ec2::lazy();
     let mut resource = EndpointResource::new(ec2.clone());
@@ -15,13 +15,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // answered at once with State pendingAcceptance. Its topic (the provider stack's) carries
     // the provider's decisions, which wake the loop (when the endpoint's state did change);
     // without it the loop polls.
-    let loops = runtime::optional_env("ACCEPTANCE_STATE_MACHINE_ARN").map(|arn| {
+    let loops = lambda::optional_env("ACCEPTANCE_STATE_MACHINE_ARN").map(|arn| {
         Handoff::lazy(arn)
-            .with_topic(runtime::optional_env("ACCEPTANCE_TOPIC_ARN"))
+            .with_topic(lambda::optional_env("ACCEPTANCE_TOPIC_ARN"))
             .with_endpoints(ec2.clone())
     });
     if let Some(handoff) = &loops {
         resource = resource.with_handoff(handoff.clone());
     }
-    runtime::serve_with_wakes(resource, loops).await
+    serve::serve_with_wakes(resource, loops).await
 }

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use lambda_runtime::{service_fn, LambdaEvent};
+use privatelink_core::aws;
 use privatelink_core::cfn::engine::Engine;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
 use privatelink_core::cfn::stack::StackCheck;
 use privatelink_core::cfn::RawEvent;
 use privatelink_core::ec2::Ec2;
 use privatelink_core::error::Error;
-use privatelink_core::runtime::{self, optional_env};
+use privatelink_core::lambda::{self, optional_env};
 use privatelink_core::validation::gate::{Misconfigured, ValidationResource};
 use privatelink_core::validation::request::{self, Files, PemSource};
 use privatelink_core::validation::schedule::{Schedule, Sources};
@@ -174,7 +175,7 @@ fn main() -> ExitCode {
 
 // Each mode in a frame of its own, never inlined: the stack probes of a frame touch every page
 // of it, and a Lambda's start-up must not pay for the command line's futures (nor the other
-// way round). The futures themselves go on the heap, as each event's does (`runtime::serve`).
+// way round). The futures themselves go on the heap, as each event's does (`serve::serve`).
 
 /// Lambda mode: serves events until the process ends.
 #[inline(never)]
@@ -311,7 +312,7 @@ impl CaSource {
 /// The value of an SSM parameter, decrypted (a SecureString), or of a Secrets Manager secret
 /// named `/aws/reference/secretsmanager/<secret>`.
 async fn parameter_value(name: &str) -> Result<String, String> {
-    let ssm = aws_sdk_ssm::Client::new(runtime::aws_config().await);
+    let ssm = aws_sdk_ssm::Client::new(aws::aws_config().await);
     let out = ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
         format!(
             "the SSM parameter {name} could not be read: {}",
@@ -351,7 +352,7 @@ fn detached<'a, T>(future: impl Future<Output = T> + 'a) -> Detached<'a, T> {
 
 /// Lambda mode: a CloudFormation event goes to the gate, anything else is a scheduled run.
 async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
-    runtime::init_logging();
+    lambda::init_logging();
     let responder = Responder::new(UrlPolicy::from_env());
     let (checker, schedule) = match detached(configuration()).await {
         Ok(served) => served,
@@ -359,7 +360,7 @@ async fn serve_lambda() -> Result<(), lambda_runtime::Error> {
     };
     let gate = Engine::new(ValidationResource::new(checker), responder)
         .with_stack_check(StackCheck::lazy());
-    // Each event's future on the heap: see `runtime::serve`.
+    // Each event's future on the heap: see `serve::serve`.
     lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
         Box::pin(async {
             if is_cloudformation_event(&event.payload) {

@@ -15,51 +15,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::responder::Responder;
-use super::stack::{Asked, DeleteScope, StackCheck, Verdict};
-use super::{parse_event, Envelope, Failure, Parsed, RawEvent, Reply, Request};
+use super::stack::{Asked, StackCheck, Verdict};
+use super::{
+    parse_event, DeleteScope, Envelope, Failure, Parsed, RawEvent, Reply, Request, RequestContext,
+};
 use crate::error::Result;
-
-/// What a handler knows about the request it serves.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// The stack's ARN.
-    pub stack_id: String,
-    /// CloudFormation's request id (the same when CloudFormation retries).
-    pub request_id: String,
-    /// The resource's logical id.
-    pub logical_id: String,
-    /// Where the answer goes, for a handler that hands the answer over to someone else.
-    pub response_url: String,
-    /// When the handler must stop waiting and return, leaving the engine time to answer.
-    pub deadline: Instant,
-    /// What a Delete may touch, as CloudFormation's state says (see [`super::stack::judge`]).
-    pub delete_scope: DeleteScope,
-}
-
-impl RequestContext {
-    /// A context for tests: `budget` from now.
-    #[cfg(test)]
-    pub fn for_test(budget: Duration) -> Self {
-        Self {
-            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),
-            request_id: "00000000-0000-0000-0000-000000000001".into(),
-            logical_id: "Resource".into(),
-            response_url: "https://s3.amazonaws.com/test".into(),
-            deadline: Instant::now() + budget,
-            delete_scope: DeleteScope::default(),
-        }
-    }
-
-    /// Time left before [`RequestContext::deadline`].
-    pub fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// The stack's name, read from its ARN (`arn:...:stack/NAME/guid`).
-    pub fn stack_name(&self) -> &str {
-        self.stack_id.split('/').nth(1).filter(|s| !s.is_empty()).unwrap_or(&self.stack_id)
-    }
-}
 
 /// A custom resource type: what to do on Create, Update and Delete.
 ///
@@ -338,7 +298,7 @@ const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
 /// instant timeout.
 pub fn invocation_deadline(deadline_ms: u64) -> Instant {
     let now = Instant::now();
-    let now_ms = crate::runtime::since_epoch().as_millis() as u64;
+    let now_ms = crate::lambda::since_epoch().as_millis() as u64;
     match plausible_remaining(deadline_ms, now_ms) {
         Some(remaining) => now + remaining,
         None => {

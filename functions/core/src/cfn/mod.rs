@@ -8,14 +8,17 @@ pub mod responder;
 pub mod stack;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus,
 };
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::text::truncate;
 
 /// CloudFormation refuses an answer larger than this ("Response object is too long").
 pub const MAX_ANSWER_BYTES: usize = 4096;
@@ -26,6 +29,60 @@ pub const MAX_PHYSICAL_ID_BYTES: usize = 1024;
 
 const PLACEHOLDER_PREFIX: &str = "privatelink-failed-create-";
 const INTERRUPTED_PREFIX: &str = "privatelink-interrupted-create-";
+
+/// What a handler knows about the request it serves.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The stack's ARN.
+    pub stack_id: String,
+    /// CloudFormation's request id (the same when CloudFormation retries).
+    pub request_id: String,
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// Where the answer goes, for a handler that hands the answer over to someone else.
+    pub response_url: String,
+    /// When the handler must stop waiting and return, leaving the engine time to answer.
+    pub deadline: Instant,
+    /// What a Delete may touch, as CloudFormation's state says (see [`super::stack::judge`]).
+    pub delete_scope: DeleteScope,
+}
+
+impl RequestContext {
+    /// A context for tests: `budget` from now.
+    #[cfg(test)]
+    pub fn for_test(budget: Duration) -> Self {
+        Self {
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),
+            request_id: "00000000-0000-0000-0000-000000000001".into(),
+            logical_id: "Resource".into(),
+            response_url: "https://s3.amazonaws.com/test".into(),
+            deadline: Instant::now() + budget,
+            delete_scope: DeleteScope::default(),
+        }
+    }
+
+    /// Time left before [`RequestContext::deadline`].
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The stack's name, read from its ARN (`arn:...:stack/NAME/guid`).
+    pub fn stack_name(&self) -> &str {
+        self.stack_id.split('/').nth(1).filter(|s| !s.is_empty()).unwrap_or(&self.stack_id)
+    }
+}
+
+/// How much a Delete may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteScope {
+    /// The resource the id names, or, for a placeholder id, what the Create behind it left
+    /// (found by its owner tags).
+    #[default]
+    WhatTheOperationMade,
+    /// Only the resource the id names: a cleanup Delete of a replaced resource, whose id is
+    /// never a placeholder (a failed or interrupted Update keeps the old id).
+    OnlyTheNamedResource,
+}
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,14 +209,14 @@ pub fn parse_event(event: Value) -> Parsed {
             physical_id,
             Error::MalformedEvent(format!(
                 "unknown RequestType {}",
-                crate::properties::quoted(&request_type)
+                crate::text::quoted(&request_type)
             )),
         ),
         Err(err) => {
             let why = if matches!(request_type.as_str(), "Create" | "Update" | "Delete") {
                 format!("a {request_type} request that does not parse: {err}")
             } else {
-                format!("unknown RequestType {}", crate::properties::quoted(&request_type))
+                format!("unknown RequestType {}", crate::text::quoted(&request_type))
             };
             Parsed::Unanswerable(envelope, physical_id, Error::MalformedEvent(why))
         }
@@ -343,7 +400,7 @@ pub const LATE_CREATE_WINDOW: std::time::Duration = std::time::Duration::from_se
 /// something, again every `every` for [`LATE_CREATE_WINDOW`] at most (never past the
 /// handler's deadline), until it finds something.
 pub async fn find_what_a_create_left<T, F, Fut>(
-    ctx: &engine::RequestContext,
+    ctx: &RequestContext,
     physical_id: &str,
     every: std::time::Duration,
     mut find: F,
@@ -446,23 +503,6 @@ pub fn encode_answer(answer: &mut CloudFormationCustomResourceResponse) -> Vec<u
     answer.reason = Some(truncate(&reason, MAX_REASON_BYTES));
     answer.data.clear();
     serde_json::to_vec(&*answer).expect("an answer is plain strings")
-}
-
-/// The first `max` bytes of `text`, cut at a character boundary, marked when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    truncate_with(text, max, " [...]")
-}
-
-/// The first `max` bytes of `text`, cut at a character boundary, ending in `marker` when cut.
-pub fn truncate_with(text: &str, max: usize, marker: &str) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut cut = max.saturating_sub(marker.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{marker}", &text[..cut])
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// system's roots as reqwest does by default (the platform verifier).
 fn answer_tls() -> std::result::Result<rustls::ClientConfig, String> {
     use rustls_platform_verifier::BuilderVerifierExt;
-    rustls::ClientConfig::builder_with_provider(crate::runtime::crypto_provider())
+    rustls::ClientConfig::builder_with_provider(crate::aws::crypto_provider())
         .with_safe_default_protocol_versions()
         .and_then(|builder| builder.with_platform_verifier())
         .map(|builder| builder.with_no_client_auth())

@@ -26,9 +26,9 @@ use std::time::Duration;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use tokio::time::Instant;
 
-use super::engine::RequestContext;
+use super::{DeleteScope, RequestContext};
+use crate::aws::LazyClient;
 use crate::error::{AwsError, AwsErrorKind, Error, Result};
-use crate::runtime::LazyClient;
 
 /// What a request asks, as far as the trust boundary is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,18 +65,6 @@ impl ResourceState {
     fn current_id(&self) -> Option<&str> {
         self.physical_id.as_deref().filter(|id| !id.is_empty())
     }
-}
-
-/// How much a Delete may touch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeleteScope {
-    /// The resource the id names, or, for a placeholder id, what the Create behind it left
-    /// (found by its owner tags).
-    #[default]
-    WhatTheOperationMade,
-    /// Only the resource the id names: a cleanup Delete of a replaced resource, whose id is
-    /// never a placeholder (a failed or interrupted Update keeps the old id).
-    OnlyTheNamedResource,
 }
 
 /// What CloudFormation's state says of an event.

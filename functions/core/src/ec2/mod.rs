@@ -29,8 +29,8 @@ pub use view::{
 };
 use view::{endpoint_view, group_view};
 
+use crate::aws::LazyClient;
 use crate::error::{AwsError, AwsErrorKind};
-use crate::runtime::LazyClient;
 
 type Ec2Result<T> = Result<T, AwsError>;
 

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::attributes::{endpoint_attributes, explain};
 use super::plan::{
@@ -15,8 +14,9 @@ use super::plan::{
 };
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
 use crate::acceptance::{self, Handoff, WaitState};
-use crate::cfn::engine::{CustomResource, RequestContext};
-use crate::cfn::stack::DeleteScope;
+use crate::cfn::engine::CustomResource;
+use crate::cfn::DeleteScope;
+use crate::cfn::RequestContext;
 use crate::cfn::{self, Outcome, Reply};
 use crate::ec2::{
     self, Ec2, EndpointChange, EndpointState, EndpointView, InterfaceView, NewEndpoint, ServiceView,
@@ -62,7 +62,7 @@ pub fn loop_notification_token(ctx: &RequestContext, endpoint_id: &str) -> Strin
 
 /// 64 hex characters: the longest ClientToken EC2 takes.
 fn request_digest(text: String) -> String {
-    Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::sha256_hex(text)
 }
 
 /// Whether properties (old or new) name a `ConnectionNotificationArn`.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::acceptance;
 use crate::ec2::{DnsOptions, SubnetAddress};
 use crate::error::Result;
-use crate::properties::{self, PropertyReader, Tag};
+use crate::properties::{PropertyReader, Tag};
 
 /// Default of `AcceptanceTimeoutSeconds` while CloudFormation waits: under its default hour.
 pub const DEFAULT_ACCEPTANCE_TIMEOUT_SECS: u64 = 3300;
@@ -71,7 +71,7 @@ impl EndpointSpec {
                     "ServiceName",
                     format!(
                         "{} is not a service name (com.amazonaws.vpce.<region>.vpce-svc-...)",
-                        properties::quoted(name)
+                        crate::text::quoted(name)
                     ),
                 );
             }
@@ -127,7 +127,7 @@ impl EndpointSpec {
                     "ServiceRegion",
                     format!(
                         "{} is not a Region name such as us-east-1",
-                        properties::quoted(region)
+                        crate::text::quoted(region)
                     ),
                 );
             }
@@ -158,7 +158,7 @@ impl EndpointSpec {
                     "ConnectionNotificationArn",
                     format!(
                         "{} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
-                        properties::quoted(topic)
+                        crate::text::quoted(topic)
                     ),
                 );
             }
@@ -201,7 +201,7 @@ fn one_of(r: &mut PropertyReader<'_>, key: &str, allowed: &[&str]) -> Option<Str
         None => {
             r.problem(
                 key,
-                format!("{} is not one of {}", properties::quoted(&value), allowed.join(", ")),
+                format!("{} is not one of {}", crate::text::quoted(&value), allowed.join(", ")),
             );
             None
         }
@@ -234,7 +234,10 @@ fn read_subnet_address(r: &mut PropertyReader<'_>) -> Option<SubnetAddress> {
             Ok(ip) if ip.is_ipv6() == v6 => Some(ip.to_string()),
             _ => {
                 let family = if v6 { "IPv6" } else { "IPv4" };
-                r.problem(key, format!("{} is not an {family} address", properties::quoted(&text)));
+                r.problem(
+                    key,
+                    format!("{} is not an {family} address", crate::text::quoted(&text)),
+                );
                 None
             }
         }

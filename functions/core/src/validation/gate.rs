@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Checker, Target};
-use crate::cfn::engine::{CustomResource, RequestContext};
+use crate::cfn::engine::CustomResource;
+use crate::cfn::RequestContext;
 use crate::cfn::{Outcome, Reply};
 use crate::error::{Error, Result};
 use crate::properties::PropertyReader;

@@ -24,7 +24,8 @@ use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::properties::{quoted, PropertyReader};
+use crate::properties::PropertyReader;
+use crate::text::quoted;
 pub use report::TargetReport;
 pub use request::{BodyMatch, Headers, Identities, Protocol, TlsVersion};
 
@@ -63,7 +64,7 @@ impl FromStr for StatusSet {
         ranges.map(Self).ok_or_else(|| {
             format!(
                 "{} is not a status set such as 200-399 or 200,204 (100-599)",
-                crate::properties::quoted(text)
+                crate::text::quoted(text)
             )
         })
     }
@@ -192,10 +193,7 @@ impl Target {
     pub fn read(r: &mut PropertyReader<'_>) -> Self {
         let mut target = Self::new(r.required_string("Name").unwrap_or_default());
         if target.name.contains(char::is_whitespace) || target.name.len() > 253 {
-            r.problem(
-                "Name",
-                format!("{} is not a DNS name", crate::properties::quoted(&target.name)),
-            );
+            r.problem("Name", format!("{} is not a DNS name", crate::text::quoted(&target.name)));
         }
         if let Some(ips) = r.optional_list("ExpectedIps") {
             let (good, bad): (Vec<_>, Vec<_>) =
@@ -205,10 +203,7 @@ impl Target {
                     "ExpectedIps",
                     format!(
                         "{} are not IP addresses",
-                        bad.iter()
-                            .map(|b| crate::properties::quoted(b))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        bad.iter().map(|b| crate::text::quoted(b)).collect::<Vec<_>>().join(", ")
                     ),
                 );
             }
@@ -218,10 +213,7 @@ impl Target {
         target.port = r.optional_u64("Port", 1..=65535).map_or(443, |p| p as u16);
         if let Some(path) = r.optional_string("Path") {
             if !path.starts_with('/') {
-                r.problem(
-                    "Path",
-                    format!("{} must start with /", crate::properties::quoted(&path)),
-                );
+                r.problem("Path", format!("{} must start with /", crate::text::quoted(&path)));
             }
             target.path = path;
         }
@@ -236,7 +228,7 @@ impl Target {
                 Some(address) => target.resolver = Some(address),
                 None => r.problem(
                     "Resolver",
-                    format!("{} is not IP or IP:PORT", crate::properties::quoted(&resolver)),
+                    format!("{} is not IP or IP:PORT", crate::text::quoted(&resolver)),
                 ),
             }
         }
@@ -352,7 +344,7 @@ impl Checker {
             .get_or_init(|| {
                 rustls_platform_verifier::Verifier::new_with_extra_roots(
                     self.extra_roots.iter().cloned(),
-                    crate::runtime::crypto_provider(),
+                    crate::aws::crypto_provider(),
                 )
                 .map(Arc::new)
                 .map_err(|e| format!("cannot set up certificate verification: {e}"))
@@ -375,13 +367,12 @@ impl Checker {
             TlsVersion::V1_2 => rustls::DEFAULT_VERSIONS,
             TlsVersion::V1_3 => &[&rustls::version::TLS13],
         };
-        let builder =
-            rustls::ClientConfig::builder_with_provider(crate::runtime::crypto_provider())
-                .with_protocol_versions(versions)
-                .map_err(|e| e.to_string())?
-                // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
-                .dangerous()
-                .with_custom_certificate_verifier(verifier);
+        let builder = rustls::ClientConfig::builder_with_provider(crate::aws::crypto_provider())
+            .with_protocol_versions(versions)
+            .map_err(|e| e.to_string())?
+            // A verifying verifier (the platform's, with the extra roots): nothing is skipped.
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
         let mut config = match &key.client_cert {
             None => builder.with_no_client_auth(),
             Some(name) => {

@@ -236,7 +236,7 @@ pub async fn probe(
     let location = response
         .headers()
         .get(hyper::header::LOCATION)
-        .map(|l| crate::properties::quoted(&String::from_utf8_lossy(l.as_bytes())));
+        .map(|l| crate::text::quoted(&String::from_utf8_lossy(l.as_bytes())));
     report.status = Some(status);
     let redirect = location.filter(|_| (300..400).contains(&status));
     report.location = redirect.clone();
@@ -269,7 +269,7 @@ pub async fn probe(
         let matched =
             timeout_at(deadline, tokio::task::spawn_blocking(move || matcher.found_in(&body)))
                 .await;
-        let shown = crate::properties::quoted(&expected.to_string());
+        let shown = crate::text::quoted(&expected.to_string());
         match matched {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => {
@@ -334,6 +334,6 @@ fn not_after(der: &[u8]) -> Option<i64> {
 }
 
 fn days_left(not_after: i64) -> i64 {
-    let now = crate::runtime::since_epoch().as_secs() as i64;
+    let now = crate::lambda::since_epoch().as_secs() as i64;
     (not_after - now).div_euclid(86_400)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::properties::quoted;
+use crate::text::quoted;
 
 /// How far a check goes on each address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

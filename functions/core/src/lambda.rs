@@ -1,0 +1,58 @@
+//! The Lambda environment every function reads: its log level and logs, its settings, and the
+//! wall clock its deadlines are measured in.
+
+use std::time::Duration;
+
+use lambda_runtime::tracing::subscriber::{self, filter::LevelFilter};
+
+/// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO, at most DEBUG (see [`log_level`]). A
+/// level, not `EnvFilter`'s per-module directives: those bring a regex engine (280 KB of every
+/// binary) and its start-up.
+pub fn init_logging() {
+    let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let level = log_level(asked.as_deref());
+    subscriber::fmt()
+        .json()
+        .with_target(false)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_max_level(level)
+        .init();
+}
+
+/// The log level for the level asked for (`None` or unreadable: INFO). TRACE is logged as
+/// DEBUG: at TRACE the Lambda runtime logs each raw event, whose `ResponseURL` is a signed
+/// capability to answer for the stack and whose properties may hold header values.
+pub fn log_level(asked: Option<&str>) -> LevelFilter {
+    asked
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO)
+        .min(LevelFilter::DEBUG)
+}
+
+/// The wall-clock time since the Unix epoch (zero if the clock is before it): what Lambda's
+/// deadlines, EMF timestamps and certificate expiries are measured in.
+pub fn since_epoch() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+}
+
+/// An optional setting from the environment: unset and blank are the same.
+pub fn optional_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{log_level, LevelFilter};
+
+    #[test]
+    fn trace_is_logged_as_debug_so_no_raw_event_reaches_the_log() {
+        assert_eq!(log_level(Some("trace")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("TRACE")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("debug")), LevelFilter::DEBUG);
+        assert_eq!(log_level(Some("warn")), LevelFilter::WARN);
+        assert_eq!(log_level(Some("loud")), LevelFilter::INFO);
+        assert_eq!(log_level(None), LevelFilter::INFO);
+    }
+}
