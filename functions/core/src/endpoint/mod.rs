@@ -2,15 +2,18 @@
 //! once however often the event is delivered, and cleaned up whatever state it was left in.
 //!
 //! - [`spec`]: the properties, typed and validated;
-//! - [`plan`]: the pure decision (which endpoint, which calls, when to answer);
+//! - [`target`], [`checks`], [`plan`]: the pure decision: which endpoint, what is refused
+//!   before anything is made, which calls and when to answer;
 //! - [`resource`]: observe, apply, answer; Delete;
 //! - [`attributes`]: what `Fn::GetAtt` reads;
 //! - [`waiter`]: the acceptance loop's Check, which answers for the resource later.
 
 pub mod attributes;
+pub mod checks;
 pub mod plan;
 pub mod resource;
 pub mod spec;
+pub mod target;
 pub mod waiter;
 
 pub use resource::EndpointResource;

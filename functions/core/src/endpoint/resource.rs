@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::attributes::{endpoint_attributes, explain};
-use super::plan::{
-    self, answer_for, choose_target, name_holder_candidates, private_dns_wanted,
-    remote_access_zone_ids, remote_zone_refusal, Answer, Call, Found, Observed, Operation, Origin,
-    Plan, Target,
+use super::checks::{
+    name_holder_candidates, private_dns_wanted, remote_access_zone_ids, remote_zone_refusal,
 };
+use super::plan::{self, answer_for, Answer, Call, Observed, Plan};
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
+use super::target::{self, choose_target, Found, Operation, Origin, Target};
 use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::CustomResource;
 use crate::cfn::DeleteScope;
@@ -133,7 +133,7 @@ impl EndpointResource {
         let looks_back = match (&current, operation) {
             (_, Operation::Create) => spec.existing_endpoint_id.is_none(),
             (Some(current), _) if !current.state.is_deleted() => {
-                plan::needs_replacement(current, spec, &region)
+                target::needs_replacement(current, spec, &region)
             }
             _ => false,
         };

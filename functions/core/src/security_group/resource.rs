@@ -1,246 +1,26 @@
-//! `Custom::PrivateLinkSecurityGroup`: a group that admits only the given sources (CIDR blocks,
-//! security groups, prefix lists; by default the VPC's own blocks) on the service's ports, with
-//! no outbound rules.
+//! `Custom::PrivateLinkSecurityGroup` served: observe the group, apply the plan's rules, answer
+//! once; a group made before by this resource is found by its name, one taken over is claimed
+//! and given back if the takeover fails. Delete is cleanup, apart.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
-use crate::text::sha256_hex;
 use serde_json::Value;
 
+use super::plan::{
+    check_takeover, default_group_name, desired_rules, needs_replacement, outcome, rule_changes,
+    rule_description, sources,
+};
+use super::spec::GroupSpec;
 use crate::cfn::engine::CustomResource;
-use crate::cfn::DeleteScope;
-use crate::cfn::RequestContext;
-use crate::cfn::{self, Outcome, Reply};
-use crate::ec2::{self, permissions, Ec2, GroupView, IngressRule, Source};
+use crate::cfn::{self, DeleteScope, Outcome, Reply, RequestContext};
+use crate::ec2::{self, permissions, Ec2, GroupView};
 use crate::error::{AwsErrorKind, Error, Result};
-use crate::properties::{self, PropertyReader, Tag};
+use crate::properties;
 
-const DEFAULT_DESCRIPTION: &str = "Allow from my VPC";
 /// Kept at the end of a takeover's time to give the resource back if it can't finish.
 const GIVE_BACK_TIME: Duration = Duration::from_secs(10);
 /// How long a group just made may stay invisible before that is an error.
 const VISIBILITY_WAIT: Duration = Duration::from_secs(30);
-
-/// The resource's properties, typed and validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupSpec {
-    /// `VpcId`.
-    pub vpc_id: String,
-    /// `Ports`, default 443.
-    pub ports: Vec<u16>,
-    /// `SourceCidrs`; `None`: the VPC's own blocks, read again on every Update, unless other
-    /// sources are given.
-    pub source_cidrs: Option<Vec<String>>,
-    /// `SourceSecurityGroupIds`: groups whose interfaces may connect (the application's).
-    pub source_group_ids: Vec<String>,
-    /// `SourcePrefixListIds`: managed prefix lists that may connect.
-    pub source_prefix_lists: Vec<String>,
-    /// `ExistingGroupId`: a group made by hand (the console runbook's) that a Create takes over.
-    pub existing_group_id: Option<String>,
-    /// `GroupName`; `None`: derived from the stack and logical id.
-    pub group_name: Option<String>,
-    /// `Description`.
-    pub description: String,
-    /// `Tags`.
-    pub tags: Vec<Tag>,
-}
-
-impl GroupSpec {
-    /// Reads and validates `ResourceProperties`, naming every bad property.
-    pub fn parse(properties: &Value) -> Result<Self> {
-        let mut r = PropertyReader::new(properties)?;
-        let vpc_id = r.required_id("VpcId", "vpc-");
-        let ports = match r.optional_list("Ports") {
-            None => vec![443],
-            Some(items) if items.is_empty() => {
-                r.problem("Ports", "must not be empty");
-                vec![]
-            }
-            Some(items) => {
-                let bad: Vec<String> = items
-                    .iter()
-                    .filter(|p| parse_port(p).is_none())
-                    .map(|p| crate::text::quoted(p))
-                    .collect();
-                if !bad.is_empty() {
-                    r.problem("Ports", format!("{} is not a port (1-65535)", bad.join(", ")));
-                }
-                items.iter().filter_map(|p| parse_port(p)).collect()
-            }
-        };
-        let allow_any_source = r.optional_bool("AllowAnySource").unwrap_or(false);
-        let source_cidrs = r.optional_list("SourceCidrs").map(|cidrs| {
-            if cidrs.is_empty() {
-                r.problem(
-                    "SourceCidrs",
-                    "must not be empty (leave it out to use the VPC's CIDR blocks)",
-                );
-            }
-            let mut canonical = Vec::with_capacity(cidrs.len());
-            for cidr in &cidrs {
-                match check_source(cidr, allow_any_source) {
-                    Ok(block) => canonical.push(block),
-                    Err(problem) => r.problem("SourceCidrs", problem),
-                }
-            }
-            canonical.dedup();
-            canonical
-        });
-        let source_group_ids = match r.optional_list("SourceSecurityGroupIds") {
-            Some(list) if !list.is_empty() => r.id_list("SourceSecurityGroupIds", "sg-"),
-            _ => None,
-        };
-        let source_prefix_lists = match r.optional_list("SourcePrefixListIds") {
-            Some(list) if !list.is_empty() => r.id_list("SourcePrefixListIds", "pl-"),
-            _ => None,
-        };
-        let existing_group_id = r.optional_id("ExistingGroupId", "sg-");
-        let group_name = r.optional_string("GroupName");
-        if group_name.is_some() && existing_group_id.is_some() {
-            r.problem("GroupName", "can't be set with ExistingGroupId: a group keeps its name");
-        }
-        if let Some(name) = &group_name {
-            if name.len() > 255 || name.to_ascii_lowercase().starts_with("sg-") {
-                r.problem("GroupName", "must be 1-255 characters and must not start with sg-");
-            }
-        }
-        let description =
-            r.optional_string("Description").unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned());
-        if description.len() > 255 || !description.chars().all(is_description_char) {
-            r.problem(
-                "Description",
-                "must be at most 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*",
-            );
-        }
-        let tags = r.tags("Tags");
-        let spec = Self {
-            vpc_id: vpc_id.unwrap_or_default(),
-            ports,
-            source_cidrs,
-            source_group_ids: source_group_ids.unwrap_or_default(),
-            source_prefix_lists: source_prefix_lists.unwrap_or_default(),
-            existing_group_id,
-            group_name,
-            description,
-            tags,
-        };
-        r.finish(spec)
-    }
-}
-
-fn parse_port(text: &str) -> Option<u16> {
-    text.parse::<u16>().ok().filter(|p| *p > 0)
-}
-
-fn is_description_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
-}
-
-/// A `SourceCidrs` item, canonical, or why it can't be one: not a block, host bits set
-/// (`10.0.0.1/8` admits what `10.0.0.0/8` does, and hides a typo), or every address without
-/// the `AllowAnySource` opt-in (the runbook admits only the VPC's own).
-pub fn check_source(text: &str, allow_any_source: bool) -> std::result::Result<String, String> {
-    let shown = crate::text::quoted(text);
-    let net: IpNet =
-        text.trim().parse().map_err(|_| format!("{shown} is not an IPv4 or IPv6 CIDR block"))?;
-    if net.addr() != net.network() {
-        return Err(format!("{shown} has host bits set: did you mean {}?", net.trunc()));
-    }
-    if net.prefix_len() == 0 && !allow_any_source {
-        return Err(format!(
-            "{shown} admits every address; the endpoint should admit only your networks (set AllowAnySource to \"true\" if you mean it)"
-        ));
-    }
-    Ok(net.to_string())
-}
-
-impl GroupSpec {
-    /// Whether the VPC's own blocks are the CIDR sources: `SourceCidrs` left out, and no other
-    /// source given (a group source alone means only that group may connect).
-    pub fn defaults_to_vpc_cidrs(&self) -> bool {
-        self.source_cidrs.is_none()
-            && self.source_group_ids.is_empty()
-            && self.source_prefix_lists.is_empty()
-    }
-}
-
-/// The inbound rules that admit `sources` on `ports`.
-pub fn desired_rules(ports: &[u16], sources: &[Source]) -> BTreeSet<IngressRule> {
-    ports
-        .iter()
-        .flat_map(|port| {
-            sources.iter().map(move |source| IngressRule { port: *port, source: source.clone() })
-        })
-        .collect()
-}
-
-/// Every source of the spec: `cidrs` (given, or the VPC's), then groups, then prefix lists.
-pub fn sources(spec: &GroupSpec, cidrs: &[String]) -> Vec<Source> {
-    cidrs
-        .iter()
-        .map(|c| Source::Cidr(ec2::canonical_cidr(c)))
-        .chain(spec.source_group_ids.iter().cloned().map(Source::Group))
-        .chain(spec.source_prefix_lists.iter().cloned().map(Source::PrefixList))
-        .collect()
-}
-
-/// Rules to authorize and rules to revoke to turn `current` into `desired`.
-pub fn rule_changes(
-    current: &BTreeSet<IngressRule>,
-    desired: &BTreeSet<IngressRule>,
-) -> (Vec<IngressRule>, Vec<IngressRule>) {
-    (desired.difference(current).cloned().collect(), current.difference(desired).cloned().collect())
-}
-
-/// The group name used when `GroupName` is not given: readable (stack and logical id), unique
-/// per resource, and different when the VPC or description changes, because those need a new
-/// group and a group name is unique per VPC.
-pub fn default_group_name(ctx: &RequestContext, vpc_id: &str, description: &str) -> String {
-    let digest =
-        sha256_hex(format!("{}\n{}\n{vpc_id}\n{description}", ctx.stack_id, ctx.logical_id));
-    let suffix = &digest[..10];
-    // Only the characters EC2 allows in a group name (a hand-made event may hold any): all
-    // ASCII, so cutting by bytes is safe.
-    let mut base: String = format!("{}-{}", ctx.stack_name(), ctx.logical_id)
-        .chars()
-        .filter(|c| is_description_char(*c))
-        .collect();
-    base.truncate(255 - suffix.len() - 1);
-    format!("{base}-{suffix}")
-}
-
-/// Whether the observed group can't become the desired one in place. A group taken over
-/// (`adopted`) keeps its own name and description: only its VPC counts.
-pub fn needs_replacement(
-    current: &GroupView,
-    vpc_id: &str,
-    name: &str,
-    description: &str,
-    adopted: bool,
-) -> bool {
-    current.vpc_id != vpc_id
-        || (!adopted && (current.name != name || current.description != description))
-}
-
-/// An error unless a hand-made group can be taken over: another resource's, or in another VPC.
-pub fn check_adoptable(
-    group: &GroupView,
-    spec: &GroupSpec,
-    stack_id: &str,
-    logical_id: &str,
-) -> Result<()> {
-    ec2::check_claimable(&group.id, &group.tags, stack_id, logical_id)?;
-    if group.vpc_id != spec.vpc_id {
-        return Err(Error::property(
-            "ExistingGroupId",
-            format!("{} is in {}, not in {}", group.id, group.vpc_id, spec.vpc_id),
-        ));
-    }
-    Ok(())
-}
 
 /// Serves `Custom::PrivateLinkSecurityGroup`.
 pub struct SecurityGroupResource {
@@ -285,7 +65,7 @@ impl SecurityGroupResource {
     /// `ExistingGroupId`'s group, checked and claimed as this resource's, then reconciled. Until
     /// the Create answers SUCCESS the group is not ours: a failure (or running out of time)
     /// gives it back as it was found, and a rival claim wins or loses before anything changes.
-    async fn adopt_existing(
+    async fn take_over(
         &self,
         ctx: &RequestContext,
         spec: &GroupSpec,
@@ -298,7 +78,7 @@ impl SecurityGroupResource {
                 format!("{group_id} does not exist in this account and Region"),
             )
         })?;
-        check_adoptable(&found, spec, &ctx.stack_id, &ctx.logical_id)?;
+        check_takeover(&found, spec, &ctx.stack_id, &ctx.logical_id)?;
         if !ec2::is_owned_by(&found.tags, &ctx.stack_id, &ctx.logical_id) {
             tracing::info!(group_id, "taking over the existing group");
             let claim = ec2::claim_tags(&ctx.stack_id, &ctx.logical_id, &ctx.request_id);
@@ -317,7 +97,7 @@ impl SecurityGroupResource {
         }
         let undo_by = ctx.deadline.checked_sub(GIVE_BACK_TIME).unwrap_or(ctx.deadline);
         let take_over = async {
-            self.reconcile(ctx, group_id, spec, &cidrs).await?;
+            self.apply_rules(ctx, group_id, spec, &cidrs).await?;
             // Answering SUCCESS now: from here on the group is the stack's.
             self.ec2.tag(group_id, &[ec2::answered_takeover(&ctx.request_id)]).await?;
             Ok::<_, Error>(())
@@ -409,12 +189,12 @@ impl SecurityGroupResource {
             match self.ec2.create_group(&name, &spec.description, &spec.vpc_id, &tags).await {
                 Ok(id) => (id, true),
                 Err(err) if err.kind == AwsErrorKind::Duplicate => {
-                    (self.adopt(ctx, spec, &name, replacing).await?, false)
+                    (self.made_before(ctx, spec, &name, replacing).await?, false)
                 }
                 Err(err) => return Err(err.into()),
             };
         tracing::info!(group_id, made_now, "security group");
-        let reconciled = self.reconcile(ctx, &group_id, spec, &cidrs).await;
+        let reconciled = self.apply_rules(ctx, &group_id, spec, &cidrs).await;
         if let Err(err) = reconciled {
             // A replacement that fails must not leave a second group behind: CloudFormation keeps
             // the old id and will never ask to delete this one.
@@ -430,7 +210,7 @@ impl SecurityGroupResource {
 
     /// The group a name clash points at, if it is the one this resource made before (a
     /// redelivered Create, or a rollback to the group being replaced).
-    async fn adopt(
+    async fn made_before(
         &self,
         ctx: &RequestContext,
         spec: &GroupSpec,
@@ -459,7 +239,7 @@ impl SecurityGroupResource {
     }
 
     /// Makes the group's rules and tags what the spec asks for, and removes every other rule.
-    async fn reconcile(
+    async fn apply_rules(
         &self,
         ctx: &RequestContext,
         group_id: &str,
@@ -533,26 +313,11 @@ impl SecurityGroupResource {
     }
 }
 
-fn rule_description(description: &str) -> String {
-    // `Description` is validated to EC2's characters, all ASCII: cutting by bytes is safe.
-    let mut text = format!("{description} (privatelink-lambdas)");
-    text.truncate(255);
-    text
-}
-
-fn outcome(group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Outcome {
-    Outcome::new(group_id)
-        .with("GroupId", group_id)
-        .with("SourceCidrs", cidrs.join(","))
-        .with("SourceSecurityGroupIds", spec.source_group_ids.join(","))
-        .with("SourcePrefixListIds", spec.source_prefix_lists.join(","))
-}
-
 impl CustomResource for SecurityGroupResource {
     async fn create(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
         let spec = GroupSpec::parse(properties)?;
         if let Some(group_id) = &spec.existing_group_id {
-            return self.adopt_existing(ctx, &spec, group_id).await.map(Reply::from);
+            return self.take_over(ctx, &spec, group_id).await.map(Reply::from);
         }
         self.create_group(ctx, &spec, None).await.map(Reply::from)
     }
@@ -588,7 +353,7 @@ impl CustomResource for SecurityGroupResource {
             return self.create_group(ctx, &spec, Some(physical_id)).await.map(Reply::from);
         }
         let cidrs = self.source_cidrs(&spec).await?;
-        self.reconcile(ctx, physical_id, &spec, &cidrs).await?;
+        self.apply_rules(ctx, physical_id, &spec, &cidrs).await?;
         self.remove_strays(ctx, physical_id).await;
         Ok(outcome(physical_id, &spec, &cidrs).into())
     }
@@ -647,7 +412,6 @@ mod tests {
         DeleteSecurityGroupError, DeleteSecurityGroupOutput,
     };
     use aws_smithy_mocks::{mock, mock_client};
-    use serde_json::json;
 
     fn in_use() -> DeleteSecurityGroupError {
         DeleteSecurityGroupError::generic(
@@ -684,120 +448,5 @@ mod tests {
             "{err}"
         );
         assert!(tokio::time::Instant::now() <= ctx.deadline);
-    }
-
-    fn problems(properties: Value) -> String {
-        GroupSpec::parse(&properties).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn defaults_are_port_443_from_the_vpc_with_the_runbook_description() {
-        let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "ServiceToken": "arn"})).unwrap();
-        assert_eq!(spec.ports, [443]);
-        assert_eq!(spec.source_cidrs, None);
-        assert_eq!(spec.description, "Allow from my VPC");
-    }
-
-    #[test]
-    fn ports_arrive_as_strings_and_are_range_checked() {
-        let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "Ports": ["443", "8443"]})).unwrap();
-        assert_eq!(spec.ports, [443, 8443]);
-        for bad in ["0", "65536", "https", "-1"] {
-            let reason = problems(json!({"VpcId": "vpc-1", "Ports": [bad]}));
-            assert!(reason.contains(&format!("Ports: \"{bad}\" is not a port")), "{reason}");
-        }
-    }
-
-    #[test]
-    fn bad_values_of_every_property_are_named() {
-        let reason = problems(json!({
-            "VpcId": "subnet-1",
-            "Ports": [],
-            "SourceCidrs": ["10.0.0.0/33", "10.0.0.0"],
-            "GroupName": "sg-mine",
-            "Description": "naïve ✓",
-            "Tags": "team=a"
-        }));
-        for property in ["VpcId", "Ports", "SourceCidrs", "GroupName", "Description", "Tags"] {
-            assert!(reason.contains(&format!("{property}:")), "{property} not named in: {reason}");
-        }
-    }
-
-    #[test]
-    fn a_missing_vpc_is_named() {
-        assert!(problems(json!({})).contains("VpcId: is required"));
-    }
-
-    #[test]
-    fn source_blocks_of_both_families_are_accepted_in_their_canonical_spelling() {
-        assert_eq!(check_source("10.0.0.0/16", false).unwrap(), "10.0.0.0/16");
-        assert_eq!(check_source(" 2600:1F18:ABCD:0::/56", false).unwrap(), "2600:1f18:abcd::/56");
-        assert!(check_source("10.0.0.0/40", false)
-            .unwrap_err()
-            .contains("is not an IPv4 or IPv6 CIDR block"));
-        assert!(check_source("vpc-1", false).is_err());
-    }
-
-    #[test]
-    fn host_bits_and_every_address_are_refused_unless_opted_in() {
-        let host_bits = check_source("10.0.0.1/8", false).unwrap_err();
-        assert!(
-            host_bits.contains("\"10.0.0.1/8\" has host bits set: did you mean 10.0.0.0/8?"),
-            "{host_bits}"
-        );
-        for any in ["0.0.0.0/0", "::/0"] {
-            assert!(check_source(any, false).unwrap_err().contains("AllowAnySource"), "{any}");
-            assert_eq!(check_source(any, true).unwrap(), any);
-        }
-        let spec = GroupSpec::parse(
-            &json!({"VpcId": "vpc-1", "SourceCidrs": ["0.0.0.0/0"], "AllowAnySource": "true"}),
-        )
-        .unwrap();
-        assert_eq!(spec.source_cidrs.unwrap(), ["0.0.0.0/0"]);
-    }
-
-    #[test]
-    fn a_non_ascii_stack_name_makes_a_name_cut_on_a_character_boundary() {
-        let mut ctx = RequestContext::for_test(Duration::from_secs(1));
-        ctx.stack_id = format!("arn:aws:cloudformation:us-east-1:1:stack/{}/g", "é".repeat(200));
-        let name = default_group_name(&ctx, "vpc-1", "Allow from my VPC");
-        assert!(name.len() <= 255, "{}", name.len());
-    }
-
-    #[test]
-    fn rule_changes_authorize_what_is_new_and_revoke_what_is_gone() {
-        let cidr = |c: &str| Source::Cidr(c.into());
-        let current = desired_rules(&[443], &[cidr("10.0.0.0/16"), cidr("10.1.0.0/16")]);
-        let desired = desired_rules(&[443, 8443], &[cidr("10.0.0.0/16")]);
-        let (add, remove) = rule_changes(&current, &desired);
-        assert_eq!(add, [IngressRule::from_cidr(8443, "10.0.0.0/16")]);
-        assert_eq!(remove, [IngressRule::from_cidr(443, "10.1.0.0/16")]);
-    }
-
-    #[test]
-    fn the_default_name_is_readable_and_changes_with_vpc_and_description() {
-        let ctx = RequestContext::for_test(Duration::from_secs(1));
-        let name = default_group_name(&ctx, "vpc-1", "Allow from my VPC");
-        assert!(name.starts_with("test-Resource-"), "{name}");
-        assert_eq!(name, default_group_name(&ctx, "vpc-1", "Allow from my VPC"));
-        assert_ne!(name, default_group_name(&ctx, "vpc-2", "Allow from my VPC"));
-        assert_ne!(name, default_group_name(&ctx, "vpc-1", "Other"));
-    }
-
-    #[test]
-    fn a_new_vpc_name_or_description_needs_a_new_group() {
-        let current = GroupView {
-            vpc_id: "vpc-1".into(),
-            name: "n".into(),
-            description: "d".into(),
-            ..GroupView::default()
-        };
-        assert!(!needs_replacement(&current, "vpc-1", "n", "d", false));
-        assert!(needs_replacement(&current, "vpc-2", "n", "d", false));
-        assert!(needs_replacement(&current, "vpc-1", "m", "d", false));
-        assert!(needs_replacement(&current, "vpc-1", "n", "e", false));
-        // A group taken over keeps its own name and description.
-        assert!(!needs_replacement(&current, "vpc-1", "m", "e", true));
-        assert!(needs_replacement(&current, "vpc-2", "n", "d", true));
     }
 }
