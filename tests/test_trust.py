@@ -343,37 +343,12 @@ def test_a_typo_in_a_takeovers_groups_leaves_the_endpoint_as_found(lambda_functi
     assert endpoint_state(ec2, endpoint) == before  # with the partner's Private DNS name
 
 
-def test_two_stacks_taking_over_one_group_at_once_exactly_one_wins(lambda_function, cfn, ec2, consumer_vpc):
-    group = hand_made_group(ec2, consumer_vpc.vpc_id)
-    functions = [lambda_function("privatelink-security-group") for _ in range(2)]
+def race(lambda_function, cfn, name: str, type_: str, properties: dict[str, Any]) -> str:
+    """Two stacks' Creates taking over one resource, sent at once to two instances of the
+    function: exactly one wins. Returns the winner's stack."""
+    functions = [lambda_function(name) for _ in range(2)]
     stacks = [stack_id(), stack_id()]
-    events = [cfn.create_event(SG, "Sg", {"VpcId": consumer_vpc.vpc_id, "ExistingGroupId": group}, s)
-              for s in stacks]
-    threads = [threading.Thread(target=fn.invoke, args=(event,)) for fn, (event, _) in zip(functions, events)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    answers = [cfn.answer(key) for _, key in events]
-    statuses = sorted(a["Status"] for a in answers)
-    assert statuses == ["FAILED", "SUCCESS"], answers
-    winner = stacks[[a["Status"] for a in answers].index("SUCCESS")]
-    loser = next(a for a in answers if a["Status"] == "FAILED")
-    # Its claim was overwritten (both claimed within 2 s), or it found the other's claim first.
-    assert any(why in loser["Reason"] for why in ("claimed by another resource at the same time",
-                                                  "it belongs to")), loser
-    tags = {t["Key"]: t["Value"] for t in ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["Tags"]}
-    assert tags["privatelink-lambdas:stack-id"] == winner
-
-
-def test_two_stacks_taking_over_one_endpoint_at_once_exactly_one_wins(lambda_function, cfn, ec2, consumer_vpc, provider):
-    service = provider()
-    endpoint = hand_made_endpoint(ec2, service, consumer_vpc)
-    functions = [lambda_function("privatelink-endpoint") for _ in range(2)]
-    stacks = [stack_id(), stack_id()]
-    properties = {"ServiceName": service.service_name, "VpcId": consumer_vpc.vpc_id,
-                  "SubnetIds": [consumer_vpc.subnet("a")], "ExistingVpcEndpointId": endpoint}
-    events = [cfn.create_event(EP, "Endpoint", properties, s) for s in stacks]
+    events = [cfn.create_event(type_, "Thing", properties, s) for s in stacks]
     threads = [threading.Thread(target=fn.invoke, args=(event,)) for fn, (event, _) in zip(functions, events)]
     for thread in threads:
         thread.start()
@@ -381,11 +356,27 @@ def test_two_stacks_taking_over_one_endpoint_at_once_exactly_one_wins(lambda_fun
         thread.join()
     answers = [cfn.answer(key) for _, key in events]
     assert sorted(a["Status"] for a in answers) == ["FAILED", "SUCCESS"], answers
-    winner = stacks[[a["Status"] for a in answers].index("SUCCESS")]
     loser = next(a for a in answers if a["Status"] == "FAILED")
     # Its claim was overwritten (both claimed within 2 s), or it found the other's claim first.
     assert any(why in loser["Reason"] for why in ("claimed by another resource at the same time",
                                                   "it belongs to")), loser
+    return stacks[[a["Status"] for a in answers].index("SUCCESS")]
+
+
+def test_two_stacks_taking_over_one_group_at_once_exactly_one_wins(lambda_function, cfn, ec2, consumer_vpc):
+    group = hand_made_group(ec2, consumer_vpc.vpc_id)
+    winner = race(lambda_function, cfn, "privatelink-security-group", SG,
+                  {"VpcId": consumer_vpc.vpc_id, "ExistingGroupId": group})
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["Tags"]}
+    assert tags["privatelink-lambdas:stack-id"] == winner
+
+
+def test_two_stacks_taking_over_one_endpoint_at_once_exactly_one_wins(lambda_function, cfn, ec2, consumer_vpc, provider):
+    service = provider()
+    endpoint = hand_made_endpoint(ec2, service, consumer_vpc)
+    winner = race(lambda_function, cfn, "privatelink-endpoint", EP,
+                  {"ServiceName": service.service_name, "VpcId": consumer_vpc.vpc_id,
+                   "SubnetIds": [consumer_vpc.subnet("a")], "ExistingVpcEndpointId": endpoint})
     tags = {t["Key"]: t["Value"] for t in ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["Tags"]}
     assert tags["privatelink-lambdas:stack-id"] == winner
     assert tags["privatelink-lambdas:taken-over"].startswith("answered:")
