@@ -99,7 +99,8 @@ pub fn needs_stack_status(asked: Asked<'_>, resource: Option<&ResourceState>) ->
     match (asked, resource) {
         (Asked::Delete(_), None) => true,
         (Asked::Delete(id), Some(resource)) => {
-            resource.current_id().is_some_and(|current| current != id)
+            resource.status != "DELETE_IN_PROGRESS"
+                && resource.current_id().is_some_and(|current| current != id)
         }
         _ => false,
     }
@@ -115,7 +116,7 @@ pub fn needs_stack_status(asked: Asked<'_>, resource: Option<&ResourceState>) ->
 /// | Create | `CREATE_COMPLETE`, `CREATE_FAILED` | | over (a redelivery) |
 /// | Update | `UPDATE_IN_PROGRESS`, `UPDATE_ROLLBACK_IN_PROGRESS` | the current one | act |
 /// | Update | `UPDATE_COMPLETE`, `UPDATE_FAILED`, `UPDATE_ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_FAILED` | | over |
-/// | Delete | `DELETE_IN_PROGRESS` | the current one, or none known | act |
+/// | Delete | `DELETE_IN_PROGRESS` | any (CloudFormation is deleting this logical id: what a Delete of it may touch is this logical id's own) | act |
 /// | Delete | `DELETE_COMPLETE`, `DELETE_FAILED`, `DELETE_SKIPPED` | the current one, or none known | over |
 /// | Delete | any, or no such resource | not the current one, stack in a cleanup status | act on the named resource only |
 /// | Delete | any | not the current one, stack `UPDATE_COMPLETE` or `UPDATE_ROLLBACK_COMPLETE` | over (a cleanup Delete delivered again) |
@@ -154,6 +155,10 @@ pub fn judge(
             | "UPDATE_ROLLBACK_COMPLETE"
             | "UPDATE_ROLLBACK_FAILED",
         ) => over(),
+        // Whatever id it names: CloudFormation deletes this logical id now, and a Delete touches
+        // only what is tagged for it (an id CloudFormation made up for a cancelled Create is
+        // not known to be the one it shows).
+        (Asked::Delete(_), "DELETE_IN_PROGRESS") => Verdict::Act(DeleteScope::default()),
         (Asked::Delete(id), _) if current.is_some_and(|current| current != id) => {
             match stack_status {
                 _ if is_cleanup => Verdict::Act(DeleteScope::OnlyTheNamedResource),
@@ -166,7 +171,6 @@ pub fn judge(
                 )),
             }
         }
-        (Asked::Delete(_), "DELETE_IN_PROGRESS") => Verdict::Act(DeleteScope::default()),
         (Asked::Delete(_), "DELETE_COMPLETE" | "DELETE_FAILED" | "DELETE_SKIPPED") => over(),
         _ => refuse(format!("a {} is not what CloudFormation does in that state", asked.kind())),
     }
@@ -476,6 +480,12 @@ mod tests {
             let resource = state(resource_status, Some("vpce-new"));
             for placeholder_or_not in ["vpce-old", "privatelink-failed-create-x", "Ep-1A2B3C"] {
                 let asked = Asked::Delete(placeholder_or_not);
+                if resource_status == "DELETE_IN_PROGRESS" {
+                    // CloudFormation deletes this logical id: any Delete of it goes on.
+                    assert!(!needs_stack_status(asked, Some(&resource)));
+                    assert_eq!(name(&judge(asked, Some(&resource), None)), "act");
+                    continue;
+                }
                 assert!(needs_stack_status(asked, Some(&resource)));
                 for stack_status in STACK_STATUSES {
                     let verdict = judge(asked, Some(&resource), Some(stack_status));
