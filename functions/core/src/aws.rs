@@ -17,7 +17,7 @@ pub async fn aws_config() -> &'static SdkConfig {
     CONFIG.get_or_init(load_aws_config).await
 }
 
-/// An AWS SDK client made on first use from [`aws_config`]: nothing of it is done at start, so
+/// An AWS SDK client made on first use from [`aws_config()`]: nothing of it is done at start, so
 /// it costs no cold start. Clones share the one client.
 #[derive(Debug)]
 pub struct LazyClient<C>(std::sync::Arc<tokio::sync::OnceCell<C>>);

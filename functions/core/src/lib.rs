@@ -1,16 +1,15 @@
 //! Shared logic of the privatelink-lambdas functions: the CloudFormation custom-resource engine
 //! ([`cfn`]), property parsing ([`properties`]), EC2 operations ([`ec2`]), the resources
-//! themselves ([`security_group`], [`endpoint`]), the wait for acceptance ([`acceptance`]) and
-//! the validator's checks ([`validation`]).
+//! themselves ([`security_group`], [`endpoint`], with its wait for acceptance) and the
+//! validator's checks ([`validation`]).
 //!
 //! Data flows one way: event -> typed request -> pure decision -> AWS calls -> exactly one answer.
 //! The modules lie in layers, each using only those below it: [`serve`]; the resources
-//! ([`endpoint`], [`security_group`], [`validation`]) and the wait for acceptance
-//! ([`acceptance`]); the protocol and AWS ([`cfn`], [`ec2`], [`properties`]); the leaves
+//! ([`endpoint`], [`security_group`], [`validation`]); the protocol and AWS ([`cfn`], [`ec2`], [`properties`]); the leaves
 //! ([`aws`], [`lambda`], [`text`], [`error`]).
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod acceptance;
 pub mod aws;
 pub mod cfn;
 pub mod ec2;

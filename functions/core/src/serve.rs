@@ -6,11 +6,11 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::acceptance::Handoff;
 use crate::cfn::engine::{invocation_deadline, CustomResource, Engine};
 use crate::cfn::responder::{Responder, UrlPolicy};
 use crate::cfn::stack::StackCheck;
 use crate::cfn::RawEvent;
+use crate::endpoint::acceptance::Handoff;
 use crate::error::Error;
 
 /// Serves `resource` under the Lambda Runtime API until the process ends, acting on an event

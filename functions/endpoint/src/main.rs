@@ -1,7 +1,7 @@
 //! `privatelink-endpoint`: serves `Custom::PrivateLinkEndpoint`.
 
-use privatelink_core::acceptance::Handoff;
 use privatelink_core::ec2::Ec2;
+use privatelink_core::endpoint::acceptance::Handoff;
 use privatelink_core::endpoint::EndpointResource;
 use privatelink_core::{lambda, serve};
 

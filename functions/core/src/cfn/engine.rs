@@ -24,8 +24,8 @@ use crate::error::Result;
 /// A custom resource type: what to do on Create, Update and Delete.
 ///
 /// Handlers parse their own properties (so a Delete never fails on the invalid properties of a
-/// failed Create) and return a [`Reply`] (an [`Outcome`] to answer now, or a hand-off to whoever
-/// answers later) or an [`Error`] whose text becomes the `Reason`.
+/// failed Create) and return a [`Reply`] (an [`Outcome`](super::Outcome) to answer now, or a hand-off to whoever
+/// answers later) or an [`Error`](crate::Error) whose text becomes the `Reason`.
 pub trait CustomResource: Send + Sync + 'static {
     /// Makes the resource.
     fn create(

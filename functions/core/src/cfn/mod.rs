@@ -43,7 +43,7 @@ pub struct RequestContext {
     pub response_url: String,
     /// When the handler must stop waiting and return, leaving the engine time to answer.
     pub deadline: Instant,
-    /// What a Delete may touch, as CloudFormation's state says (see [`super::stack::judge`]).
+    /// What a Delete may touch, as CloudFormation's state says (see [`stack::judge`]).
     pub delete_scope: DeleteScope,
 }
 

@@ -6,8 +6,11 @@
 //!   before anything is made, which calls and when to answer;
 //! - [`resource`]: observe, apply, answer; Delete;
 //! - [`attributes`]: what `Fn::GetAtt` reads;
+//! - [`acceptance`]: the acceptance loop's state, decision and timing, and its Step Functions
+//!   adapter;
 //! - [`waiter`]: the acceptance loop's Check, which answers for the resource later.
 
+pub mod acceptance;
 pub mod attributes;
 pub mod checks;
 pub mod plan;

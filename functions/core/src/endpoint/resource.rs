@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::acceptance::{self, Handoff, WaitState};
 use super::attributes::{endpoint_attributes, explain};
 use super::checks::{
     name_holder_candidates, private_dns_wanted, remote_access_zone_ids, remote_zone_refusal,
@@ -13,7 +14,6 @@ use super::checks::{
 use super::plan::{self, answer_for, Answer, Call, Observed, Plan};
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
 use super::target::{self, choose_target, Found, Operation, Origin, Target};
-use crate::acceptance::{self, Handoff, WaitState};
 use crate::cfn::engine::CustomResource;
 use crate::cfn::DeleteScope;
 use crate::cfn::RequestContext;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use crate::acceptance;
+use super::acceptance;
 use crate::ec2::{DnsOptions, SubnetAddress};
 use crate::error::Result;
 use crate::properties::{PropertyReader, Tag};

@@ -6,8 +6,8 @@
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::acceptance::{decide, epoch_seconds, sleep_seconds, Step, WaitState, TAG_ANSWERED};
 use super::attributes::{endpoint_attributes, explain};
-use crate::acceptance::{decide, epoch_seconds, sleep_seconds, Step, WaitState, TAG_ANSWERED};
 use crate::cfn::responder::Responder;
 use crate::cfn::stack::{background_loop_problem, judge, Asked, StackCheck, Verdict};
 use crate::cfn::{Envelope, Failure, Outcome};
