@@ -24,8 +24,9 @@ use crate::error::Result;
 /// A custom resource type: what to do on Create, Update and Delete.
 ///
 /// Handlers parse their own properties (so a Delete never fails on the invalid properties of a
-/// failed Create) and return a [`Reply`] (an [`Outcome`](super::Outcome) to answer now, or a hand-off to whoever
-/// answers later) or an [`Error`](crate::Error) whose text becomes the `Reason`.
+/// failed Create) and return a [`Reply`] (an [`Outcome`](super::Outcome) to answer now, or a
+/// hand-off to whoever answers later) or an [`Error`](crate::Error) whose text becomes the
+/// `Reason`.
 pub trait CustomResource: Send + Sync + 'static {
     /// Makes the resource.
     fn create(
@@ -218,11 +219,7 @@ impl<R: CustomResource> Engine<R> {
         let mut task = tokio::spawn(
             async move {
                 if let Some(check) = stack_check {
-                    let asked = match &request {
-                        Request::Create { .. } => Asked::Create,
-                        Request::Update { physical_id, .. } => Asked::Update(physical_id),
-                        Request::Delete { physical_id, .. } => Asked::Delete(physical_id),
-                    };
+                    let asked = Asked::from(&request);
                     match check.verdict(&ctx, asked).await? {
                         Verdict::Act(scope) => ctx.delete_scope = scope,
                         Verdict::Over { status } => return Ok(Reply::Over { status }),

@@ -26,7 +26,7 @@ use std::time::Duration;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use tokio::time::Instant;
 
-use super::{DeleteScope, RequestContext};
+use super::{DeleteScope, Request, RequestContext};
 use crate::aws::LazyClient;
 use crate::error::{AwsError, AwsErrorKind, Error, Result};
 
@@ -39,6 +39,16 @@ pub enum Asked<'a> {
     Update(&'a str),
     /// A Delete of the resource with this physical id.
     Delete(&'a str),
+}
+
+impl<'a> From<&'a Request> for Asked<'a> {
+    fn from(request: &'a Request) -> Self {
+        match request {
+            Request::Create { .. } => Self::Create,
+            Request::Update { physical_id, .. } => Self::Update(physical_id),
+            Request::Delete { physical_id, .. } => Self::Delete(physical_id),
+        }
+    }
 }
 
 impl Asked<'_> {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Error;
+use crate::properties::{tag_changes, Tag};
 
 /// The tag that ties a resource to its stack.
 pub const TAG_STACK_ID: &str = "privatelink-lambdas:stack-id";
@@ -147,17 +148,14 @@ pub fn give_back_tags(
     now: &BTreeMap<String, String>,
     found: &BTreeMap<String, String>,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    let ours = |k: &str| k.starts_with("privatelink-lambdas:");
-    let set = found
+    let users: Vec<Tag> = found
         .iter()
-        .filter(|(k, v)| !ours(k) && !k.starts_with("aws:") && now.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| !is_managed_tag(k))
+        .map(|(k, v)| Tag { key: k.clone(), value: v.clone() })
         .collect();
-    let unset = now
-        .keys()
-        .filter(|k| ours(k) || (!k.starts_with("aws:") && !found.contains_key(*k)))
-        .cloned()
-        .collect();
+    let (set, mut unset) = tag_changes(now, &users, is_managed_tag);
+    // AWS's own `aws:` tags stay; ours go.
+    unset.extend(now.keys().filter(|k| is_managed_tag(k) && !k.starts_with("aws:")).cloned());
     (set, unset)
 }
 

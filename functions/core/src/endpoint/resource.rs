@@ -23,6 +23,7 @@ use crate::ec2::{
 };
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties;
+use crate::text::sha256_hex;
 
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Kept at the end of a takeover's time to give the endpoint back if it can't finish.
@@ -40,29 +41,25 @@ struct Undo {
 }
 
 /// The idempotency token of one request: the same for every delivery of the same request (so
-/// no second endpoint is made), at most 64 characters as EC2 requires.
+/// no second endpoint is made). Each token here is a SHA-256 in hex: 64 characters, the longest
+/// ClientToken EC2 takes.
 pub fn client_token(ctx: &RequestContext) -> String {
-    request_digest(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id))
+    sha256_hex(format!("{}\n{}\n{}", ctx.stack_id, ctx.logical_id, ctx.request_id))
 }
 
 /// The idempotency token of the connection notification one request makes.
 pub fn notification_token(ctx: &RequestContext) -> String {
-    request_digest(format!("connection-notification\n{}", client_token(ctx)))
+    sha256_hex(format!("connection-notification\n{}", client_token(ctx)))
 }
 
 /// The idempotency token of the notification that wakes the acceptance loops of one endpoint:
 /// the same for every request of the resource, so an Update handing the same endpoint to a new
 /// loop makes no second notification (EC2 returns the first for the same token).
 pub fn loop_notification_token(ctx: &RequestContext, endpoint_id: &str) -> String {
-    request_digest(format!(
+    sha256_hex(format!(
         "acceptance-notification\n{}\n{}\n{endpoint_id}",
         ctx.stack_id, ctx.logical_id
     ))
-}
-
-/// 64 hex characters: the longest ClientToken EC2 takes.
-fn request_digest(text: String) -> String {
-    crate::text::sha256_hex(text)
 }
 
 /// Whether properties (old or new) name a `ConnectionNotificationArn`.

@@ -228,6 +228,12 @@ pub fn execution_prefix(stack_id: &str, logical_id: &str) -> String {
     format!("{readable}-{resource}-")
 }
 
+/// Whether an execution (its name, or its ARN, which ends with the name) is a loop of the
+/// endpoint `endpoint_id`: [`execution_name`] carries the id between dashes.
+pub fn names_endpoint(execution: &str, endpoint_id: &str) -> bool {
+    execution.contains(&format!("-{endpoint_id}-"))
+}
+
 /// Now, in seconds since the epoch (the loop's clock).
 pub fn epoch_seconds() -> u64 {
     crate::lambda::since_epoch().as_secs()
@@ -425,6 +431,7 @@ mod tests {
         assert!(name.len() <= 80);
         assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert!(name.starts_with(&execution_prefix(STACK, "PartnerEndpoint")));
+        assert!(names_endpoint(&name, ENDPOINT) && !names_endpoint(&name, "vpce-0123456789abcdef"));
         assert_ne!(name, execution_name(STACK, "PartnerEndpoint", ENDPOINT, "r-2"));
         let long = execution_name("s", &"L".repeat(255), ENDPOINT, "r");
         assert!(long.len() <= 80, "{}", long.len());

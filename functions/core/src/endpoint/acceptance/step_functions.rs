@@ -5,8 +5,8 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use tokio::time::{Duration, Instant};
 
 use super::{
-    execution_name, execution_prefix, loop_phase, mentioned_endpoints, unchanged, LoopPhase,
-    WaitState,
+    execution_name, execution_prefix, loop_phase, mentioned_endpoints, names_endpoint, unchanged,
+    LoopPhase, WaitState,
 };
 use crate::aws::LazyClient;
 use crate::cfn::RequestContext;
@@ -122,9 +122,7 @@ impl Handoff {
         endpoint_id: Option<&str>,
     ) -> Result<usize> {
         let prefix = execution_prefix(stack_id, logical_id);
-        // Execution names carry the endpoint's id between dashes (see `execution_name`).
-        let of_endpoint =
-            |name: &str| endpoint_id.is_none_or(|id| name.contains(&format!("-{id}-")));
+        let of_endpoint = |name: &str| endpoint_id.is_none_or(|id| names_endpoint(name, id));
         let mut stopped = 0;
         for execution in self.running(|name| name.starts_with(&prefix) && of_endpoint(name)).await?
         {
@@ -157,23 +155,27 @@ impl Handoff {
             tracing::warn!("a notification that names no VPC endpoint: nothing to wake");
             return Ok(0);
         }
-        // Execution names carry the endpoint's id between dashes (see `execution_name`).
-        let running = self
-            .running(|name| endpoints.iter().any(|id| name.contains(&format!("-{id}-"))))
-            .await?;
+        let running =
+            self.running(|name| endpoints.iter().any(|id| names_endpoint(name, id))).await?;
         let patience = (Instant::now() + WAKE_PATIENCE).min(deadline);
         let mut woken = 0;
-        for execution in &running {
-            let endpoint = endpoints.iter().find(|id| execution.contains(&format!("-{id}-")));
-            let now = match (&self.endpoints, endpoint) {
-                (Some(ec2), Some(id)) => Some(match ec2.endpoint(id).await? {
+        for id in &endpoints {
+            let loops: Vec<&String> = running.iter().filter(|e| names_endpoint(e, id)).collect();
+            if loops.is_empty() {
+                continue;
+            }
+            // The endpoint's state, read once for all its loops.
+            let now = match &self.endpoints {
+                Some(ec2) => Some(match ec2.endpoint(id).await? {
                     Some(endpoint) => endpoint.state.to_string(),
                     None => "gone".to_owned(),
                 }),
-                _ => None,
+                None => None,
             };
-            if self.wake_one(execution, patience, now.as_deref()).await? {
-                woken += 1;
+            for execution in loops {
+                if self.wake_one(execution, patience, now.as_deref()).await? {
+                    woken += 1;
+                }
             }
         }
         tracing::info!(?endpoints, loops = running.len(), woken, "connection notification");
