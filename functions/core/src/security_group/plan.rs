@@ -1,14 +1,106 @@
-//! The decisions of `Custom::PrivateLinkSecurityGroup`, pure: the rules a spec asks for, the
-//! changes from the rules observed, the group's name, when a new group is needed, whether a
-//! hand-made group can be taken over, and the answer.
+//! The decisions of `Custom::PrivateLinkSecurityGroup`, pure: the calls that turn the group
+//! observed into the one the spec asks for ([`plan`]) or give a group taken over back as it was
+//! found ([`give_back`]), the group's name, when a new group is needed, whether a hand-made
+//! group can be taken over, and the answer.
 
 use std::collections::BTreeSet;
 
+use aws_sdk_ec2::types::IpPermission;
+
 use super::spec::{is_description_char, GroupSpec};
 use crate::cfn::{Outcome, RequestContext};
-use crate::ec2::{self, GroupView, IngressRule, Source};
+use crate::ec2::{self, permissions, GroupView, IngressRule, Source};
 use crate::error::{Error, Result};
+use crate::properties::tag_changes;
 use crate::text::sha256_hex;
+
+/// One call of a plan, made in order on the group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `RevokeSecurityGroupEgress` of these rules, exactly as described.
+    RevokeEgress(Vec<IpPermission>),
+    /// `AuthorizeSecurityGroupIngress` of these rules, each with the description.
+    AuthorizeIngress {
+        /// The rules to add.
+        rules: Vec<IngressRule>,
+        /// What each rule says of itself ([`rule_description`]).
+        description: String,
+    },
+    /// `RevokeSecurityGroupIngress` of these rules and of rules of another shape.
+    RevokeIngress {
+        /// Single-port rules this project wrote.
+        rules: Vec<IngressRule>,
+        /// Rules of any other shape, exactly as described.
+        foreign: Vec<IpPermission>,
+    },
+    /// `AuthorizeSecurityGroupIngress` or `...Egress` of rules exactly as described (putting
+    /// back what a failed takeover removed).
+    Restore {
+        /// The rules, with their descriptions.
+        permissions: Vec<IpPermission>,
+        /// Outbound rules, else inbound.
+        outbound: bool,
+    },
+    /// `CreateTags`, then `DeleteTags`.
+    Tag {
+        /// Tags to write.
+        set: Vec<(String, String)>,
+        /// Tag keys to remove, after the writes (the owner tags go last: the role may change
+        /// only what they mark).
+        unset: Vec<String>,
+    },
+}
+
+/// The calls that make the group `current` what `spec` asks for, admitting `cidrs` (given, or
+/// the VPC's) besides its groups and prefix lists: no outbound rule (endpoint interfaces only
+/// answer, and security groups are stateful), the inbound rules asked for and no other, the
+/// user's tags. Nothing for what is already so.
+pub fn plan(current: &GroupView, spec: &GroupSpec, cidrs: &[String]) -> Vec<Call> {
+    let desired = desired_rules(&spec.ports, &sources(spec, cidrs));
+    let (add, remove) = rule_changes(&current.ingress, &desired);
+    let (set, unset) = tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
+    let mut calls = vec![
+        Call::RevokeEgress(current.egress.clone()),
+        Call::AuthorizeIngress { rules: add, description: rule_description(&spec.description) },
+        Call::RevokeIngress { rules: remove, foreign: current.foreign_ingress.clone() },
+        Call::Tag { set, unset },
+    ];
+    calls.retain(|call| !call.is_empty());
+    calls
+}
+
+/// The calls that give a group taken over back: its rules and the user's tags as `found` had
+/// them (when known; else only the tags of this project removed). Rules are put back before
+/// the ones added are revoked, so the group never admits less than it did in between.
+pub fn give_back(now: &GroupView, found: Option<&GroupView>) -> Vec<Call> {
+    let mut calls = Vec::new();
+    if let Some(found) = found {
+        let (revoke, authorize) = permissions::restoration(&now.raw_ingress, &found.raw_ingress);
+        calls.push(Call::Restore { permissions: authorize, outbound: false });
+        calls.push(Call::RevokeIngress { rules: Vec::new(), foreign: revoke });
+        let (revoke, authorize) = permissions::restoration(&now.egress, &found.egress);
+        calls.push(Call::Restore { permissions: authorize, outbound: true });
+        calls.push(Call::RevokeEgress(revoke));
+    }
+    let (set, unset) = ec2::give_back_tags(&now.tags, found.map_or(&now.tags, |f| &f.tags));
+    calls.push(Call::Tag { set, unset });
+    calls.retain(|call| !call.is_empty());
+    calls
+}
+
+impl Call {
+    /// Whether the call would change nothing.
+    fn is_empty(&self) -> bool {
+        match self {
+            Call::RevokeEgress(permissions) | Call::Restore { permissions, .. } => {
+                permissions.is_empty()
+            }
+            Call::AuthorizeIngress { rules, .. } => rules.is_empty(),
+            Call::RevokeIngress { rules, foreign } => rules.is_empty() && foreign.is_empty(),
+            Call::Tag { set, unset } => set.is_empty() && unset.is_empty(),
+        }
+    }
+}
 
 /// The inbound rules that admit `sources` on `ports`.
 pub fn desired_rules(ports: &[u16], sources: &[Source]) -> BTreeSet<IngressRule> {
@@ -105,7 +197,148 @@ pub fn outcome(group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::types::IpRange;
+    use serde_json::json;
+    use std::collections::BTreeMap;
     use std::time::Duration;
+
+    fn spec(properties: serde_json::Value) -> GroupSpec {
+        let mut all = json!({"VpcId": "vpc-1", "Description": "d"});
+        all.as_object_mut().unwrap().extend(properties.as_object().unwrap().clone());
+        GroupSpec::parse(&all).unwrap()
+    }
+
+    fn any_ipv4_out() -> IpPermission {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build()
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// A group as it is observed: `rules` on 10.0.0.0/16, the owner tags, `extra` tags.
+    fn group(ports: &[u16], egress: bool, extra: &[(&str, &str)]) -> GroupView {
+        let mut all = tags(extra);
+        all.extend(ec2::owner_tags("stack", "Group"));
+        GroupView {
+            id: "sg-1".into(),
+            vpc_id: "vpc-1".into(),
+            ingress: ports.iter().map(|p| IngressRule::from_cidr(*p, "10.0.0.0/16")).collect(),
+            egress: if egress { vec![any_ipv4_out()] } else { vec![] },
+            tags: all,
+            ..GroupView::default()
+        }
+    }
+
+    fn kinds(calls: &[Call]) -> Vec<&'static str> {
+        calls
+            .iter()
+            .map(|call| match call {
+                Call::RevokeEgress(_) => "revoke egress",
+                Call::AuthorizeIngress { .. } => "authorize ingress",
+                Call::RevokeIngress { .. } => "revoke ingress",
+                Call::Restore { outbound: false, .. } => "restore ingress",
+                Call::Restore { outbound: true, .. } => "restore egress",
+                Call::Tag { .. } => "tag",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_plan_makes_only_the_calls_that_change_something() {
+        let cidrs = ["10.0.0.0/16".to_owned()];
+        let cases: Vec<(&str, GroupView, GroupSpec, Vec<&str>)> = vec![
+            (
+                "a new group: AWS's default outbound rule goes, the rule comes",
+                group(&[], true, &[]),
+                spec(json!({})),
+                vec!["revoke egress", "authorize ingress"],
+            ),
+            ("a group as asked: nothing", group(&[443], false, &[]), spec(json!({})), vec![]),
+            (
+                "another port: the new rule comes, the old goes",
+                group(&[443], false, &[]),
+                spec(json!({"Ports": ["8443"]})),
+                vec!["authorize ingress", "revoke ingress"],
+            ),
+            (
+                "a tag asked for",
+                group(&[443], false, &[]),
+                spec(json!({"Tags": [{"Key": "team", "Value": "net"}]})),
+                vec!["tag"],
+            ),
+            (
+                "a tag no longer asked for",
+                group(&[443], false, &[("team", "net")]),
+                spec(json!({})),
+                vec!["tag"],
+            ),
+        ];
+        for (case, current, spec, expected) in cases {
+            assert_eq!(kinds(&plan(&current, &spec, &cidrs)), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_plan_revokes_rules_of_another_shape_and_keeps_the_owner_tags() {
+        let mut current = group(&[443], false, &[("team", "net")]);
+        current.foreign_ingress = vec![any_ipv4_out()];
+        let calls = plan(&current, &spec(json!({})), &["10.0.0.0/16".to_owned()]);
+        assert_eq!(
+            calls,
+            [
+                Call::RevokeIngress { rules: vec![], foreign: vec![any_ipv4_out()] },
+                Call::Tag { set: vec![], unset: vec!["team".into()] },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_plan_describes_each_rule_it_adds_as_this_projects() {
+        let calls = plan(&group(&[], false, &[]), &spec(json!({})), &["10.0.0.0/16".to_owned()]);
+        assert_eq!(
+            calls,
+            [Call::AuthorizeIngress {
+                rules: vec![IngressRule::from_cidr(443, "10.0.0.0/16")],
+                description: "d (privatelink-lambdas)".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn giving_back_puts_rules_back_before_revoking_and_removes_our_tags_last() {
+        let found = GroupView {
+            raw_ingress: vec![any_ipv4_out()],
+            egress: vec![any_ipv4_out()],
+            tags: tags(&[("team", "net")]),
+            ..GroupView::default()
+        };
+        let mut now = group(&[443], false, &[("team", "changed")]);
+        now.raw_ingress = vec![IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build())
+            .build()];
+        let calls = give_back(&now, Some(&found));
+        assert_eq!(kinds(&calls), ["restore ingress", "revoke ingress", "restore egress", "tag"]);
+        let Some(Call::Tag { set, unset }) = calls.last() else { panic!("{calls:?}") };
+        assert_eq!(set, &[("team".to_owned(), "net".to_owned())]);
+        assert!(unset.iter().all(|key| ec2::is_managed_tag(key)), "{unset:?}");
+        assert!(!unset.is_empty());
+    }
+
+    #[test]
+    fn giving_back_without_what_was_found_only_removes_our_tags() {
+        let now = group(&[443], false, &[("team", "net")]);
+        let calls = give_back(&now, None);
+        let [Call::Tag { set, unset }] = calls.as_slice() else { panic!("{calls:?}") };
+        assert!(set.is_empty());
+        assert!(!unset.is_empty() && unset.iter().all(|key| ec2::is_managed_tag(key)));
+    }
 
     #[test]
     fn a_non_ascii_stack_name_makes_a_name_cut_on_a_character_boundary() {

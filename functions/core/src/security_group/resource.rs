@@ -6,14 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::plan::{
-    check_takeover, default_group_name, desired_rules, needs_replacement, outcome, rule_changes,
-    rule_description, sources,
-};
+use super::plan::{self, check_takeover, default_group_name, needs_replacement, outcome, Call};
 use super::spec::GroupSpec;
 use crate::cfn::engine::CustomResource;
 use crate::cfn::{self, DeleteScope, Outcome, Reply, RequestContext};
-use crate::ec2::{self, permissions, Ec2, GroupView};
+use crate::ec2::{self, Ec2, GroupView};
 use crate::error::{AwsErrorKind, Error, Result};
 use crate::properties;
 
@@ -148,19 +145,7 @@ impl SecurityGroupResource {
     async fn give_back(&self, group_id: &str, found: Option<&GroupView>) {
         let given = async {
             let Some(now) = self.ec2.group(group_id).await? else { return Ok(()) };
-            if let Some(found) = found {
-                let (revoke, authorize) =
-                    permissions::restoration(&now.raw_ingress, &found.raw_ingress);
-                self.ec2.authorize_permissions(group_id, &authorize, false).await?;
-                self.ec2.revoke_ingress(group_id, &[], &revoke).await?;
-                let (revoke, authorize) = permissions::restoration(&now.egress, &found.egress);
-                self.ec2.authorize_permissions(group_id, &authorize, true).await?;
-                self.ec2.revoke_egress(group_id, &revoke).await?;
-            }
-            let (set, unset) = ec2::give_back_tags(&now.tags, found.map_or(&now.tags, |f| &f.tags));
-            self.ec2.tag(group_id, &set).await?;
-            // The owner tags go last: the role may change only what they mark.
-            self.ec2.untag(group_id, &unset).await
+            self.apply(group_id, &plan::give_back(&now, found)).await
         }
         .await;
         match given {
@@ -247,16 +232,30 @@ impl SecurityGroupResource {
         cidrs: &[String],
     ) -> Result<()> {
         let current = self.visible_group(ctx, group_id).await?;
-        // Endpoint interfaces only answer, and security groups are stateful: no outbound rule.
-        self.ec2.revoke_egress(group_id, &current.egress).await?;
-        let desired = desired_rules(&spec.ports, &sources(spec, cidrs));
-        let (add, remove) = rule_changes(&current.ingress, &desired);
-        let description = rule_description(&spec.description);
-        self.ec2.authorize_ingress(group_id, &add, &description).await?;
-        self.ec2.revoke_ingress(group_id, &remove, &current.foreign_ingress).await?;
-        let (set, unset) = properties::tag_changes(&current.tags, &spec.tags, ec2::is_managed_tag);
-        self.ec2.tag(group_id, &set).await?;
-        self.ec2.untag(group_id, &unset).await?;
+        self.apply(group_id, &plan::plan(&current, spec, cidrs)).await
+    }
+
+    /// Makes the calls of a plan, in order.
+    async fn apply(&self, group_id: &str, calls: &[Call]) -> Result<()> {
+        tracing::info!(group_id, ?calls, "applying");
+        for call in calls {
+            match call {
+                Call::RevokeEgress(rules) => self.ec2.revoke_egress(group_id, rules).await?,
+                Call::AuthorizeIngress { rules, description } => {
+                    self.ec2.authorize_ingress(group_id, rules, description).await?
+                }
+                Call::RevokeIngress { rules, foreign } => {
+                    self.ec2.revoke_ingress(group_id, rules, foreign).await?
+                }
+                Call::Restore { permissions, outbound } => {
+                    self.ec2.authorize_permissions(group_id, permissions, *outbound).await?
+                }
+                Call::Tag { set, unset } => {
+                    self.ec2.tag(group_id, set).await?;
+                    self.ec2.untag(group_id, unset).await?;
+                }
+            }
+        }
         Ok(())
     }
 
