@@ -1,5 +1,9 @@
-//! Serving under the Lambda Runtime API: CloudFormation's events through the engine, and the
-//! acceptance topic's messages to the loops they wake.
+//! Serving under the Lambda Runtime API: CloudFormation's events through the engine, the
+//! acceptance topic's messages to the loops they wake, and the validator's scheduled runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -10,8 +14,12 @@ use crate::cfn::engine::{invocation_deadline, CustomResource, Engine};
 use crate::cfn::responder::{Responder, UrlPolicy};
 use crate::cfn::stack::StackCheck;
 use crate::cfn::RawEvent;
+use crate::ec2::Ec2;
 use crate::endpoint::acceptance::Handoff;
 use crate::error::Error;
+use crate::validation::config::Config;
+use crate::validation::gate::{Misconfigured, ValidationResource};
+use crate::validation::request::PemSource;
 
 /// Serves `resource` under the Lambda Runtime API until the process ends, acting on an event
 /// only while CloudFormation waits for its resource.
@@ -61,4 +69,74 @@ async fn wake_loops(loops: &Handoff, event: RawEvent, deadline: Instant) -> Resu
         woken += loops.wake(&record.sns.message, deadline).await?;
     }
     Ok(serde_json::json!({ "Woken": woken }))
+}
+
+/// A future behind a `dyn` pointer: its `poll` stays a function of its own, never inlined into
+/// the caller's. A future's `poll` takes a stack frame as large as everything inlined into it,
+/// and stack probes touch each of its pages on entry, whichever branch then runs: the SSM read
+/// of a private CA and the misconfigured server, inlined into the validator's serving future,
+/// made a 52 KB frame and 12 of its 20 stack page faults before its first `/next` (perf, `make
+/// bench`), in a start that uses neither.
+type Detached<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+fn detached<'a, T>(future: impl Future<Output = T> + 'a) -> Detached<'a, T> {
+    Box::pin(future)
+}
+
+/// Serves the validator until the process ends: a CloudFormation event goes to the gate
+/// (`Custom::PrivateLinkValidation`), anything else is a scheduled run. `config` is the
+/// function's environment as read ([`Config::from_env`]); `secrets` hold the private CA it may
+/// name and the targets' client certificates.
+pub async fn serve_validator(
+    config: Result<Config, String>,
+    secrets: Arc<dyn PemSource>,
+    ec2: Ec2,
+) -> Result<(), lambda_runtime::Error> {
+    let responder = Responder::new(UrlPolicy::from_env());
+    let parts = match config {
+        Ok(config) => detached(config.into_parts(secrets, ec2)).await,
+        Err(problem) => Err(problem),
+    };
+    let (checker, schedule) = match parts {
+        Ok(parts) => parts,
+        Err(problem) => return detached(serve_misconfigured(problem, responder)).await,
+    };
+    let gate = Engine::new(ValidationResource::new(checker), responder)
+        .with_stack_check(StackCheck::lazy());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+        Box::pin(async {
+            if is_cloudformation_event(&event.payload) {
+                gate.handle(event).await
+            } else {
+                schedule.run(&event.payload.read().0).await
+            }
+        })
+    }))
+    .await
+}
+
+/// Serves a validator whose configuration is unusable. Exiting would fail every invocation
+/// before the handler runs, and a gate event would never be answered (the stack would wait for
+/// its ServiceTimeout): gate events are answered FAILED and scheduled runs fail, naming it.
+async fn serve_misconfigured(
+    problem: String,
+    responder: Responder,
+) -> Result<(), lambda_runtime::Error> {
+    tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
+    let gate = Engine::new(Misconfigured::new(problem.clone()), responder)
+        .with_stack_check(StackCheck::lazy());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+        Box::pin(async {
+            if is_cloudformation_event(&event.payload) {
+                gate.handle(event).await
+            } else {
+                Err(Error::Misconfigured(problem.clone()))
+            }
+        })
+    }))
+    .await
+}
+
+fn is_cloudformation_event(payload: &RawEvent) -> bool {
+    payload.has("RequestType") && payload.has("ResponseURL")
 }

@@ -4,10 +4,12 @@
 //!
 //! [`Checker`] runs the checks; [`report`] shapes what they found (JSON, text, CloudWatch
 //! Embedded Metric Format); [`gate`] serves `Custom::PrivateLinkValidation`; [`schedule`] is the
-//! scheduled Lambda.
+//! scheduled Lambda, [`config`] its environment, [`parameters`] where its secrets are read.
 
+pub mod config;
 pub mod endpoint;
 pub mod gate;
+pub mod parameters;
 mod probe;
 pub mod report;
 pub mod request;
