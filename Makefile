@@ -79,6 +79,7 @@ demo: $(TEST_TOOLS)
 build: $(BUILD_TOOLS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip \
 		$(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
+	$(PY) tools/check_binaries.py $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap.zip)
 
 ## bench: cold start, memory, size, EC2 calls and fan-out of the release builds, against the budget
 $(PEER_TOOLS): tests/bench/peer/requirements.txt

@@ -7,11 +7,16 @@
   relocations, which were half of what a function ran before its first request for work.
 - No function binary needs glibc's libm: the functions of it they call, `pow` and `exp`, are
   their own (`libm_shim.rs`: `pow`, `exp`), so the loader maps one shared library fewer at
-  every cold start."""
+  every cold start.
+
+The last two are checked by tools/check_binaries.py, on the debug binaries here and on the zips
+that ship wherever they are built (`make build`)."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = ["privatelink-security-group", "privatelink-endpoint", "privatelink-acceptance-waiter",
              "privatelink-validator"]
-ET_EXEC, ET_DYN = 2, 3
 
 
 def linked_packages() -> list[str]:
@@ -39,23 +43,44 @@ def test_functions_link_one_tls_stack_on_ring_and_no_aws_lc() -> None:
     assert "openssl" not in names and "native-tls" not in names
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_binary_is_linked_at_a_fixed_address(name: str) -> None:
+def debug_binary(name: str) -> Path:
     binary = REPO / "target" / "debug" / name
     if not binary.is_file():
         pytest.fail(f"{binary} is missing: build it first (cargo build --workspace)", pytrace=False)
-    header = binary.read_bytes()[:18]
-    assert header[:4] == b"\x7fELF"
-    elf_type = int.from_bytes(header[16:18], "little")
-    assert elf_type == ET_EXEC, f"{name} is {'a position-independent executable' if elf_type == ET_DYN else elf_type}"
+    return binary
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_binary_needs_no_libm(name: str) -> None:
-    binary = REPO / "target" / "debug" / name
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: build it first (cargo build --workspace)", pytrace=False)
-    dynamic = subprocess.run(["readelf", "--dynamic", "--wide", str(binary)], capture_output=True, text=True,
-                             check=True).stdout
-    needed = [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
-    assert needed and not [lib for lib in needed if lib.startswith("libm.")], needed
+def check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """tools/check_binaries.py, as `make build` runs it on the zips."""
+    return subprocess.run([sys.executable, str(REPO / "tools" / "check_binaries.py"), *map(str, paths)],
+                          capture_output=True, text=True)
+
+
+def test_function_binaries_are_linked_at_a_fixed_address_and_need_no_libm() -> None:
+    checked = check(*map(debug_binary, FUNCTIONS))
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_zips_that_ship_are_checked_when_they_are_built() -> None:
+    # `make build` (and the bench, which builds the same zips) runs the checker on every zip it
+    # writes; here, the zips a previous build left are checked too.
+    recipe = (REPO / "Makefile").read_text().split("\nbuild:", 1)[1].split("\n\n", 1)[0]
+    assert "tools/check_binaries.py" in recipe and "bootstrap.zip" in recipe, recipe
+    zips = [REPO / "target" / "lambda" / name / "bootstrap.zip" for name in FUNCTIONS]
+    built = [z for z in zips if z.is_file()]
+    if built:
+        checked = check(*built)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_the_checker_refuses_a_binary_that_needs_libm_or_is_position_independent(tmp_path: Path) -> None:
+    # rustc links std against libm and makes a position-independent executable by default:
+    # both what the functions' binaries must not be.
+    source = tmp_path / "uses_libm.rs"
+    source.write_text("fn main() { let n = std::env::args().count() as f64; println!(\"{}\", n.powf(n + 0.5)); }\n")
+    subprocess.run(["rustc", "-O", "-o", str(tmp_path / "uses_libm"), str(source)], check=True)
+    with zipfile.ZipFile(tmp_path / "bootstrap.zip", "w") as archive:
+        archive.write(tmp_path / "uses_libm", "bootstrap")
+    checked = check(tmp_path / "bootstrap.zip")
+    assert checked.returncode == 1
+    assert "position-independent" in checked.stderr and "needs libm.so" in checked.stderr, checked.stderr

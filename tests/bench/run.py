@@ -247,6 +247,9 @@ def build() -> tuple[float | None, bool]:
     fresh = not record.exists()
     say("building the release zips (cargo lambda build --release)" + (" from clean: this takes a while" if fresh else ""))
     seconds = cargo_lambda(REPO, TARGET)
+    # The zips that ship, checked as `make build` checks them (fixed address, no libm).
+    subprocess.run([sys.executable, str(REPO / "tools" / "check_binaries.py"),
+                    *(str(TARGET / "lambda" / name / "bootstrap.zip") for name in FUNCTIONS)], check=True)
     if fresh:
         record.write_text(f"{seconds:.0f} {build_key()}\n")
     cargo_lambda(FLOOR, FLOOR / "target")

@@ -15,7 +15,8 @@
 // hello-world here (paired starts; 8-10 page faults), on every cold start, for functions
 // called when a call is retried or a server answers. The implementations are the `libm`
 // crate's (musl's), correct to within one unit in the last place, as glibc's.
-// `tests/test_build.py` fails if a binary needs libm again.
+// `tools/check_binaries.py` fails a build whose zips need libm again (`make build`, the bench),
+// and `tests/test_build.py` the debug binaries.
 
 /// `pow(3)`: `base` to the power `exponent`.
 #[no_mangle]

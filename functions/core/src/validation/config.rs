@@ -1,6 +1,6 @@
 //! The validator's configuration in Lambda: its environment read once, at start, each variable
 //! checked and named when it is wrong. A configuration that can't be used does not stop the
-//! function (see [`crate::serve::serve_validator`]): every event is told why.
+//! function: the serving layer tells every event why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
