@@ -37,6 +37,12 @@ pub fn since_epoch() -> Duration {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
 }
 
+/// A duration in whole milliseconds, as logs and Lambda's deadlines count them (saturating: no
+/// duration here comes near 584 million years).
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// An optional setting from the environment: unset and blank are the same.
 pub fn optional_env(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

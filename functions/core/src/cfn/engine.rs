@@ -213,7 +213,7 @@ impl<R: CustomResource> Engine<R> {
             deadline: guard_at.checked_sub(margins.handler).unwrap_or(guard_at),
             delete_scope: DeleteScope::default(),
         };
-        tracing::info!(remaining_ms = ctx.remaining().as_millis() as u64, "handling");
+        tracing::info!(remaining_ms = crate::lambda::millis(ctx.remaining()), "handling");
         let resource = Arc::clone(&self.resource);
         let stack_check = self.stack_check.clone();
         let mut task = tokio::spawn(
@@ -295,7 +295,7 @@ const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60 + 60);
 /// instant timeout.
 pub fn invocation_deadline(deadline_ms: u64) -> Instant {
     let now = Instant::now();
-    let now_ms = crate::lambda::since_epoch().as_millis() as u64;
+    let now_ms = crate::lambda::millis(crate::lambda::since_epoch());
     match plausible_remaining(deadline_ms, now_ms) {
         Some(remaining) => now + remaining,
         None => {

@@ -335,7 +335,7 @@ where
                     && started.elapsed() + pause < CONFIRM_PATIENCE
                     && deadline.saturating_duration_since(Instant::now()) > pause =>
             {
-                tracing::warn!(error = %err, pause_ms = pause.as_millis() as u64, "could not ask CloudFormation yet; asking again");
+                tracing::warn!(error = %err, pause_ms = crate::lambda::millis(pause), "could not ask CloudFormation yet; asking again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(8));
             }

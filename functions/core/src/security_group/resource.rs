@@ -300,7 +300,7 @@ impl SecurityGroupResource {
                     }
                     tracing::info!(
                         group_id,
-                        pause_ms = pause.as_millis() as u64,
+                        pause_ms = crate::lambda::millis(pause),
                         "group still in use; retrying"
                     );
                     tokio::time::sleep(pause).await;

@@ -212,7 +212,8 @@ impl Target {
             target.expected = good.iter().filter_map(|ip| ip.parse().ok()).collect();
         }
         target.endpoint_id = r.optional_string("EndpointId");
-        target.port = r.optional_u64("Port", 1..=65535).map_or(443, |p| p as u16);
+        target.port =
+            r.optional_u64("Port", 1..=65535).and_then(|p| u16::try_from(p).ok()).unwrap_or(443);
         if let Some(path) = r.optional_string("Path") {
             if !path.starts_with('/') {
                 r.problem("Path", format!("{} must start with /", crate::text::quoted(&path)));

@@ -19,10 +19,10 @@ use tokio::time::{timeout_at, Instant};
 
 use super::report::{AddressReport, DnsReport};
 use super::request::BODY_LIMIT;
-use super::{Protocol, Target};
+use super::{BodyMatch, Protocol, Target};
 
 fn ms_since(start: Instant) -> u64 {
-    start.elapsed().as_millis() as u64
+    crate::lambda::millis(start.elapsed())
 }
 
 /// Resolves the target's name (A and AAAA) through `server` (else the system's resolver) and
@@ -135,39 +135,31 @@ pub async fn probe(
     ip: IpAddr,
     deadline: Instant,
 ) -> AddressReport {
-    let address = SocketAddr::new(ip, target.port);
-    let mut report = AddressReport::new(address);
-    let limit = target.timeout.as_millis();
+    let mut report = AddressReport::new(SocketAddr::new(ip, target.port));
+    match check_phases(&mut report, tls, target, deadline).await {
+        Ok(()) => report,
+        Err(reason) => report.fail(reason),
+    }
+}
 
+/// The phases in order, each recorded in `report` as it passes; the first failure is the
+/// reason.
+async fn check_phases(
+    report: &mut AddressReport,
+    tls: Option<Result<Arc<rustls::ClientConfig>, String>>,
+    target: &Target,
+    deadline: Instant,
+) -> Result<(), String> {
+    let phase = Phase { target, address: report.address, deadline };
     let started = Instant::now();
-    let stream = match timeout_at(deadline, TcpStream::connect(address)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => return report.fail(format!("TCP connect to {address} failed: {err} (check the endpoint's security group and the interface in that zone)")),
-        Err(_) => return report.fail(format!("TCP connect to {address} timed out after {limit} ms")),
-    };
+    let stream = phase.connect().await?;
     report.timings.connect_ms = Some(ms_since(started));
     report.tcp_ok = true;
-    let Some(tls) = tls else { return report };
-    let tls = match tls {
-        Ok(tls) => tls,
-        Err(err) => return report.fail(format!("TLS cannot be checked: {err}")),
-    };
+    let Some(tls) = tls else { return Ok(()) };
+    let tls = tls.map_err(|err| format!("TLS cannot be checked: {err}"))?;
 
-    let Ok(server_name) = ServerName::try_from(target.name.clone()) else {
-        return report.fail(format!("{} is not a name TLS can check", target.name));
-    };
     let started = Instant::now();
-    let connector = tokio_rustls::TlsConnector::from(tls);
-    let stream = match timeout_at(deadline, connector.connect(server_name, stream)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => {
-            return report
-                .fail(format!("TLS handshake with {address} for {} failed: {err}", target.name))
-        }
-        Err(_) => {
-            return report.fail(format!("TLS handshake with {address} timed out after {limit} ms"))
-        }
-    };
+    let stream = phase.handshake(tls, stream).await?;
     report.timings.tls_ms = Some(ms_since(started));
     report.tls_ok = true;
     let session = stream.get_ref().1;
@@ -177,119 +169,179 @@ pub async fn probe(
         report.cert_days_left = report.cert_not_after.map(days_left);
     }
     if target.protocol != Protocol::Https {
-        return report;
+        return Ok(());
     }
     let h2 = session.alpn_protocol() == Some(b"h2");
     report.http_version = Some(if h2 { "HTTP/2" } else { "HTTP/1.1" }.to_owned());
 
     let started = Instant::now();
-    let io = TokioIo::new(stream);
-    let (response, driver) = if h2 {
-        let handshake = hyper::client::conn::http2::handshake(TokioExecutor::new(), io);
-        let (mut sender, connection) = match timeout_at(deadline, handshake).await {
-            Ok(Ok(parts)) => parts,
-            Ok(Err(err)) => return report.fail(format!("HTTP/2 to {address} failed: {err}")),
-            Err(_) => {
-                return report.fail(format!("HTTP/2 to {address} timed out after {limit} ms"))
-            }
-        };
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        // HTTP/2 carries the scheme and authority in the request itself.
-        let uri = format!("https://{}{}", target.name, target.path);
-        let request = match request(target, &uri, false) {
-            Ok(request) => request,
-            Err(err) => return report.fail(err),
-        };
-        (timeout_at(deadline, sender.send_request(request)).await, driver)
-    } else {
-        let handshake = hyper::client::conn::http1::handshake(io);
-        let (mut sender, connection) = match timeout_at(deadline, handshake).await {
-            Ok(Ok(parts)) => parts,
-            Ok(Err(err)) => return report.fail(format!("HTTP to {address} failed: {err}")),
-            Err(_) => return report.fail(format!("HTTP to {address} timed out after {limit} ms")),
-        };
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let request = match request(target, &target.path, true) {
-            Ok(request) => request,
-            Err(err) => return report.fail(err),
-        };
-        (timeout_at(deadline, sender.send_request(request)).await, driver)
-    };
-    let response = match response {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
-            driver.abort();
-            return report.fail(format!("HTTPS request to {address} failed: {err}"));
-        }
-        Err(_) => {
-            driver.abort();
-            return report
-                .fail(format!("HTTPS response from {address} did not come within {limit} ms"));
-        }
-    };
+    let (response, driver) = phase.send(stream, h2).await?;
     report.timings.first_byte_ms = Some(ms_since(started));
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get(hyper::header::LOCATION)
-        .map(|l| crate::text::quoted(&String::from_utf8_lossy(l.as_bytes())));
-    report.status = Some(status);
-    let redirect = location.filter(|_| (300..400).contains(&status));
-    report.location = redirect.clone();
-    if !target.expect_status.contains(status) {
-        driver.abort();
-        let expected = &target.expect_status;
-        let pointing = redirect.map(|l| format!(" (a redirect to {l})")).unwrap_or_default();
-        return report.fail(format!(
-            "HTTPS {} {} from {address} answered {status}{pointing}, expected {expected}",
-            target.method, target.path
-        ));
+    let answered = phase.check_answer(report, response, driver).await;
+    report.https_ok = answered.is_ok();
+    answered
+}
+
+/// What every phase of one address's check knows.
+struct Phase<'a> {
+    target: &'a Target,
+    address: SocketAddr,
+    deadline: Instant,
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+/// The task that drives a connection's HTTP; aborted once the answer is read.
+type Driver = tokio::task::JoinHandle<()>;
+
+impl Phase<'_> {
+    /// The target's time limit, as the reasons say it.
+    fn limit(&self) -> u128 {
+        self.target.timeout.as_millis()
     }
-    if let Some(expected) = &target.expect_body {
-        let body = timeout_at(deadline, read_body(response.into_body())).await;
+
+    async fn connect(&self) -> Result<TcpStream, String> {
+        let (address, limit) = (self.address, self.limit());
+        match timeout_at(self.deadline, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(format!("TCP connect to {address} failed: {err} (check the endpoint's security group and the interface in that zone)")),
+            Err(_) => Err(format!("TCP connect to {address} timed out after {limit} ms")),
+        }
+    }
+
+    async fn handshake(
+        &self,
+        tls: Arc<rustls::ClientConfig>,
+        stream: TcpStream,
+    ) -> Result<TlsStream, String> {
+        let (address, limit, name) = (self.address, self.limit(), &self.target.name);
+        let Ok(server_name) = ServerName::try_from(name.clone()) else {
+            return Err(format!("{name} is not a name TLS can check"));
+        };
+        let connector = tokio_rustls::TlsConnector::from(tls);
+        match timeout_at(self.deadline, connector.connect(server_name, stream)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(format!("TLS handshake with {address} for {name} failed: {err}")),
+            Err(_) => Err(format!("TLS handshake with {address} timed out after {limit} ms")),
+        }
+    }
+
+    /// Sends the target's request over HTTP/2 (`h2`) or HTTP/1.1; the response's head and the
+    /// task driving the connection.
+    async fn send(
+        &self,
+        stream: TlsStream,
+        h2: bool,
+    ) -> Result<(hyper::Response<Incoming>, Driver), String> {
+        let (address, limit, target) = (self.address, self.limit(), self.target);
+        let io = TokioIo::new(stream);
+        let (response, driver) = if h2 {
+            let handshake = hyper::client::conn::http2::handshake(TokioExecutor::new(), io);
+            let (mut sender, connection) = match timeout_at(self.deadline, handshake).await {
+                Ok(Ok(parts)) => parts,
+                Ok(Err(err)) => return Err(format!("HTTP/2 to {address} failed: {err}")),
+                Err(_) => return Err(format!("HTTP/2 to {address} timed out after {limit} ms")),
+            };
+            let driver = tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            // HTTP/2 carries the scheme and authority in the request itself.
+            let uri = format!("https://{}{}", target.name, target.path);
+            let request = request(target, &uri, false).inspect_err(|_| driver.abort())?;
+            (timeout_at(self.deadline, sender.send_request(request)).await, driver)
+        } else {
+            let handshake = hyper::client::conn::http1::handshake(io);
+            let (mut sender, connection) = match timeout_at(self.deadline, handshake).await {
+                Ok(Ok(parts)) => parts,
+                Ok(Err(err)) => return Err(format!("HTTP to {address} failed: {err}")),
+                Err(_) => return Err(format!("HTTP to {address} timed out after {limit} ms")),
+            };
+            let driver = tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let request = request(target, &target.path, true).inspect_err(|_| driver.abort())?;
+            (timeout_at(self.deadline, sender.send_request(request)).await, driver)
+        };
+        match response {
+            Ok(Ok(response)) => Ok((response, driver)),
+            Ok(Err(err)) => {
+                driver.abort();
+                Err(format!("HTTPS request to {address} failed: {err}"))
+            }
+            Err(_) => {
+                driver.abort();
+                Err(format!("HTTPS response from {address} did not come within {limit} ms"))
+            }
+        }
+    }
+
+    /// The status (and where a redirect points) into `report`, checked against the expected
+    /// ones; then the body, when the target expects something of it.
+    async fn check_answer(
+        &self,
+        report: &mut AddressReport,
+        response: hyper::Response<Incoming>,
+        driver: Driver,
+    ) -> Result<(), String> {
+        let (address, target) = (self.address, self.target);
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(hyper::header::LOCATION)
+            .map(|l| crate::text::quoted(&String::from_utf8_lossy(l.as_bytes())));
+        report.status = Some(status);
+        let redirect = location.filter(|_| (300..400).contains(&status));
+        report.location = redirect.clone();
+        if !target.expect_status.contains(status) {
+            driver.abort();
+            let expected = &target.expect_status;
+            let pointing = redirect.map(|l| format!(" (a redirect to {l})")).unwrap_or_default();
+            return Err(format!(
+                "HTTPS {} {} from {address} answered {status}{pointing}, expected {expected}",
+                target.method, target.path
+            ));
+        }
+        let Some(expected) = &target.expect_body else {
+            driver.abort();
+            return Ok(());
+        };
+        let body = timeout_at(self.deadline, read_body(response.into_body())).await;
         driver.abort();
+        let limit = self.limit();
         let body = match body {
             Ok(Ok(body)) => body,
             Ok(Err(err)) => {
-                return report.fail(format!("the body from {address} could not be read: {err}"))
+                return Err(format!("the body from {address} could not be read: {err}"))
             }
             Err(_) => {
-                return report
-                    .fail(format!("the body from {address} did not come within {limit} ms"))
+                return Err(format!("the body from {address} did not come within {limit} ms"))
             }
         };
+        self.match_body(expected, body).await
+    }
+
+    /// Whether the body holds what the target expects. Off the async threads, and bounded by
+    /// the deadline like the I/O before it: the pattern's compiled size bounds the work
+    /// (`PATTERN_SIZE_LIMIT`), the deadline the wait.
+    async fn match_body(&self, expected: &BodyMatch, body: String) -> Result<(), String> {
+        let (address, limit, target) = (self.address, self.limit(), self.target);
         let length = body.len();
-        // Off the async threads, and bounded by the deadline like the I/O before it: the
-        // pattern's compiled size bounds the work (`PATTERN_SIZE_LIMIT`), the deadline the wait.
         let matcher = expected.clone();
         let matched =
-            timeout_at(deadline, tokio::task::spawn_blocking(move || matcher.found_in(&body)))
+            timeout_at(self.deadline, tokio::task::spawn_blocking(move || matcher.found_in(&body)))
                 .await;
         let shown = crate::text::quoted(&expected.to_string());
         match matched {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                return report.fail(format!(
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(format!(
                 "the body of {} {} from {address} (its first {length} bytes) does not hold {shown}",
                 target.method, target.path,
-            ))
-            }
-            Ok(Err(_)) => return report.fail(format!("matching the body against {shown} failed")),
-            Err(_) => {
-                return report.fail(format!(
+            )),
+            Ok(Err(_)) => Err(format!("matching the body against {shown} failed")),
+            Err(_) => Err(format!(
                 "matching the body from {address} against {shown} did not finish within {limit} ms"
-            ))
-            }
+            )),
         }
-    } else {
-        driver.abort();
     }
-    report.https_ok = true;
-    report
 }
 
 /// The request a target asks for; with `host`, a `Host` header (HTTP/1.1).
@@ -334,6 +386,6 @@ fn not_after(der: &[u8]) -> Option<i64> {
 }
 
 fn days_left(not_after: i64) -> i64 {
-    let now = crate::lambda::since_epoch().as_secs() as i64;
+    let now = i64::try_from(crate::lambda::since_epoch().as_secs()).unwrap_or(i64::MAX);
     (not_after - now).div_euclid(86_400)
 }

@@ -77,7 +77,7 @@ impl Schedule {
                 reports[index] = report;
             }
         }
-        let now_ms = crate::lambda::since_epoch().as_millis() as u64;
+        let now_ms = crate::lambda::millis(crate::lambda::since_epoch());
         for report in &reports {
             let mut lines = report.to_emf_lines(now_ms);
             lines[0]["Report"] = serde_json::to_value(report).expect("a report is plain data");
