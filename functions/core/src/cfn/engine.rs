@@ -136,7 +136,9 @@ impl<R: CustomResource> Engine<R> {
                 tracing::error!(error = %err, "rejected an event that cannot be answered");
                 return Err(err);
             }
-            Parsed::Unanswerable(envelope, physical_id, err) => (envelope, Err((physical_id, err))),
+            Parsed::Refused { envelope, physical_id, reason } => {
+                (envelope, Err((physical_id, reason)))
+            }
             Parsed::Request(envelope, request) if unreadable.is_empty() => (envelope, Ok(request)),
             Parsed::Request(envelope, request @ Request::Delete { .. }) => {
                 tracing::warn!(

@@ -146,13 +146,22 @@ pub struct Envelope {
     pub resource_type: String,
 }
 
-/// An event that reached the function: either something we can answer, or something we can't.
+/// An event that reached the function: a request, one refused with a reason, or one that can't
+/// be answered at all.
 #[derive(Debug)]
 pub enum Parsed {
     /// A well-formed request.
     Request(Envelope, Request),
-    /// Not a request we understand, but it says where to answer: answer FAILED with the reason.
-    Unanswerable(Envelope, Option<String>, Error),
+    /// Not a request we understand, but it says where to answer: refused, answered FAILED with
+    /// the reason.
+    Refused {
+        /// Where to answer, and for what.
+        envelope: Envelope,
+        /// The event's `PhysicalResourceId`, if it has one.
+        physical_id: Option<String>,
+        /// Why it is refused.
+        reason: Error,
+    },
     /// Not even that: log it and reject it.
     Malformed(Error),
 }
@@ -204,21 +213,21 @@ pub fn parse_event(event: Value) -> Parsed {
                 properties: r.resource_properties,
             },
         ),
-        Ok(_) => Parsed::Unanswerable(
+        Ok(_) => Parsed::Refused {
             envelope,
             physical_id,
-            Error::MalformedEvent(format!(
+            reason: Error::MalformedEvent(format!(
                 "unknown RequestType {}",
                 crate::text::quoted(&request_type)
             )),
-        ),
+        },
         Err(err) => {
             let why = if matches!(request_type.as_str(), "Create" | "Update" | "Delete") {
                 format!("a {request_type} request that does not parse: {err}")
             } else {
                 format!("unknown RequestType {}", crate::text::quoted(&request_type))
             };
-            Parsed::Unanswerable(envelope, physical_id, Error::MalformedEvent(why))
+            Parsed::Refused { envelope, physical_id, reason: Error::MalformedEvent(why) }
         }
     }
 }
@@ -553,7 +562,7 @@ mod tests {
     fn an_unknown_request_type_is_answerable_as_failed() {
         let mut event = create_event();
         event["RequestType"] = json!("Upgrade");
-        let Parsed::Unanswerable(_, _, err) = parse_event(event) else {
+        let Parsed::Refused { reason: err, .. } = parse_event(event) else {
             panic!("expected unanswerable");
         };
         assert!(err.to_string().contains("Upgrade"), "{err}");
