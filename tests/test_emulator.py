@@ -1,7 +1,7 @@
 """The harness behaves like AWS where the custom resources depend on it.
 
 Each test names the AWS behaviour it proves; together they justify trusting the
-emulator (moto + tests/harness/emulator.py patches), the Runtime API harness and
+emulator (moto + the patches of tests/harness/emulator/), the Runtime API harness and
 the CloudFormation driver when they run the real functions."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]
 
 
 # --------------------------------------------------------------------------- #
-# (a) acceptance
+# Acceptance (emulator/ec2_endpoint_connections.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -128,7 +128,7 @@ def test_describe_vpc_endpoint_connections_shows_the_service_consumers(ec2, prov
 
 
 # --------------------------------------------------------------------------- #
-# (b) ClientToken idempotency
+# ClientToken idempotency (emulator/ec2_endpoints.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -161,7 +161,7 @@ def test_same_client_token_with_other_parameters_fails_idempotent_parameter_mism
 
 
 # --------------------------------------------------------------------------- #
-# (c) ENIs
+# Endpoint network interfaces (emulator/ec2_network_interfaces.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -188,7 +188,7 @@ def test_endpoint_network_interfaces_are_addressed_from_their_subnets(ec2, provi
 
 
 # --------------------------------------------------------------------------- #
-# (d) ModifyVpcEndpoint
+# ModifyVpcEndpoint and the private DNS conflict (emulator/ec2_endpoints.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -246,7 +246,7 @@ def test_second_endpoint_with_private_dns_for_the_same_name_in_a_vpc_is_refused(
 
 
 # --------------------------------------------------------------------------- #
-# (e) AZ checks
+# Subnet zones (emulator/ec2_endpoints.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -277,7 +277,7 @@ def test_two_subnets_in_one_az_are_refused(ec2, provider, consumer_vpc):
 
 
 # --------------------------------------------------------------------------- #
-# (f) private DNS name verification state
+# Private DNS name verification (emulator/ec2_endpoint_services.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -307,7 +307,7 @@ def test_private_dns_name_verification_state_is_reported(ec2, provider):
 
 
 # --------------------------------------------------------------------------- #
-# (g) DependencyViolation
+# Groups in use: DependencyViolation (emulator/ec2_security_groups.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -344,7 +344,7 @@ def test_security_group_stays_in_use_while_deleted_endpoint_enis_linger(
 
 
 # --------------------------------------------------------------------------- #
-# (h) DeleteVpcEndpoints
+# DeleteVpcEndpoints (emulator/ec2_endpoints.py)
 # --------------------------------------------------------------------------- #
 
 
@@ -366,7 +366,7 @@ def test_deleted_endpoint_is_described_as_deleted(ec2, provider, consumer_vpc):
 
 
 # --------------------------------------------------------------------------- #
-# (i) faults, call log, control API
+# The emulator's middleware (emulator/middleware.py): faults, call log, control API
 # --------------------------------------------------------------------------- #
 
 
@@ -511,7 +511,8 @@ def test_runtime_harness_times_out_and_kills_a_slow_invocation(fake_function):
 
 
 # --------------------------------------------------------------------------- #
-# (l) the wider endpoint API: address types, DNS options, fixed addresses,
+# Endpoint options and cross-Region services (emulator/ec2_endpoint_options.py,
+#     ec2_endpoint_services.py): address types, DNS options, fixed addresses,
 #     endpoint policies, cross-Region services
 # --------------------------------------------------------------------------- #
 
@@ -616,7 +617,8 @@ def test_a_remote_service_is_found_with_its_region_and_serves_only_its_remote_zo
 
 
 # --------------------------------------------------------------------------- #
-# (m) a rule is revoked by its source, whatever its description
+# Rule matching (emulator/ec2_security_groups.py): a rule is revoked by its source,
+#     whatever its description
 # --------------------------------------------------------------------------- #
 
 
@@ -632,8 +634,9 @@ def test_a_group_source_is_revoked_without_its_description(ec2, consumer_vpc):
 
 def test_the_providers_decision_is_published_to_the_endpoints_notification_topic(emulator, ec2, provider,
                                                                                   consumer_vpc):
-    # (o) PrivateLink Guide, "Receive alerts for interface endpoint events": a notification's
-    # topic hears the events it asked for. Read here through an SQS subscription (moto's own).
+    # Connection events (emulator/ec2_connection_notifications.py): PrivateLink Guide, "Receive
+    # alerts for interface endpoint events": a notification's topic hears the events it asked
+    # for. Read here through an SQS subscription (moto's own).
     import boto3
 
     client = lambda name: boto3.client(name, endpoint_url=emulator.url, region_name="us-east-1",  # noqa: E731
@@ -659,8 +662,9 @@ def test_the_providers_decision_is_published_to_the_endpoints_notification_topic
 
 
 def test_send_task_success_takes_only_an_open_tasks_token(emulator):
-    # (p) Step Functions API Reference, "SendTaskSuccess": InvalidToken for a token it never
-    # gave, TaskTimedOut for one whose task has ended.
+    # Step Functions task tokens (harness/stepfunctions.py): Step Functions API Reference,
+    # "SendTaskSuccess": InvalidToken for a token it never gave, TaskTimedOut for one whose
+    # task has ended.
     import boto3
 
     from tests.harness import stepfunctions

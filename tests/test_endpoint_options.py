@@ -1,7 +1,8 @@
 """Every endpoint option of the EC2 API, black-box through the real `privatelink-endpoint` (and
 `privatelink-security-group`) binaries on the emulator: Create, in-place Update, replacement
 where AWS requires it, and bad values named in the Reason before anything is made. The
-emulator's model of these options (its patch (l)) is proven in test_emulator.py."""
+emulator's model of these options (tests/harness/emulator/ec2_endpoint_options.py) is proven in
+test_emulator.py."""
 
 from __future__ import annotations
 

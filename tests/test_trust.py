@@ -13,7 +13,7 @@ them with events of their own making, and the functions act with their own role.
   nothing is done, saying so (never an EC2 rate limit).
 
 CloudFormation's states are played through the emulator's DescribeStackResource and
-DescribeStacks (tests/harness/emulator.py, (k))."""
+DescribeStacks (tests/harness/emulator/cloudformation.py, stack and resource status)."""
 
 from __future__ import annotations
 
