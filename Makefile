@@ -18,7 +18,9 @@ ARCH ?= x86_64
 # Deployment (make deploy, deploy-validator, deploy-functions): the AWS CLI and credentials.
 STACK ?= privatelink-lambdas
 VALIDATOR_STACK ?= privatelink-validator
-# An S3 bucket in the Region for the packaged code (aws cloudformation package).
+# An S3 bucket in the Region for the packaged code (aws cloudformation package). Unset: the
+# bucket privatelink-lambdas-artifacts-<account>-<region>, made on first use (as `sam deploy
+# --resolve-s3` makes one).
 BUCKET ?=
 # The consumer VPC of deploy-validator.
 VPC_ID ?=
@@ -46,17 +48,36 @@ $(SCAN_TOOLS): tools/scan-requirements.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/scan-requirements.txt
 	touch $@
 
-$(BUILD_TOOLS): tools/requirements.txt $(TEST_TOOLS)
+# What building and deploying need (cargo-lambda, boto3 for stackset-upload), never the test tools.
+$(BUILD_TOOLS): tools/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
+
+# The artifacts bucket of the deploy targets, in the shell variable `bucket`: BUCKET, or one
+# named for the account and Region, made when missing (private: S3 blocks public access and
+# encrypts new buckets by default).
+define resolve_bucket
+bucket="$(BUCKET)"; \
+if [ -z "$$bucket" ]; then \
+	account=$$(aws sts get-caller-identity --query Account --output text) || exit 1; \
+	region=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-$$(aws configure get region)}}; \
+	bucket="privatelink-lambdas-artifacts-$$account-$$region"; \
+	aws s3api head-bucket --bucket "$$bucket" 2>/dev/null || \
+		aws s3 mb "s3://$$bucket" --region "$$region" || exit 1; \
+	echo "artifacts bucket: $$bucket"; \
+fi
+endef
 
 ## test: formatting, clippy, unit tests, then the black-box tests on the emulator
 test: lint unit integration
 
 ## lint: rustfmt, clippy, then the templates: cfn-lint (with its informational checks and the
-## serverless rules) and checkov, offline. Each suppression carries its reason in the template.
+## serverless rules) and checkov, offline, and the workflows (against their schema). Each suppression
+## carries its reason in the template.
 lint: $(TEST_TOOLS) $(SCAN_TOOLS)
 	cargo fmt --all -- --check
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/cfn-lint --include-checks I -a cfn_lint_serverless.rules -- templates/*.yaml
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov -d templates --framework cloudformation \
 		--compact --quiet --skip-download
@@ -87,13 +108,13 @@ $(PEER_TOOLS): tests/bench/peer/requirements.txt
 	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/bench/peer/requirements.txt
 	touch $@
 
-bench: $(BUILD_TOOLS) $(PEER_TOOLS)
+bench: $(TEST_TOOLS) $(BUILD_TOOLS) $(PEER_TOOLS)
 	$(PY) -m tests.bench.run
 
 ## deploy: package and deploy the provider stack (once per account and Region)
 deploy: build
-	@test -n "$(BUCKET)" || { echo "set BUCKET=<an S3 bucket in the Region for the code>" >&2; exit 2; }
-	aws cloudformation package --template-file templates/provider.yaml --s3-bucket $(BUCKET) \
+	@$(resolve_bucket); \
+	aws cloudformation package --template-file templates/provider.yaml --s3-bucket "$$bucket" \
 		--output-template-file target/provider.packaged.yaml
 	aws cloudformation deploy --template-file target/provider.packaged.yaml --stack-name $(STACK) \
 		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
@@ -101,9 +122,10 @@ deploy: build
 
 ## deploy-validator: the validator inside one consumer VPC
 deploy-validator: build
-	@test -n "$(BUCKET)" -a -n "$(VPC_ID)" -a -n "$(SUBNET_IDS)" || \
-		{ echo "set BUCKET, VPC_ID and SUBNET_IDS (comma-separated)" >&2; exit 2; }
-	aws cloudformation package --template-file templates/validator.yaml --s3-bucket $(BUCKET) \
+	@test -n "$(VPC_ID)" -a -n "$(SUBNET_IDS)" || \
+		{ echo "set VPC_ID and SUBNET_IDS (comma-separated)" >&2; exit 2; }
+	@$(resolve_bucket); \
+	aws cloudformation package --template-file templates/validator.yaml --s3-bucket "$$bucket" \
 		--output-template-file target/validator.packaged.yaml
 	aws cloudformation deploy --template-file target/validator.packaged.yaml --stack-name $(VALIDATOR_STACK) \
 		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --parameter-overrides VpcId=$(VPC_ID) \

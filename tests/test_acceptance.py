@@ -178,6 +178,39 @@ def test_a_redelivered_create_starts_no_second_loop(endpoint_fn, cfn, sfn, state
     assert cfn.answers(key) == []
 
 
+# The functions stack's NotificationTopicArn (test_contracts.py judges the role with this topic).
+NOTIFICATION_TOPIC = "privatelink-notifications"
+
+
+def test_the_partner_is_told_once_which_endpoint_to_accept(
+        lambda_function, emulator, cfn, sfn, state_machine, consumer_vpc, provider):
+    client = lambda name: boto3.client(name, endpoint_url=emulator.url, region_name="us-east-1",  # noqa: E731
+                                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name=NOTIFICATION_TOPIC)["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"told-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    endpoint_fn = lambda_function("privatelink-endpoint", env={
+        "ACCEPTANCE_STATE_MACHINE_ARN": state_machine, "NOTIFICATION_TOPIC_ARN": topic})
+    service = provider(acceptance_required=True)
+    event, _, _, state = hand_off(endpoint_fn, cfn, sfn, state_machine, props(service, consumer_vpc))
+    # Lambda's redelivery of the same event finds the loop started, and tells nobody again.
+    again = endpoint_fn.invoke(event)
+    assert again.body["Status"] == "HANDED_OFF", again.body
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert len(messages) == 1, messages
+    told = json.loads(messages[0]["Body"])
+    endpoint_id = state["VpcEndpointId"]
+    assert told["Subject"] == f"Ask the partner to accept {endpoint_id}"
+    first_line = told["Message"].splitlines()[0]
+    for needed in (endpoint_id, "account 123456789012", service.service_name):
+        assert needed in first_line, first_line
+    assert f"--vpc-endpoint-ids {endpoint_id}" in told["Message"]
+    # The log says the same, for whoever reads the function's logs instead.
+    assert any(first_line.rstrip(".") in line for line in endpoint_fn.logs), endpoint_fn.logs[-5:]
+
+
 def test_a_check_retried_after_the_answer_answers_nothing_more(
         endpoint_fn, waiter, definition, cfn, sfn, ec2, state_machine, consumer_vpc, provider):
     service = provider(acceptance_required=True)

@@ -44,7 +44,8 @@ ROLES = {
 # The parameters the roles are judged with: every optional feature on, so every permission a
 # function may need is granted (and so must be justified by a call).
 FEATURES_ON = {
-    "provider.yaml": {},
+    # The topic test_acceptance.py's NOTIFICATION_TOPIC makes.
+    "provider.yaml": {"NotificationTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:privatelink-notifications"},
     "validator.yaml": {"Discover": "true", "PrivateCaParameter": "/privatelink/partner-ca",
                        "Targets": '[{"Name":"api.partner.com"}]',
                        "ClientCertParameter": "/privatelink/client-certificate",
@@ -244,12 +245,14 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
     if service == "states":
         if action in ("StartExecution", "ListExecutions"):
             return [(f"states:{action}", params["stateMachineArn"], {})]
-        if action in ("StopExecution", "GetExecutionHistory"):
+        if action in ("StopExecution", "GetExecutionHistory", "DescribeExecution"):
             return [(f"states:{action}", params["executionArn"], {})]
         if action == "SendTaskSuccess":
             # No resource type (Service Authorization Reference, AWS Step Functions): the
             # task token names the task.
             return [(f"states:{action}", "*", {})]
+    if service == "sns" and action == "Publish":
+        return [(f"sns:{action}", params["TopicArn"], {})]
     if service == "cloudformation" and action in ("DescribeStackResource", "DescribeStacks"):
         return [(f"cloudformation:{action}", params["StackName"], {})]
     if service == "ssm" and action == "GetParameter":

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ConsumerVpc
+from tests.harness import VERSION
 from tests.harness.cfn import stack_id
 
 TYPE = "Custom::PrivateLinkEndpoint"
@@ -81,6 +82,7 @@ def test_create_makes_one_interface_per_zone_and_answers_its_attributes(fn, cfn,
     tags = {t["Key"]: t["Value"] for t in described["Tags"]}
     assert tags["privatelink-lambdas:stack-id"] == stack
     assert tags["privatelink-lambdas:logical-id"] == "Endpoint"
+    assert tags["privatelink-lambdas:version"] == VERSION
 
 
 def test_an_unknown_service_fails_saying_it_is_not_found_or_not_shared(fn, cfn, ec2, consumer_vpc):

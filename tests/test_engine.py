@@ -10,12 +10,14 @@ import http.server
 import json
 import ssl
 import threading
+import time
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
 import trustme
 
+from tests.harness import VERSION
 from tests.harness.cfn import stack_id
 
 TYPE = "Custom::PrivateLinkSecurityGroup"
@@ -119,6 +121,19 @@ def test_logs_are_json_lines_with_the_request_and_never_the_signed_url(fn, cfn, 
     assert span["logical_id"] == "Sg"
     assert answered[0]["fields"]["physical_id"].startswith("sg-")
     assert not any(signature in line for line in invocation.logs)
+
+
+@pytest.mark.parametrize("name", ["privatelink-security-group", "privatelink-endpoint",
+                                  "privatelink-acceptance-waiter", "privatelink-validator"])
+def test_the_first_log_line_names_the_function_and_its_version(lambda_function, name):
+    function = lambda_function(name, {"AWS_LAMBDA_FUNCTION_NAME": name})
+    deadline = time.monotonic() + 10
+    while not function.logs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = json.loads(function.logs[0])
+    assert first["fields"]["version"] == VERSION, first
+    assert first["fields"]["function"] == name
+    assert first["fields"]["message"] == f"privatelink-lambdas {VERSION}"
 
 
 @pytest.mark.parametrize("variable", ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"])

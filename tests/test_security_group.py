@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import VERSION
 from tests.harness.cfn import stack_id
 
 TYPE = "Custom::PrivateLinkSecurityGroup"
@@ -72,6 +73,7 @@ def test_create_admits_only_the_vpc_cidr_on_443_and_allows_no_egress(fn, cfn, ec
     tags = {t["Key"]: t["Value"] for t in g["Tags"]}
     assert tags["privatelink-lambdas:stack-id"] == stack
     assert tags["privatelink-lambdas:logical-id"] == "EndpointSg"
+    assert tags["privatelink-lambdas:version"] == VERSION
 
 
 def test_the_default_sources_include_the_vpcs_secondary_and_ipv6_blocks(fn, cfn, ec2, consumer_vpc):
@@ -116,7 +118,7 @@ def test_ports_and_cidrs_given_as_template_strings_become_one_rule_each(fn, cfn,
     # The owner tags are what Delete trusts: a user tag must never overwrite them.
     ({"Tags": [{"Key": "privatelink-lambdas:stack-id", "Value": "another-stack"}]},
      'tag key "privatelink-lambdas:stack-id" uses the reserved privatelink-lambdas: prefix'),
-    ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(48)]}, "Tags: has 48 tags; at most 46"),
+    ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(48)]}, "Tags: has 48 tags; at most 45"),
     ({"SourceCidrs": ["0.0.0.0/0"]}, 'SourceCidrs: "0.0.0.0/0" admits every address'),
     ({"SourceCidrs": ["::/0"]}, 'SourceCidrs: "::/0" admits every address'),
     ({"SourceCidrs": ["10.0.0.1/8"]}, 'SourceCidrs: "10.0.0.1/8" has host bits set: did you mean 10.0.0.0/8?'),

@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use lambda_runtime::tracing::subscriber::{self, filter::LevelFilter};
 
+/// The project's version (the workspace's), in every function's first log line and in the tag
+/// `privatelink-lambdas:version` of what it makes.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Structured JSON logs on stdout (CloudWatch reads them as fields), at the level of
 /// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, default INFO, at most DEBUG (see [`log_level`]). A
 /// level, not `EnvFilter`'s per-module directives: those bring a regex engine (280 KB of every
-/// binary) and its start-up.
+/// binary) and its start-up. The first line says which function and version runs.
 pub fn init_logging() {
     let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
     let level = log_level(asked.as_deref());
@@ -19,6 +23,8 @@ pub fn init_logging() {
         .with_span_list(false)
         .with_max_level(level)
         .init();
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    tracing::info!(version = VERSION, function, "privatelink-lambdas {VERSION}");
 }
 
 /// The log level for the level asked for (`None` or unreadable: INFO). TRACE is logged as

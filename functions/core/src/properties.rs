@@ -29,9 +29,9 @@ pub const CLOUDFORMATION_KEYS: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
 pub const RESERVED_TAG_PREFIXES: [&str; 2] = ["privatelink-lambdas:", "aws:"];
 
 /// The most user tags a resource takes: EC2 allows 50 per resource, and this project keeps up
-/// to 4 for itself (stack id, logical id, what an endpoint was made with, the acceptance loop's
-/// answer).
-pub const MAX_USER_TAGS: usize = 46;
+/// to 5 for itself (stack id, logical id, the version that made it, what an endpoint was made
+/// with, the acceptance loop's answer).
+pub const MAX_USER_TAGS: usize = 45;
 
 /// Reads typed properties out of a `ResourceProperties` object, collecting every problem.
 pub struct PropertyReader<'a> {
@@ -337,7 +337,7 @@ impl<'a> PropertyReader<'a> {
             self.problem(
                 key,
                 format!(
-                    "has {} tags; at most {MAX_USER_TAGS} (EC2 allows 50 per resource, and this project keeps 4 for itself)",
+                    "has {} tags; at most {MAX_USER_TAGS} (EC2 allows 50 per resource, and this project keeps 5 for itself)",
                     tags.len()
                 ),
             );
@@ -556,7 +556,7 @@ mod tests {
         let mut r = PropertyReader::new(&props).unwrap();
         r.tags("Tags");
         let err = r.finish(()).unwrap_err().to_string();
-        assert!(err.contains("has 48 tags; at most 46"), "{err}");
+        assert!(err.contains("has 48 tags; at most 45"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::ec2::Ec2;
 use crate::endpoint::acceptance::Handoff;
 use crate::error::Error;
 use crate::validation::config::Config;
-use crate::validation::gate::{Misconfigured, ValidationResource};
+use crate::validation::gate::ValidationResource;
 use crate::validation::request::PemSource;
 
 /// Serves `resource` under the Lambda Runtime API until the process ends, acting on an event
@@ -74,9 +74,9 @@ async fn wake_loops(loops: &Handoff, event: RawEvent, deadline: Instant) -> Resu
 /// A future behind a `dyn` pointer: its `poll` stays a function of its own, never inlined into
 /// the caller's. A future's `poll` takes a stack frame as large as everything inlined into it,
 /// and stack probes touch each of its pages on entry, whichever branch then runs: the SSM read
-/// of a private CA and the misconfigured server, inlined into the validator's serving future,
-/// made a 52 KB frame and 12 of its 20 stack page faults before its first `/next` (perf, `make
-/// bench`), in a start that uses neither.
+/// of a private CA (and a second server for an unusable configuration, since merged into the
+/// one), inlined into the validator's serving future, made a 52 KB frame and 12 of its 20 stack
+/// page faults before its first `/next` (perf, `make bench`), in a start that uses neither.
 type Detached<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 fn detached<'a, T>(future: impl Future<Output = T> + 'a) -> Detached<'a, T> {
@@ -92,45 +92,31 @@ pub async fn serve_validator(
     secrets: Arc<dyn PemSource>,
     ec2: Ec2,
 ) -> Result<(), lambda_runtime::Error> {
-    let responder = Responder::new(UrlPolicy::from_env());
     let parts = match config {
         Ok(config) => detached(config.into_parts(secrets, ec2)).await,
         Err(problem) => Err(problem),
     };
-    let (checker, schedule) = match parts {
-        Ok(parts) => parts,
-        Err(problem) => return detached(serve_misconfigured(problem, responder)).await,
+    // An unusable configuration is served all the same: exiting would fail every invocation
+    // before the handler runs, and a gate event would never be answered (the stack would wait
+    // for its ServiceTimeout). Gate events are answered FAILED and scheduled runs fail, naming
+    // it. One engine either way: each more is the engine's code once more in the binary.
+    let (gate, schedule) = match parts {
+        Ok((checker, schedule)) => (ValidationResource::new(checker), Ok(schedule)),
+        Err(problem) => {
+            tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
+            (ValidationResource::misconfigured(problem.clone()), Err(problem))
+        }
     };
-    let gate = Engine::new(ValidationResource::new(checker), responder)
+    let gate = Engine::new(gate, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
     lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
         Box::pin(async {
             if is_cloudformation_event(&event.payload) {
-                gate.handle(event).await
-            } else {
-                schedule.run(&event.payload.read().0).await
+                return gate.handle(event).await;
             }
-        })
-    }))
-    .await
-}
-
-/// Serves a validator whose configuration is unusable. Exiting would fail every invocation
-/// before the handler runs, and a gate event would never be answered (the stack would wait for
-/// its ServiceTimeout): gate events are answered FAILED and scheduled runs fail, naming it.
-async fn serve_misconfigured(
-    problem: String,
-    responder: Responder,
-) -> Result<(), lambda_runtime::Error> {
-    tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
-    let gate = Engine::new(Misconfigured::new(problem.clone()), responder)
-        .with_stack_check(StackCheck::lazy());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
-        Box::pin(async {
-            if is_cloudformation_event(&event.payload) {
-                gate.handle(event).await
-            } else {
-                Err(Error::Misconfigured(problem.clone()))
+            match &schedule {
+                Ok(schedule) => schedule.run(&event.payload.read().0).await,
+                Err(problem) => Err(Error::Misconfigured(problem.clone())),
             }
         })
     }))

@@ -1,7 +1,7 @@
 //! `privatelink-endpoint`: serves `Custom::PrivateLinkEndpoint`.
 
 use privatelink_core::ec2::Ec2;
-use privatelink_core::endpoint::acceptance::Handoff;
+use privatelink_core::endpoint::acceptance::{Announcer, Handoff};
 use privatelink_core::endpoint::EndpointResource;
 use privatelink_core::{lambda, serve};
 
@@ -22,6 +22,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     });
     if let Some(handoff) = &loops {
         resource = resource.with_handoff(handoff.clone());
+    }
+    // The functions stack's notification topic: told which endpoint the partner must accept.
+    if let Some(topic) = lambda::optional_env("NOTIFICATION_TOPIC_ARN") {
+        resource = resource.with_announcer(Announcer::lazy(topic));
     }
     serve::serve_with_wakes(resource, loops).await
 }

@@ -31,6 +31,9 @@ pub fn is_pending_takeover(tags: &BTreeMap<String, String>) -> bool {
 /// compares it with: CloudFormation has no drift detection for custom resources.
 pub const TAG_MADE_WITH: &str = "privatelink-lambdas:made-with";
 
+/// The tag that says which version of this project made a resource (never changed after).
+pub const TAG_VERSION: &str = "privatelink-lambdas:version";
+
 /// What an endpoint was made as, in its [`TAG_MADE_WITH`] tag:
 /// `private-dns=on;zones=us-east-1a,us-east-1b;groups=sg-1,sg-2`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +135,14 @@ pub fn check_claimable(
     } else {
         Ok(())
     }
+}
+
+/// The tags of a resource this project makes: the owner tags, and the version that made it
+/// ([`TAG_VERSION`]).
+pub fn made_tags(stack_id: &str, logical_id: &str) -> Vec<(String, String)> {
+    let mut tags = owner_tags(stack_id, logical_id);
+    tags.push((TAG_VERSION.to_owned(), crate::lambda::VERSION.to_owned()));
+    tags
 }
 
 /// The tags that claim a resource made by hand for this stack's logical resource: the owner

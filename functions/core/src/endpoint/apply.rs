@@ -221,7 +221,7 @@ impl EndpointResource {
         let token = client_token(ctx);
         let mut retried = false;
         loop {
-            let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+            let mut tags = ec2::made_tags(&ctx.stack_id, &ctx.logical_id);
             tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
             let made = plan::made_with(spec, &observed.subnets, &plan.subnets, plan.private_dns);
             tags.push((ec2::TAG_MADE_WITH.to_owned(), made.to_tag_value()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::acceptance::{self, Handoff, WaitState};
+use super::acceptance::{self, announce, Announcement, Announcer, Handoff, WaitState};
 use super::attributes::endpoint_attributes;
 use super::plan::{self, answer_for, Answer, Plan};
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
@@ -53,13 +53,21 @@ fn names_connection_topic(properties: &Value) -> bool {
 pub struct EndpointResource {
     pub(super) ec2: Ec2,
     pub(super) handoff: Option<Handoff>,
+    pub(super) announcer: Option<Announcer>,
 }
 
 impl EndpointResource {
     /// The resource over EC2 operations. Without a hand-off, an endpoint waiting for acceptance
     /// is answered at once with `State` = `pendingAcceptance`.
     pub fn new(ec2: Ec2) -> Self {
-        Self { ec2, handoff: None }
+        Self { ec2, handoff: None, announcer: None }
+    }
+
+    /// Publishes, when an endpoint is handed to the acceptance loop, which endpoint the partner
+    /// must accept ([`Announcement`]).
+    pub fn with_announcer(mut self, announcer: Announcer) -> Self {
+        self.announcer = Some(announcer);
+        self
     }
 
     /// Hands the wait for acceptance to the acceptance loop.
@@ -173,13 +181,31 @@ impl EndpointResource {
                 tracing::warn!(error = %err, "the acceptance loop will poll: could not notify its topic of the provider's decision");
             }
         }
+        // Told once per request: a redelivered event finds its loop started, and says nothing
+        // again. (Asked only where there is someone to tell.)
+        let tell = match &self.announcer {
+            Some(_) => !handoff.started_before(ctx, &endpoint.id).await?,
+            None => false,
+        };
         let execution = handoff.start(ctx, &wait).await?;
-        tracing::info!(
-            execution,
-            answering,
-            endpoint_id = %wait.vpc_endpoint_id,
-            "waiting for the provider to accept {}: give them this id", wait.vpc_endpoint_id
-        );
+        let announcement = Announcement {
+            endpoint_id: endpoint.id.clone(),
+            service_name: spec.service_name.clone(),
+            account_id: announce::account_of(&ctx.stack_id).unwrap_or_default().to_owned(),
+            region: self.ec2.region().await,
+            stack_name: ctx.stack_name().to_owned(),
+            logical_id: ctx.logical_id.clone(),
+            stack_waits: answering,
+        };
+        tracing::info!(execution, answering, endpoint_id = %endpoint.id, "{}", announcement.line());
+        if let Some(announcer) = self.announcer.as_ref().filter(|_| tell) {
+            match announcer.publish(&announcement).await {
+                Ok(()) => tracing::info!("told the notification topic which endpoint to accept"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not tell the notification topic which endpoint to accept")
+                }
+            }
+        }
         Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
     }
 

@@ -168,7 +168,7 @@ impl SecurityGroupResource {
             .group_name
             .clone()
             .unwrap_or_else(|| default_group_name(ctx, &spec.vpc_id, &spec.description));
-        let mut tags = ec2::owner_tags(&ctx.stack_id, &ctx.logical_id);
+        let mut tags = ec2::made_tags(&ctx.stack_id, &ctx.logical_id);
         tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
         let (group_id, made_now) =
             match self.ec2.create_group(&name, &spec.description, &spec.vpc_id, &tags).await {

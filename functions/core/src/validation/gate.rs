@@ -39,19 +39,28 @@ impl GateSpec {
     }
 }
 
-/// Serves `Custom::PrivateLinkValidation`.
+/// Serves `Custom::PrivateLinkValidation`. A validator whose configuration is unusable still
+/// serves it ([`ValidationResource::misconfigured`]): Create and Update answer FAILED naming the
+/// problem (rather than no answer at all), Delete succeeds (a check leaves nothing behind, and
+/// the stack must stay deletable).
 pub struct ValidationResource {
-    checker: Checker,
+    checker: std::result::Result<Checker, String>,
 }
 
 impl ValidationResource {
     /// The gate, checking with `checker`.
     pub fn new(checker: Checker) -> Self {
-        Self { checker }
+        Self { checker: Ok(checker) }
+    }
+
+    /// The gate of a validator whose configuration has `problem`.
+    pub fn misconfigured(problem: impl Into<String>) -> Self {
+        Self { checker: Err(problem.into()) }
     }
 
     /// Checks until everything passes or time is up.
     async fn validate(&self, ctx: &RequestContext, properties: &Value) -> Result<Reply> {
+        let checker = self.checker.as_ref().map_err(|p| Error::Misconfigured(p.clone()))?;
         let spec = GateSpec::parse(properties)?;
         let started = tokio::time::Instant::now();
         let give_up = (started + spec.timeout).min(ctx.deadline);
@@ -59,8 +68,7 @@ impl ValidationResource {
         loop {
             attempts += 1;
             // TimeoutSeconds bounds the whole gate, the check under way included.
-            let Ok(report) =
-                tokio::time::timeout_at(give_up, self.checker.check(&spec.target)).await
+            let Ok(report) = tokio::time::timeout_at(give_up, checker.check(&spec.target)).await
             else {
                 return Err(Error::ValidationFailed {
                     name: spec.target.name,
@@ -120,34 +128,6 @@ impl CustomResource for ValidationResource {
 
     async fn delete(&self, _: &RequestContext, physical_id: &str, _: &Value) -> Result<Reply> {
         // Nothing was made: a check leaves nothing behind.
-        Ok(Outcome::new(physical_id).into())
-    }
-}
-
-/// Serves `Custom::PrivateLinkValidation` when the validator's configuration is unusable:
-/// Create and Update answer FAILED naming the problem (rather than no answer at all), Delete
-/// succeeds (a check leaves nothing behind, and the stack must stay deletable).
-pub struct Misconfigured {
-    problem: String,
-}
-
-impl Misconfigured {
-    /// The gate of a validator whose configuration has `problem`.
-    pub fn new(problem: impl Into<String>) -> Self {
-        Self { problem: problem.into() }
-    }
-}
-
-impl CustomResource for Misconfigured {
-    async fn create(&self, _: &RequestContext, _: &Value) -> Result<Reply> {
-        Err(Error::Misconfigured(self.problem.clone()))
-    }
-
-    async fn update(&self, _: &RequestContext, _: &str, _: &Value, _: &Value) -> Result<Reply> {
-        Err(Error::Misconfigured(self.problem.clone()))
-    }
-
-    async fn delete(&self, _: &RequestContext, physical_id: &str, _: &Value) -> Result<Reply> {
         Ok(Outcome::new(physical_id).into())
     }
 }

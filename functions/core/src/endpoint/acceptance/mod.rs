@@ -11,6 +11,7 @@
 //! through the provider stack's topic, and [`Handoff::wake`] sends the token, so the next Check
 //! comes at once. Only the Check answers CloudFormation; a wake only makes it come sooner.
 
+pub mod announce;
 mod step_functions;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde_json::Value;
 use crate::ec2::{EndpointState, EndpointView, MadeWith, TAG_MADE_WITH};
 use crate::text::sha256_hex;
 
+pub use announce::{Announcement, Announcer};
 pub use step_functions::Handoff;
 
 /// The tag that records that CloudFormation was answered for a request (its value).

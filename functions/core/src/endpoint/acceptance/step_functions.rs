@@ -64,6 +64,26 @@ impl Handoff {
         self.sfn.get(aws_sdk_sfn::Client::new).await
     }
 
+    /// Whether the loop of this request was started already (by an earlier delivery of the
+    /// same event). StartExecution can't say: with the same name and input it answers as it
+    /// did the first time (Step Functions API Reference, StartExecution: "idempotent for
+    /// STANDARD workflows").
+    pub async fn started_before(&self, ctx: &RequestContext, endpoint_id: &str) -> Result<bool> {
+        let name = execution_name(&ctx.stack_id, &ctx.logical_id, endpoint_id, &ctx.request_id);
+        match self
+            .sfn()
+            .await
+            .describe_execution()
+            .execution_arn(self.execution_arn(&name))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.code() == Some("ExecutionDoesNotExist") => Ok(false),
+            Err(err) => Err(AwsError::from_sdk("DescribeExecution", err).into()),
+        }
+    }
+
     /// Starts the loop for one request; a loop already started for it (a redelivered event)
     /// is not an error. Returns the execution's ARN.
     pub async fn start(&self, ctx: &RequestContext, state: &WaitState) -> Result<String> {
