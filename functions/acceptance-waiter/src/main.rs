@@ -16,6 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_stack_check(StackCheck::lazy());
     // The event's future on the heap: see `serve::serve`.
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        lambda::log_version_once();
         Box::pin(waiter.handle(event.payload, invocation_deadline(event.context.deadline)))
     }))
     .await

@@ -29,8 +29,11 @@ pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime:
     // Each event's future on the heap (here and in every function's service): held by value,
     // it would make the serving future tens of KB, which the stack probes of `main`'s frame
     // touch page by page before the first event (page faults, most of the start-up's cost).
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| Box::pin(engine.handle(event))))
-        .await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+        crate::lambda::log_version_once();
+        Box::pin(engine.handle(event))
+    }))
+    .await
 }
 
 /// [`serve`], and with `loops`, also the acceptance topic's messages (an SNS event, which has
@@ -44,6 +47,7 @@ pub async fn serve_with_wakes<R: CustomResource>(
         .with_stack_check(StackCheck::lazy());
     let (engine, loops) = (&engine, &loops);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RawEvent>| {
+        crate::lambda::log_version_once();
         Box::pin(async move {
             if event.payload.has("Records") && !event.payload.has("ResponseURL") {
                 let deadline = invocation_deadline(event.context.deadline);
@@ -103,6 +107,7 @@ pub async fn serve_validator(
     let (gate, schedule) = match parts {
         Ok((checker, schedule)) => (ValidationResource::new(checker), Ok(schedule)),
         Err(problem) => {
+            crate::lambda::log_version_once();
             tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
             (ValidationResource::misconfigured(problem.clone()), Err(problem))
         }
@@ -110,6 +115,7 @@ pub async fn serve_validator(
     let gate = Engine::new(gate, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
     lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+        crate::lambda::log_version_once();
         Box::pin(async {
             if is_cloudformation_event(&event.payload) {
                 return gate.handle(event).await;
