@@ -38,8 +38,11 @@ FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-accepta
 
 .PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload clean
 
-$(TEST_TOOLS): tests/requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(TEST_TOOLS): tests/requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
@@ -49,21 +52,22 @@ $(SCAN_TOOLS): tools/scan-requirements.txt
 	touch $@
 
 # What building and deploying need (cargo-lambda, boto3 for stackset-upload), never the test tools.
-$(BUILD_TOOLS): tools/requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(BUILD_TOOLS): tools/requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
 
 # The artifacts bucket of the deploy targets, in the shell variable `bucket`: BUCKET, or one
 # named for the account and Region, made when missing (private: S3 blocks public access and
-# encrypts new buckets by default).
+# encrypts new buckets by default). The name can be guessed, so a bucket of that name is used
+# only when this account owns it (--expected-bucket-owner): code is never read from another's.
 define resolve_bucket
 bucket="$(BUCKET)"; \
 if [ -z "$$bucket" ]; then \
 	account=$$(aws sts get-caller-identity --query Account --output text) || exit 1; \
 	region=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-$$(aws configure get region)}}; \
+	[ -n "$$region" ] || { echo "no AWS Region: set AWS_REGION (or BUCKET)" >&2; exit 2; }; \
 	bucket="privatelink-lambdas-artifacts-$$account-$$region"; \
-	aws s3api head-bucket --bucket "$$bucket" 2>/dev/null || \
+	aws s3api head-bucket --bucket "$$bucket" --expected-bucket-owner "$$account" 2>/dev/null || \
 		aws s3 mb "s3://$$bucket" --region "$$region" || exit 1; \
 	echo "artifacts bucket: $$bucket"; \
 fi

@@ -61,6 +61,18 @@ def test_function_binaries_are_linked_at_a_fixed_address_and_need_no_libm() -> N
     assert checked.returncode == 0, checked.stderr
 
 
+def test_the_checker_reads_the_libraries_each_binary_needs_as_readelf_does() -> None:
+    # The checker reads DT_NEEDED itself (no binutils where `make build` runs); readelf, which
+    # the Rust toolchain's linker brings here, says the same.
+    sys.path.insert(0, str(REPO / "tools"))
+    from check_binaries import needed  # noqa: PLC0415
+    for binary in map(debug_binary, FUNCTIONS):
+        dynamic = subprocess.run(["readelf", "--dynamic", "--wide", str(binary)], capture_output=True,
+                                 text=True, check=True).stdout
+        listed = [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+        assert listed and needed(binary) == listed, (binary, listed)
+
+
 def test_the_zips_that_ship_are_checked_when_they_are_built() -> None:
     # `make build` (and the bench, which builds the same zips) runs the checker on every zip it
     # writes; here, the zips a previous build left are checked too.

@@ -35,6 +35,8 @@ def test_with_no_bucket_deploying_makes_one_named_for_the_account_and_region() -
     commands = dry_run("deploy")
     assert 'bucket="privatelink-lambdas-artifacts-$account-$region"' in commands, commands
     assert 'aws s3 mb "s3://$bucket"' in commands
+    # A bucket of the guessable name is used only when this account owns it.
+    assert '--expected-bucket-owner "$account"' in commands
     assert '--s3-bucket "$bucket"' in commands
 
 

@@ -9,13 +9,14 @@ Takes binaries or the bootstrap zips cargo lambda writes (the binaries that ship
 
     python tools/check_binaries.py target/lambda/*/bootstrap.zip
 
-Exit 0 when every one passes, 1 naming each that does not. `make build` runs it on the zips it
+Exit 0 when every one passes, 1 naming each that does not. Reads the ELF headers itself: no
+binutils needed. `make build` runs it on the zips it
 writes; `tests/test_build.py` runs it on the debug binaries, the zips when they are built, and on
 a binary that needs libm, to see it refused."""
 
 from __future__ import annotations
 
-import subprocess
+import struct
 import sys
 import tempfile
 import zipfile
@@ -43,11 +44,36 @@ def problems(path: Path) -> list[str]:
     return found
 
 
+PT_LOAD, PT_DYNAMIC = 1, 2
+DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
+
+
 def needed(path: Path) -> list[str]:
-    """The shared libraries the binary names (DT_NEEDED)."""
-    dynamic = subprocess.run(["readelf", "--dynamic", "--wide", str(path)], capture_output=True, text=True,
-                             check=True).stdout
-    return [line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+    """The shared libraries the binary names (DT_NEEDED), read from its dynamic section as the
+    loader reads it (64-bit little-endian ELF, what Lambda runs), so that no binutils is needed.
+    A static binary names none."""
+    data = path.read_bytes()
+    if data[4] != 2 or data[5] != 1:
+        raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    headers = [struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize) for i in range(phnum)]
+    loads = [(vaddr, offset, filesz) for kind, _, offset, vaddr, _, filesz in headers if kind == PT_LOAD]
+    dynamic = next(((offset, filesz) for kind, _, offset, _, _, filesz in headers if kind == PT_DYNAMIC), None)
+    if dynamic is None:
+        return []
+    entries = []
+    for at in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+        tag, value = struct.unpack_from("<qQ", data, at)
+        if tag == DT_NULL:
+            break
+        entries.append((tag, value))
+    strtab_vaddr = next(value for tag, value in entries if tag == DT_STRTAB)
+    # DT_STRTAB is an address: the loaded segment that holds it says where it is in the file.
+    strtab = next(offset + strtab_vaddr - vaddr for vaddr, offset, filesz in loads
+                  if vaddr <= strtab_vaddr < vaddr + filesz)
+    return [data[strtab + value:data.index(b"\0", strtab + value)].decode()
+            for tag, value in entries if tag == DT_NEEDED]
 
 
 def main(paths: list[str]) -> int:

@@ -181,32 +181,63 @@ impl EndpointResource {
                 tracing::warn!(error = %err, "the acceptance loop will poll: could not notify its topic of the provider's decision");
             }
         }
-        // Told once per request: a redelivered event finds its loop started, and says nothing
-        // again. (Asked only where there is someone to tell.)
-        let tell = match &self.announcer {
-            Some(_) => !handoff.started_before(ctx, &endpoint.id).await?,
-            None => false,
-        };
+        let first_time = self.first_hand_off(ctx, handoff, &endpoint.id).await;
         let execution = handoff.start(ctx, &wait).await?;
+        self.tell_the_partner(ctx, spec, &endpoint.id, answering, &execution, first_time).await;
+        Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
+    }
+
+    /// Whether this is the request's first hand-off (else an earlier delivery of the same
+    /// event started its loop). Asked only where there is someone to tell, and never a reason
+    /// to fail the Create: not knowing counts as the first (told twice is better than never).
+    async fn first_hand_off(&self, ctx: &RequestContext, handoff: &Handoff, id: &str) -> bool {
+        if self.announcer.is_none() {
+            return false;
+        }
+        match handoff.started_before(ctx, id).await {
+            Ok(before) => !before,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not tell whether this request's loop was started before");
+                true
+            }
+        }
+    }
+
+    /// Logs which endpoint the partner must accept, and, the first time, tells the
+    /// notification topic (best effort: a failure is logged, the Create goes on).
+    async fn tell_the_partner(
+        &self,
+        ctx: &RequestContext,
+        spec: &EndpointSpec,
+        endpoint_id: &str,
+        answering: bool,
+        execution: &str,
+        first_time: bool,
+    ) {
+        let (partition, account) =
+            announce::partition_and_account(&ctx.stack_id).unwrap_or(("aws", ""));
         let announcement = Announcement {
-            endpoint_id: endpoint.id.clone(),
+            endpoint_id: endpoint_id.to_owned(),
             service_name: spec.service_name.clone(),
-            account_id: announce::account_of(&ctx.stack_id).unwrap_or_default().to_owned(),
-            region: self.ec2.region().await,
+            account_id: account.to_owned(),
+            partition: partition.to_owned(),
+            // The partner accepts in the service's Region.
+            region: match &spec.service_region {
+                Some(region) => region.clone(),
+                None => self.ec2.region().await,
+            },
             stack_name: ctx.stack_name().to_owned(),
             logical_id: ctx.logical_id.clone(),
             stack_waits: answering,
         };
-        tracing::info!(execution, answering, endpoint_id = %endpoint.id, "{}", announcement.line());
-        if let Some(announcer) = self.announcer.as_ref().filter(|_| tell) {
-            match announcer.publish(&announcement).await {
-                Ok(()) => tracing::info!("told the notification topic which endpoint to accept"),
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not tell the notification topic which endpoint to accept")
-                }
+        tracing::info!(execution, answering, endpoint_id, "{}", announcement.line());
+        let Some(announcer) = self.announcer.as_ref().filter(|_| first_time) else { return };
+        match announcer.publish(&announcement).await {
+            Ok(()) => tracing::info!("told the notification topic which endpoint to accept"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not tell the notification topic which endpoint to accept")
             }
         }
-        Ok(if answering { Reply::Later { by: execution } } else { outcome.into() })
     }
 
     pub(super) async fn wait_while_pending(

@@ -18,7 +18,10 @@ pub struct Announcement {
     pub service_name: String,
     /// The consumer's account, which the partner sees as the requester.
     pub account_id: String,
-    /// The endpoint's Region.
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// The service's Region, where the partner accepts (the endpoint's, unless it reaches a
+    /// service in another Region).
     pub region: String,
     /// The stack and logical id the endpoint belongs to.
     pub stack_name: String,
@@ -60,7 +63,7 @@ impl Announcement {
              aws ec2 accept-vpc-endpoint-connections --region {region} --service-id <their vpce-svc-... id> \
              --vpc-endpoint-ids {endpoint}\n\n\
              If their service accepts only allowed principals, they first add \
-             arn:aws:iam::{account}:root to it.\n",
+             arn:{partition}:iam::{account}:root to it.\n",
             line = self.line(),
             stack = self.stack_name,
             logical = self.logical_id,
@@ -68,13 +71,18 @@ impl Announcement {
             account = self.account_id,
             service = self.service_name,
             region = self.region,
+            partition = self.partition,
         )
     }
 }
 
-/// The account in a stack's ARN (`arn:<partition>:cloudformation:<region>:<account>:stack/...`).
-pub fn account_of(stack_id: &str) -> Option<&str> {
-    stack_id.split(':').nth(4).filter(|a| !a.is_empty())
+/// The partition and the account in a stack's ARN
+/// (`arn:<partition>:cloudformation:<region>:<account>:stack/...`).
+pub fn partition_and_account(stack_id: &str) -> Option<(&str, &str)> {
+    let mut parts = stack_id.split(':');
+    let partition = parts.nth(1).filter(|p| !p.is_empty())?;
+    let account = parts.nth(2).filter(|a| !a.is_empty())?;
+    Some((partition, account))
 }
 
 /// Publishes announcements to one SNS topic.
@@ -115,6 +123,7 @@ mod tests {
             endpoint_id: "vpce-0123456789abcdef0".into(),
             service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-0fedcba9876543210".into(),
             account_id: "123456789012".into(),
+            partition: "aws".into(),
             region: "us-east-1".into(),
             stack_name: "partner-api".into(),
             logical_id: "Endpoint".into(),
@@ -148,9 +157,16 @@ mod tests {
     }
 
     #[test]
-    fn the_account_is_read_from_the_stack_arn() {
-        let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/partner-api/guid";
-        assert_eq!(account_of(stack), Some("123456789012"));
-        assert_eq!(account_of("not-an-arn"), None);
+    fn the_partition_and_account_are_read_from_the_stack_arn() {
+        let stack = "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/partner-api/guid";
+        assert_eq!(partition_and_account(stack), Some(("aws-cn", "123456789012")));
+        assert_eq!(partition_and_account("not-an-arn"), None);
+    }
+
+    #[test]
+    fn the_allowed_principal_is_in_the_stacks_partition() {
+        let mut gov = announcement();
+        gov.partition = "aws-us-gov".into();
+        assert!(gov.text().contains("arn:aws-us-gov:iam::123456789012:root"), "{}", gov.text());
     }
 }
