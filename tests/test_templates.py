@@ -173,3 +173,39 @@ def test_the_stackset_variant_reads_each_functions_code_from_a_bucket_in_its_own
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_the_provider_stack_watches_every_function_it_deploys_and_tells_its_topic():
+    resources = load("provider.yaml")["Resources"]
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    def watched(alarm: str, metric: str) -> set[str]:
+        return {dimension["Value"]["Ref"] for m in alarms[alarm]["Metrics"] if "MetricStat" in m
+                for dimension in m["MetricStat"]["Metric"]["Dimensions"]
+                if m["MetricStat"]["Metric"]["MetricName"] == metric}
+
+    assert watched("FunctionErrors", "Errors") == functions
+    assert watched("FunctionThrottles", "Throttles") == functions
+    assert watched("AcceptanceLoopFailed", "ExecutionsFailed") == {"AcceptanceLoop"}
+    assert watched("AcceptanceLoopFailed", "ExecutionsTimedOut") == {"AcceptanceLoop"}
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == {"Fn::If": ["HasNotificationTopic", [{"Ref": "NotificationTopicArn"}],
+                                                    {"Ref": "AWS::NoValue"}]}, name
+
+
+def test_every_function_log_counts_the_answers_it_could_not_deliver_as_the_code_logs_them():
+    resources = load("provider.yaml")["Resources"]
+    logged = re.search(r'tracing::error!\(.*"(answer not delivered)"\);',
+                       (REPO / "functions" / "core" / "src" / "cfn" / "responder.rs").read_text())
+    assert logged, "the responder no longer logs an undelivered answer as the filters expect"
+    filters = {r["Properties"]["LogGroupName"]["Ref"]: r["Properties"] for r in resources.values()
+               if r["Type"] == "AWS::Logs::MetricFilter"}
+    log_groups = {r["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for r in resources.values()
+                  if r["Type"] == "AWS::Lambda::Function"}
+    assert set(filters) == log_groups
+    for group, metric_filter in filters.items():
+        assert metric_filter["FilterPattern"] == f'{{ $.fields.message = "{logged.group(1)}" }}', group
+        transformation, = metric_filter["MetricTransformations"]
+        assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
+            "PrivateLinkLambdas", "AnswersNotDelivered")

@@ -216,7 +216,7 @@ impl Responder {
                     true
                 }
             };
-            tracing::warn!(attempts, error = %last_error, url = %redact(url), "answer not delivered");
+            tracing::warn!(attempts, error = %last_error, url = %redact(url), "answer attempt failed");
             if !retry {
                 break;
             }
@@ -226,6 +226,9 @@ impl Responder {
                 backoff *= 2;
             }
         }
+        // Counted by the provider stack's AnswersNotDelivered alarm (a metric filter on this
+        // message, templates/provider.yaml).
+        tracing::error!(attempts, error = %last_error, url = %redact(url), "answer not delivered");
         Err(Error::Answer(format!(
             "PUT to {} failed after {attempts} attempt(s), last: {last_error}",
             redact(url),
