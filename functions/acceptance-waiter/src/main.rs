@@ -1,12 +1,12 @@
 //! `privatelink-acceptance-waiter`: one Check of the acceptance loop (see `templates/acceptance-waiter.asl.json`).
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use privatelink_core::cfn::engine::invocation_deadline;
 use privatelink_core::cfn::responder::{Responder, UrlPolicy};
 use privatelink_core::cfn::stack::StackCheck;
 use privatelink_core::ec2::Ec2;
 use privatelink_core::endpoint::waiter::Waiter;
-use privatelink_core::lambda;
+use privatelink_core::{lambda, serve};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -15,9 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let waiter = Waiter::new(Ec2::lazy(), Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
     // The event's future on the heap: see `serve::serve`.
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        lambda::log_version_once();
+    serve::run(|event: LambdaEvent<serde_json::Value>| {
         Box::pin(waiter.handle(event.payload, invocation_deadline(event.context.deadline)))
-    }))
+    })
     .await
 }

@@ -29,9 +29,21 @@ pub async fn serve<R: CustomResource>(resource: R) -> Result<(), lambda_runtime:
     // Each event's future on the heap (here and in every function's service): held by value,
     // it would make the serving future tens of KB, which the stack probes of `main`'s frame
     // touch page by page before the first event (page faults, most of the start-up's cost).
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
+    run(|event: LambdaEvent<RawEvent>| Box::pin(engine.handle(event))).await
+}
+
+/// Runs `handler` under the Lambda Runtime API until the process ends. Every function serves
+/// through here, so that the first line each logs, with its first event, says which function
+/// and version runs ([`crate::lambda::log_version_once`]).
+pub async fn run<A, F, Fut>(mut handler: F) -> Result<(), lambda_runtime::Error>
+where
+    A: for<'de> serde::Deserialize<'de>,
+    F: FnMut(LambdaEvent<A>) -> Fut,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<A>| {
         crate::lambda::log_version_once();
-        Box::pin(engine.handle(event))
+        handler(event)
     }))
     .await
 }
@@ -46,8 +58,7 @@ pub async fn serve_with_wakes<R: CustomResource>(
     let engine = Engine::new(resource, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
     let (engine, loops) = (&engine, &loops);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<RawEvent>| {
-        crate::lambda::log_version_once();
+    run(move |event: LambdaEvent<RawEvent>| {
         Box::pin(async move {
             if event.payload.has("Records") && !event.payload.has("ResponseURL") {
                 let deadline = invocation_deadline(event.context.deadline);
@@ -55,7 +66,7 @@ pub async fn serve_with_wakes<R: CustomResource>(
             }
             engine.handle(event).await
         })
-    }))
+    })
     .await
 }
 
@@ -107,6 +118,7 @@ pub async fn serve_validator(
     let (gate, schedule) = match parts {
         Ok((checker, schedule)) => (ValidationResource::new(checker), Ok(schedule)),
         Err(problem) => {
+            // Logged before the problem, which is logged at start: still the first line.
             crate::lambda::log_version_once();
             tracing::error!(problem, "the validator's configuration is unusable: gate events are answered FAILED and scheduled runs fail, naming it");
             (ValidationResource::misconfigured(problem.clone()), Err(problem))
@@ -114,8 +126,7 @@ pub async fn serve_validator(
     };
     let gate = Engine::new(gate, Responder::new(UrlPolicy::from_env()))
         .with_stack_check(StackCheck::lazy());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<RawEvent>| {
-        crate::lambda::log_version_once();
+    run(|event: LambdaEvent<RawEvent>| {
         Box::pin(async {
             if is_cloudformation_event(&event.payload) {
                 return gate.handle(event).await;
@@ -125,7 +136,7 @@ pub async fn serve_validator(
                 Err(problem) => Err(Error::Misconfigured(problem.clone())),
             }
         })
-    }))
+    })
     .await
 }
 
