@@ -32,11 +32,27 @@ PROVIDER_PARAMS ?=
 # make stackset-upload: the code buckets <CODE_BUCKET_PREFIX>-<region>, one in each of REGIONS.
 CODE_BUCKET_PREFIX ?=
 REGIONS ?=
+# make connect: the runbook's inputs (SERVICE_NAME, VPC_ID, SUBNET_IDS; optional PRIVATE_DNS_NAME,
+# SERVICE_PORT, ALARM_TOPIC_ARN, STACK, and FUNCTIONS_EXPORT_PREFIX for a functions stack already
+# deployed). The release comes from CODE_BUCKET_PREFIX when it is published there, else from
+# RELEASE (dist/<version>, made by `make release` when missing), uploaded to BUCKET.
+SERVICE_NAME ?=
+PRIVATE_DNS_NAME ?=
+SERVICE_PORT ?= 443
+ALARM_TOPIC_ARN ?=
+FUNCTIONS_EXPORT_PREFIX ?=
+POLL_SECONDS ?= 10
+# The workspace's version: the one place it is written is Cargo.toml.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+RELEASE ?= dist/$(VERSION)
+# The stack of `make connect`: STACK when given, else one named for the service.
+CONNECT_STACK := $(if $(filter file,$(origin STACK)),,$(STACK))
 # deploy-functions: the execution role the functions get (with the permissions in README.md).
 ROLE_ARN ?=
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 
-.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload clean
+.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload \
+	release publish connect clean
 
 # The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
 $(PY):
@@ -145,6 +161,40 @@ stackset-upload: stackset
 	@test -n "$(CODE_BUCKET_PREFIX)" -a -n "$(REGIONS)" || \
 		{ echo "set CODE_BUCKET_PREFIX and REGIONS (comma-separated)" >&2; exit 2; }
 	$(PY) tools/stackset.py upload --bucket-prefix $(CODE_BUCKET_PREFIX) --regions $(REGIONS)
+
+## release: dist/<version>/ (each function's zip per architecture built here: x86_64, and arm64
+## where its Rust target is installed; the templates reading code from a bucket; SHA256SUMS)
+release: $(BUILD_TOOLS)
+	rm -rf target/release-lambda
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --x86-64 \
+		--lambda-dir target/release-lambda/x86_64
+	$(PY) tools/check_binaries.py $(foreach f,$(FUNCTIONS),target/release-lambda/x86_64/$(f)/bootstrap.zip)
+	if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --arm64 \
+			--lambda-dir target/release-lambda/arm64 || exit 1; \
+	fi
+	$(PY) tools/release.py build $(foreach a,x86_64 arm64,$(if $(wildcard target/release-lambda/$(a)),--lambda-dir $(a)=target/release-lambda/$(a)))
+	cd dist/$(VERSION) && sha256sum -c --quiet SHA256SUMS
+
+## publish: upload dist/<version>/ to <BUCKET_PREFIX>-<region> for each of REGIONS (buckets must exist)
+publish: $(BUILD_TOOLS)
+	@test -n "$(BUCKET_PREFIX)" -a -n "$(REGIONS)" || \
+		{ echo "set BUCKET_PREFIX and REGIONS (comma-separated)" >&2; exit 2; }
+	@test -f $(RELEASE)/SHA256SUMS || { echo "no release at $(RELEASE): make release" >&2; exit 2; }
+	cd $(RELEASE) && sha256sum -c --quiet SHA256SUMS
+	$(PY) tools/release.py publish --release $(RELEASE) --bucket-prefix $(BUCKET_PREFIX) --regions $(REGIONS)
+
+## connect: the runbook in one stack (templates/quickstart.yaml) from SERVICE_NAME, VPC_ID and
+## SUBNET_IDS: prints the endpoint id to give the partner, follows the stack to its end
+connect: $(BUILD_TOOLS)
+	@test -n "$(SERVICE_NAME)" -a -n "$(VPC_ID)" -a -n "$(SUBNET_IDS)" || \
+		{ echo "set SERVICE_NAME, VPC_ID and SUBNET_IDS (comma-separated)" >&2; exit 2; }
+	@if [ -z "$(CODE_BUCKET_PREFIX)" ] && [ ! -f $(RELEASE)/SHA256SUMS ]; then $(MAKE) release || exit 1; fi
+	$(PY) tools/connect.py --service-name "$(SERVICE_NAME)" --vpc-id "$(VPC_ID)" --subnet-ids "$(SUBNET_IDS)" \
+		--private-dns-name "$(PRIVATE_DNS_NAME)" --service-port "$(SERVICE_PORT)" \
+		--alarm-topic-arn "$(ALARM_TOPIC_ARN)" --stack "$(CONNECT_STACK)" --bucket "$(BUCKET)" \
+		--code-bucket-prefix "$(CODE_BUCKET_PREFIX)" --release "$(RELEASE)" \
+		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture $(ARCH) --poll-seconds $(POLL_SECONDS)
 
 ## deploy-functions: cargo lambda deploy of each function (a development shortcut; the stacks are the way)
 deploy-functions: build

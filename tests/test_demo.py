@@ -14,7 +14,8 @@ def test_the_demo_plays_the_whole_scenario_and_leaves_nothing_behind():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    for milestone in ("is pendingAcceptance", "Partner: accepts the connection request",
+    for milestone in ("templates/quickstart.yaml", "Functions CREATE_COMPLETE", "Validator CREATE_COMPLETE",
+                      "is pendingAcceptance", "Partner: accepts the connection request",
                       "the acceptance topic woke the loop",
                       "<- SUCCESS vpce-", "Private DNS is on", "EMF api.partner.com",
                       "the gate passed", "Nothing is left behind"):

@@ -1,16 +1,24 @@
 """Plays CloudFormation for a template whose resources are custom resources served by local
-function binaries: reads the template, orders the resources by their references, resolves
-intrinsic functions (tests/harness/template.py) from parameters, exports and earlier answers,
-sends real Create and Delete events through the functions (under the Lambda Runtime API), with
-every scalar property a string as CloudFormation sends them, and reads the answers back from
-pre-signed S3 URLs.
+function binaries: reads the template, orders the resources by their references (leaving out
+those whose Condition is false), resolves intrinsic functions (tests/harness/template.py) from
+parameters, exports and earlier answers, sends real Create and Delete events through the
+functions (under the Lambda Runtime API), with every scalar property a string as CloudFormation
+sends them, and reads the answers back from pre-signed S3 URLs.
 
-Resources of other types are handed to `others(logical_id, type, properties)`, which plays them
-(for example, invoking a schedule's target once) and returns their physical id and attributes."""
+A nested stack (`AWS::CloudFormation::Stack`) is played by a player of its own, from its
+TemplateURL (a local path, as `aws cloudformation package` takes it, or an S3 URL, read through
+`fetch`); its outputs are the nested stack resource's `Outputs.<name>` attributes, and its
+exports join the exports. Resources of other types are handed to `others(logical_id, type,
+properties)`, which plays them (for example, invoking a schedule's target once) and returns their
+physical id and attributes; attributes it does not give are placeholders.
+
+`create_all` and `delete_all` play a stack's Create and Delete and tell `on_event` each resource
+status on the way, as a stack's events show them."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +31,18 @@ from tests.harness.template import Evaluator
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 """Sends an event to the function behind a ServiceToken; returns its answer."""
 
+EventSink = Callable[[str, str, str, str, str | None, str | None], None]
+"""(stack id, logical id, resource type, status, physical id, reason): one line of a stack's events."""
+
+
+class ResourceFailed(AssertionError):
+    """A resource's operation failed: what CloudFormation shows as <OPERATION>_FAILED."""
+
+    def __init__(self, logical_id: str, reason: str):
+        super().__init__(f"{logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+
 
 @dataclass
 class Resource:
@@ -31,16 +51,27 @@ class Resource:
     properties: dict[str, Any] = field(default_factory=dict)
     physical_id: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    nested: "StackPlayer | None" = None
 
 
 class StackPlayer(Evaluator):
-    def __init__(self, template: Path, parameters: dict[str, str], exports: dict[str, str],
+    def __init__(self, template: Path | str, parameters: dict[str, str], exports: dict[str, str],
                  cfn: CloudFormation, send: Callable[[str, dict[str, Any], str], dict[str, Any]],
                  others: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, str]]],
-                 name: str = "consumer"):
-        decoded, problems = decode_str(template.read_text())
+                 name: str = "consumer", *, base: Path | None = None,
+                 fetch: Callable[[str], str] | None = None, on_event: EventSink | None = None):
+        """`template` is a path, or a template's text with `base` the directory its local
+        paths are relative to."""
+        if isinstance(template, Path):
+            text, base = template.read_text(), template.parent
+        else:
+            text = template
+        decoded, problems = decode_str(text)
         assert not problems, problems
         super().__init__(decoded, parameters)
+        self.base = base or Path.cwd()
+        self.fetch = fetch
+        self.on_event = on_event or (lambda *_: None)
         self.exports = exports
         self.cfn = cfn
         self.send = send  # (service token, event, response key) -> answer
@@ -51,10 +82,15 @@ class StackPlayer(Evaluator):
 
     # ---- ordering --------------------------------------------------------- #
 
+    def active(self, logical_id: str) -> bool:
+        """Whether the resource is in the stack: no Condition, or a Condition that holds."""
+        condition = self.template["Resources"][logical_id].get("Condition")
+        return condition is None or self.condition(condition)
+
     def order(self) -> list[str]:
-        """Resources in an order where each comes after what it references."""
-        deps = {k: self._references(v) | set(_as_list(v.get("DependsOn", [])))
-                for k, v in self.template["Resources"].items()}
+        """The stack's resources in an order where each comes after what it references."""
+        specs = {k: v for k, v in self.template["Resources"].items() if self.active(k)}
+        deps = {k: self._references(v) | set(_as_list(v.get("DependsOn", []))) for k, v in specs.items()}
         ordered: list[str] = []
         while len(ordered) < len(deps):
             ready = [k for k in deps if k not in ordered and deps[k] <= set(ordered)]
@@ -65,6 +101,10 @@ class StackPlayer(Evaluator):
     def _references(self, node: Any) -> set[str]:
         found: set[str] = set()
         if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                # Only the branch the condition takes is evaluated (and waited for).
+                name, yes, no = node["Fn::If"]
+                return self._references(yes if self.condition(name) else no)
             for key, value in node.items():
                 if key == "Ref" and value in self.template["Resources"]:
                     found.add(value)
@@ -88,6 +128,8 @@ class StackPlayer(Evaluator):
 
     def get_att(self, name: str, attribute: str) -> str:
         resource = self.resources[name]
+        if attribute not in resource.data and not resource.type.startswith(("Custom::", "AWS::CloudFormation::")):
+            return f"<{name}.{attribute}>"  # an attribute the local play does not model
         assert attribute in resource.data, f"{name} has no attribute {attribute}: {resource.data}"
         return resource.data[attribute]
 
@@ -104,6 +146,8 @@ class StackPlayer(Evaluator):
         if resource.type.startswith("Custom::"):
             properties = _as_sent(properties)
         resource.properties = properties
+        if resource.type == "AWS::CloudFormation::Stack":
+            return self._create_nested(resource)
         if not resource.type.startswith("Custom::"):
             resource.physical_id, resource.data = self.others(logical_id, resource.type, properties)
             return resource
@@ -111,24 +155,99 @@ class StackPlayer(Evaluator):
         event, key = self.cfn.create_event(resource.type, logical_id, properties, self.stack_id,
                                            service_token=token)
         answer = self.send(token, event, key)
-        assert answer["Status"] == "SUCCESS", f"{logical_id}: {answer.get('Reason')}"
+        if answer["Status"] != "SUCCESS":
+            raise ResourceFailed(logical_id, str(answer.get("Reason")))
         resource.physical_id = answer["PhysicalResourceId"]
         resource.data = answer.get("Data", {})
         return resource
 
+    def _create_nested(self, resource: Resource) -> Resource:
+        url = str(resource.properties["TemplateURL"])
+        if url.startswith("https://"):
+            assert self.fetch is not None, f"{resource.logical_id}: no way to read {url}"
+            text = self.fetch(url)
+        else:
+            text = (self.base / url).read_text()
+        parameters = {k: ",".join(v) if isinstance(v, list) else _as_sent(v)
+                      for k, v in resource.properties.get("Parameters", {}).items()}
+        child = StackPlayer(text, parameters, self.exports, self.cfn, self.send, self.others,
+                            name=f"{self.stack_name}-{resource.logical_id}-{uuid.uuid4().hex[:12].upper()}",
+                            base=self.base, fetch=self.fetch, on_event=self.on_event)
+        resource.nested = child
+        resource.physical_id = child.stack_id
+        try:
+            child.create_all()
+        except ResourceFailed as failure:
+            raise ResourceFailed(resource.logical_id, f"Embedded stack {child.stack_id} was not "
+                                 f"successfully created: {failure}") from failure
+        resource.data = {f"Outputs.{k}": v for k, v in child.outputs().items()}
+        return resource
+
     def delete(self, logical_id: str) -> dict[str, Any] | None:
         resource = self.resources[logical_id]
+        if resource.nested is not None:
+            resource.nested.delete_all()
+            return None
         if not resource.type.startswith("Custom::") or resource.physical_id is None:
             return None
         token = self.resolve(self.template["Resources"][logical_id]["Properties"]["ServiceToken"])
         event, key = self.cfn.delete_event(resource.type, logical_id, resource.physical_id,
                                            resource.properties, self.stack_id, service_token=token)
         answer = self.send(token, event, key)
-        assert answer["Status"] == "SUCCESS", f"{logical_id}: {answer.get('Reason')}"
+        if answer["Status"] != "SUCCESS":
+            raise ResourceFailed(logical_id, str(answer.get("Reason")))
         return answer
 
+    def create_all(self) -> None:
+        """Creates every resource in order, telling `on_event`; raises ResourceFailed at the first
+        that fails (the caller rolls back with `delete_all`)."""
+        self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS",
+                      self.stack_id, "User Initiated")
+        for logical_id in self.order():
+            kind = self.resources[logical_id].type
+            self.on_event(self.stack_id, logical_id, kind, "CREATE_IN_PROGRESS", None, None)
+            try:
+                resource = self.create(logical_id)
+            except ResourceFailed as failure:
+                self.on_event(self.stack_id, logical_id, kind, "CREATE_FAILED", None, failure.reason)
+                raise
+            self.on_event(self.stack_id, logical_id, kind, "CREATE_COMPLETE", resource.physical_id, None)
+        self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "CREATE_COMPLETE",
+                      self.stack_id, None)
+
+    def delete_all(self, *, rollback: bool = False) -> None:
+        """Deletes what exists, in reverse order, telling `on_event` (a rollback's stack lines are
+        the caller's: ROLLBACK_IN_PROGRESS and ROLLBACK_COMPLETE)."""
+        if not rollback:
+            self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS",
+                          self.stack_id, None)
+        for logical_id in reversed(self.order()):
+            resource = self.resources[logical_id]
+            if resource.physical_id is None:
+                continue
+            self.on_event(self.stack_id, logical_id, resource.type, "DELETE_IN_PROGRESS", resource.physical_id, None)
+            try:
+                self.delete(logical_id)
+            except ResourceFailed as failure:
+                self.on_event(self.stack_id, logical_id, resource.type, "DELETE_FAILED", resource.physical_id,
+                              failure.reason)
+                raise
+            self.on_event(self.stack_id, logical_id, resource.type, "DELETE_COMPLETE", resource.physical_id, None)
+            resource.physical_id = None
+        if not rollback:
+            self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "DELETE_COMPLETE",
+                          self.stack_id, None)
+
     def outputs(self) -> dict[str, Any]:
-        return {k: self.resolve(v["Value"]) for k, v in self.template.get("Outputs", {}).items()}
+        """The outputs whose Condition holds; the exported ones join the exports."""
+        result = {}
+        for key, spec in self.template.get("Outputs", {}).items():
+            if "Condition" in spec and not self.condition(spec["Condition"]):
+                continue
+            result[key] = self.resolve(spec["Value"])
+            if "Export" in spec:
+                self.exports[str(self.resolve(spec["Export"]["Name"]))] = result[key]
+        return result
 
 
 def _as_sent(node: Any) -> Any:

@@ -40,6 +40,11 @@ class _ControlState:
     # answer ends the cleanup).
     stacks: dict[str, dict[str, str]] = field(default_factory=dict)
     cleanups: dict[str, str] = field(default_factory=dict)
+    # Each played stack's events, oldest first (DescribeStackEvents answers them newest first).
+    stack_events: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # What plays CreateStack and DeleteStack (tests/harness/stacks.py), when a test set one:
+    # moto's CloudFormation can't run this project's custom resources.
+    stack_service: Any = None
     # Crashes armed by the tests (in-process only: `Emulator.crash_after`).
     crashes: list[dict[str, Any]] = field(default_factory=list)
 

@@ -39,6 +39,8 @@ from urllib.parse import parse_qs
 from tests.harness.emulator.cloudformation import (
     _note_answer,
     _set_stack_status,
+    _PLAYED_ACTIONS,
+    _played_stack_answer,
     _stack_resource_answer,
     _stacks_answer,
 )
@@ -170,6 +172,10 @@ class EmulatorMiddleware:
             status, headers, payload = _stacks_answer(body)
             start_response(status, headers)
             return [payload]
+        if service == "cloudformation" and action in _PLAYED_ACTIONS and CONTROL.stack_service is not None:
+            status, headers, payload = _played_stack_answer(action, body)
+            start_response(status, headers)
+            return [payload]
         if environ.get("REQUEST_METHOD") == "PUT" and "X-Amz-Signature" in environ.get("QUERY_STRING", ""):
             result = self.app(environ, start_response)
             _note_answer(environ.get("PATH_INFO", ""), body)
@@ -282,6 +288,7 @@ class EmulatorMiddleware:
                 CONTROL.stack_resources.clear()
                 CONTROL.stacks.clear()
                 CONTROL.cleanups.clear()
+                CONTROL.stack_events.clear()
                 CONTROL.crashes.clear()
             defaults = Settings()
             SETTINGS.pending_seconds = defaults.pending_seconds
