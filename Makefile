@@ -29,8 +29,10 @@ SUBNET_IDS ?=
 VALIDATOR_PARAMS ?=
 # More `Key=Value` parameters of provider.yaml (ExportPrefix, PermissionsBoundaryArn...).
 PROVIDER_PARAMS ?=
-# make stackset-upload: the code buckets <CODE_BUCKET_PREFIX>-<region>, one in each of REGIONS.
+# make stackset-upload and connect: a release's buckets <CODE_BUCKET_PREFIX>-<region>, one in each of REGIONS.
 CODE_BUCKET_PREFIX ?=
+# make publish: the buckets <BUCKET_PREFIX>-<region> a release is uploaded to.
+BUCKET_PREFIX ?=
 REGIONS ?=
 # make connect: the runbook's inputs (SERVICE_NAME, VPC_ID, SUBNET_IDS; optional PRIVATE_DNS_NAME,
 # SERVICE_PORT, ALARM_TOPIC_ARN, STACK, and FUNCTIONS_EXPORT_PREFIX for a functions stack already
@@ -151,16 +153,14 @@ deploy-validator: build
 		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --parameter-overrides VpcId=$(VPC_ID) \
 		SubnetIds=$(SUBNET_IDS) Architecture=$(ARCH) $(VALIDATOR_PARAMS)
 
-## stackset: the provider as a StackSet template (target/stackset/provider.stackset.yaml), whose
-## code comes from the bucket <CodeBucketPrefix>-<Region> in each Region
-stackset: build
-	$(PY) tools/stackset.py template
+## stackset: a release (make release) is what a StackSet deploys: its templates read the code from
+## <CodeBucketPrefix>-<Region> in each Region; stackset-upload fills those buckets (make publish)
+stackset: release
 
-## stackset-upload: the code into <CODE_BUCKET_PREFIX>-<region> for each of REGIONS (buckets must exist)
 stackset-upload: stackset
 	@test -n "$(CODE_BUCKET_PREFIX)" -a -n "$(REGIONS)" || \
 		{ echo "set CODE_BUCKET_PREFIX and REGIONS (comma-separated)" >&2; exit 2; }
-	$(PY) tools/stackset.py upload --bucket-prefix $(CODE_BUCKET_PREFIX) --regions $(REGIONS)
+	$(MAKE) publish BUCKET_PREFIX=$(CODE_BUCKET_PREFIX) REGIONS=$(REGIONS)
 
 ## release: dist/<version>/ (each function's zip per architecture built here: x86_64, and arm64
 ## where its Rust target is installed; the templates reading code from a bucket; SHA256SUMS)

@@ -23,6 +23,9 @@ def dry_run(*args: str) -> str:
     ["deploy-validator", "VPC_ID=vpc-1", "SUBNET_IDS=subnet-1,subnet-2"],
     ["deploy-functions", "ROLE_ARN=arn:aws:iam::123456789012:role/r"],
     ["stackset-upload", "CODE_BUCKET_PREFIX=code", "REGIONS=us-east-1"],
+    ["release"],
+    ["publish", "BUCKET_PREFIX=code", "REGIONS=us-east-1"],
+    ["connect", "SERVICE_NAME=com.amazonaws.vpce.us-east-1.vpce-svc-1", "VPC_ID=vpc-1", "SUBNET_IDS=subnet-1"],
 ], ids=lambda t: t[0])
 def test_deploying_installs_no_test_tool(target: list[str]) -> None:
     commands = dry_run(*target)

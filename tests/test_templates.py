@@ -4,7 +4,6 @@ the state machine definition and with the functions' build output."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -115,64 +114,6 @@ def test_every_transition_of_the_definition_leads_to_a_state():
         targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
     assert set(targets) <= set(states), set(targets) - set(states)
     assert any(s["Type"] == "Succeed" for s in states.values())
-
-
-def test_the_stackset_variant_reads_each_functions_code_from_a_bucket_in_its_own_region(tmp_path, emulator):
-    # A StackSet has one template for every Region, and Lambda takes code only from a bucket in
-    # the function's Region: tools/stackset.py writes that template and fills those buckets.
-    import boto3
-
-    sys.path.insert(0, str(REPO / "tools"))
-    import stackset
-
-    lambda_dir = tmp_path / "lambda"
-    for function in FUNCTIONS:
-        (lambda_dir / function).mkdir(parents=True)
-        (lambda_dir / function / "bootstrap.zip").write_bytes(f"zip of {function}".encode())
-    out = tmp_path / "stackset"
-    template_path = stackset.make_template(lambda_dir, out)
-    done = lint(template_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    template, problems = decode_str(template_path.read_text())
-    assert not problems
-    assert "CodeBucketPrefix" in template["Parameters"]
-    bucket = {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"}
-    resources = template["Resources"]
-    keys = []
-    for resource in resources.values():
-        if resource["Type"] == "AWS::Lambda::Function":
-            code = resource["Properties"]["Code"]
-            assert code["S3Bucket"] == bucket, code
-            keys.append(code["S3Key"])
-    location = resources["AcceptanceLoop"]["Properties"]["DefinitionS3Location"]
-    assert location["Bucket"] == bucket
-    keys.append(location["Key"])
-    assert "../" not in template_path.read_text()  # nothing left for `package` to upload
-
-    # StackSet instances have generated stack names: the exports must not depend on them.
-    for output in template["Outputs"].values():
-        assert output["Export"]["Name"]["Fn::Sub"].startswith("${ExportPrefix}-")
-
-    regions = ["us-east-1", "eu-west-1"]
-    env = {"AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        for region in regions:
-            s3 = boto3.client("s3", region_name=region)
-            config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-            s3.create_bucket(Bucket=f"stackset-code-{region}", **config)
-        stackset.upload(out, "stackset-code", regions)
-        for region in regions:
-            s3 = boto3.client("s3", region_name=region)
-            for key in keys:
-                s3.head_object(Bucket=f"stackset-code-{region}", Key=key)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_the_provider_stack_watches_every_function_it_deploys_and_tells_its_topic():
