@@ -11,6 +11,7 @@ the alarms, metric filters and dashboard, Lambda permissions, the validator's VP
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -172,6 +173,15 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
     keys = {o["Key"] for o in local.s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert f"{release.key_prefix(release.version())}templates/quickstart.yaml" in keys
     assert {f.kind for f in local.functions.values()} == set(release.FUNCTIONS)
+    # The functions count what they did (EMF): the endpoint's Create handed off, then answered
+    # by the acceptance loop, with the whole wait as its duration.
+    metrics = {kind: [json.loads(line) for f in local.functions.values() if f.kind == kind
+                      for env in f.environments for line in env.logs_since() if '"_aws"' in line]
+               for kind in ("privatelink-endpoint", "privatelink-acceptance-waiter")}
+    assert [(m["Operation"], m["Outcome"]) for m in metrics["privatelink-endpoint"]
+            if m["ResourceType"] == "Custom::PrivateLinkEndpoint"] == [("Create", "HANDED_OFF")]
+    assert [(m["ResourceType"], m["Operation"], m["Outcome"]) for m in metrics["privatelink-acceptance-waiter"]] == [
+        ("Custom::PrivateLinkEndpoint", "Create", "SUCCESS")]
 
     # Deleting the stack leaves nothing of the runbook behind.
     cloudformation = emulator_client(emulator, "cloudformation")

@@ -128,6 +128,32 @@ def test_logs_are_json_lines_with_the_request_and_never_the_signed_url(fn, cfn, 
     assert not any(signature in line for line in invocation.logs)
 
 
+def emf_lines(logs: list[str]) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in logs if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
+
+
+def test_each_event_ends_with_one_metric_line_by_type_operation_and_outcome(fn, cfn, consumer_vpc):
+    # CloudWatch's embedded metric format: the functions' own metrics, read from their logs.
+    ended = []
+    event, key = cfn.create_event(TYPE, "Sg", {"VpcId": consumer_vpc.vpc_id})
+    ended.append(fn.invoke(event))
+    group = cfn.answer(key)["PhysicalResourceId"]
+    bad, _ = cfn.create_event(TYPE, "Bad", {"VpcId": consumer_vpc.vpc_id, "Ports": ["99999"]})
+    ended.append(fn.invoke(bad))
+    delete, _ = cfn.delete_event(TYPE, "Sg", group, {"VpcId": consumer_vpc.vpc_id}, event["StackId"])
+    ended.append(fn.invoke(delete))
+    seen = []
+    for invocation in ended:
+        (line,) = emf_lines(invocation.logs)
+        directive = line["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "PrivateLink/Functions"
+        assert ["ResourceType", "Operation", "Outcome"] in directive["Dimensions"]
+        assert line["Events"] == 1 and line["DurationMs"] >= 0
+        seen.append((line["ResourceType"], line["Operation"], line["Outcome"]))
+    assert seen == [(TYPE, "Create", "SUCCESS"), (TYPE, "Create", "FAILED"), (TYPE, "Delete", "SUCCESS")]
+
+
 @pytest.mark.parametrize("name", ["privatelink-security-group", "privatelink-endpoint",
                                   "privatelink-acceptance-waiter", "privatelink-validator"])
 def test_the_first_log_line_names_the_function_and_its_version(lambda_function, name):

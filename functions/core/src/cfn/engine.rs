@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::metrics;
 use super::responder::Responder;
 use super::stack::{Asked, StackCheck, Verdict};
 use super::{
@@ -131,9 +132,11 @@ impl<R: CustomResource> Engine<R> {
         unreadable: &[String],
         deadline: Instant,
     ) -> Result<Value> {
+        let started = Instant::now();
         let (envelope, request) = match parse_event(payload) {
             Parsed::Malformed(err) => {
                 tracing::error!(error = %err, "rejected an event that cannot be answered");
+                metrics::emit("", "Unknown", "NOT_DELIVERED", 0);
                 return Err(err);
             }
             Parsed::Refused { envelope, physical_id, reason } => {
@@ -157,19 +160,21 @@ impl<R: CustomResource> Engine<R> {
             }
         };
         // Checked before any work is done: an answer that cannot be sent makes the work pointless.
+        let operation = request.as_ref().map_or("Unknown", Request::kind);
         if let Err(err) = self.responder.policy().check(&envelope.response_url) {
             tracing::error!(error = %err, "refused the ResponseURL; nothing done, no answer sent");
+            metrics::emit(&envelope.resource_type, operation, "NOT_DELIVERED", 0);
             return Err(err);
         }
         let span = tracing::info_span!(
             "request",
-            request_type = request.as_ref().map_or("Unknown", Request::kind),
+            request_type = operation,
             request_id = %envelope.request_id,
             stack_id = %envelope.stack_id,
             logical_id = %envelope.logical_id,
             resource_id = request.as_ref().ok().and_then(Request::physical_id).unwrap_or(""),
         );
-        async {
+        let ended = async {
             let (physical_id, result) = match request {
                 Err((physical_id, err)) => {
                     tracing::error!(error = %err, "answering FAILED to an event we do not understand");
@@ -194,7 +199,10 @@ impl<R: CustomResource> Engine<R> {
             self.responder.answer(&envelope, physical_id.as_deref(), result, deadline).await
         }
         .instrument(span)
-        .await
+        .await;
+        let duration = crate::lambda::millis(started.elapsed());
+        metrics::emit(&envelope.resource_type, operation, metrics::outcome(&ended), duration);
+        ended
     }
 
     /// Runs the handler in its own task, bounded by the deadline; a panic or the deadline

@@ -4,6 +4,7 @@
 //! Everything here is pure; [`engine`] drives it and [`responder`] delivers the answer.
 
 pub mod engine;
+pub mod metrics;
 pub mod responder;
 pub mod stack;
 

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::acceptance::{decide, epoch_seconds, sleep_seconds, Step, WaitState, TAG_ANSWERED};
 use super::attributes::{endpoint_attributes, explain};
+use crate::cfn::metrics;
 use crate::cfn::responder::Responder;
 use crate::cfn::stack::{background_loop_problem, judge, Asked, StackCheck, Verdict};
 use crate::cfn::{Envelope, Failure, Outcome};
@@ -223,7 +224,17 @@ impl Waiter {
             resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
         };
         let result = result.map_err(|e| Failure::from(e.to_string()));
-        self.responder.answer(&envelope, physical_id, result, deadline).await?;
+        let answered = self.responder.answer(&envelope, physical_id, result, deadline).await;
+        // Only a Create's loop answers; its duration is the whole wait, from the first Check.
+        let waited_s =
+            epoch_seconds().saturating_sub(state.started_at.unwrap_or_else(epoch_seconds));
+        metrics::emit(
+            &envelope.resource_type,
+            "Create",
+            metrics::outcome(&answered),
+            waited_s * 1000,
+        );
+        answered?;
         Ok(())
     }
 
