@@ -101,9 +101,10 @@ def test_an_answer_that_cannot_be_delivered_is_reported_to_lambda_so_it_retries(
     assert cfn.answers(key) == []
     # One line after the last attempt, as the provider stack's AnswersNotDelivered metric filter
     # counts it (every attempt before it is a warning of its own).
-    messages = [json.loads(line)["fields"].get("message") for line in invocation.logs if line.startswith("{")]
+    messages = [json.loads(line).get("fields", {}).get("message") for line in invocation.logs if line.startswith("{")]
     assert messages.count("answer not delivered") == 1, messages
     assert messages.count("answer attempt failed") >= 2, messages
+    assert [line["Outcome"] for line in emf_lines(invocation.logs)] == ["NOT_DELIVERED"]
     # Lambda's retry of the event answers, and makes nothing twice.
     emulator.clear_faults()
     assert fn.invoke(event).kind == "response"
