@@ -49,9 +49,13 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 RELEASE ?= dist/$(VERSION)
 # The stack of `make connect`: STACK when given, else one named for the service.
 CONNECT_STACK := $(if $(filter file,$(origin STACK)),,$(STACK))
-# deploy-functions: the execution role the functions get (with the permissions in README.md).
-ROLE_ARN ?=
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
+# deploy-functions: each function of the stacks, as <logical id in its template>=<binary>
+# (tests/test_deploy_functions.py checks them against the templates). FUNCTIONS_STACK: the stack
+# of templates/provider.yaml (a quick start's is its nested `Functions` stack).
+STACK_FUNCTIONS := SecurityGroupFunction=privatelink-security-group EndpointFunction=privatelink-endpoint WaiterFunction=privatelink-acceptance-waiter
+VALIDATOR_FUNCTIONS := Validator=privatelink-validator
+FUNCTIONS_STACK ?= $(STACK)
 
 .PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload \
 	release publish connect clean
@@ -196,12 +200,22 @@ connect: $(BUILD_TOOLS)
 		--code-bucket-prefix "$(CODE_BUCKET_PREFIX)" --release "$(RELEASE)" \
 		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture $(ARCH) --poll-seconds $(POLL_SECONDS)
 
-## deploy-functions: cargo lambda deploy of each function (a development shortcut; the stacks are the way)
+## deploy-functions: the inner loop: cargo lambda deploy the code of the functions the stacks
+## made (FUNCTIONS_STACK, and VALIDATOR_STACK when it exists), by their names; what the stacks
+## configured (environment, VPC, role, timeouts) stays as it is
+define deploy_stack_functions
+for pair in $(2); do \
+	name=$$(aws cloudformation describe-stack-resource --stack-name "$(1)" --logical-resource-id "$${pair%%=*}" \
+		--query StackResourceDetail.PhysicalResourceId --output text) || exit 1; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda deploy --binary-name "$${pair#*=}" "$$name" || exit 1; \
+done
+endef
+
 deploy-functions: build
-	@test -n "$(ROLE_ARN)" || { echo "set ROLE_ARN=<an execution role with the permissions in README.md>" >&2; exit 2; }
-	for f in $(FUNCTIONS); do \
-		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda deploy --iam-role $(ROLE_ARN) $$f || exit 1; \
-	done
+	$(call deploy_stack_functions,$(FUNCTIONS_STACK),$(STACK_FUNCTIONS))
+	@if aws cloudformation describe-stacks --stack-name "$(VALIDATOR_STACK)" >/dev/null 2>&1; then \
+		$(call deploy_stack_functions,$(VALIDATOR_STACK),$(VALIDATOR_FUNCTIONS)); \
+	else echo "no stack $(VALIDATOR_STACK): the validator's code is not deployed"; fi
 
 clean:
 	cargo clean

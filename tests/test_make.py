@@ -21,7 +21,7 @@ def dry_run(*args: str) -> str:
 @pytest.mark.parametrize("target", [
     ["deploy"],
     ["deploy-validator", "VPC_ID=vpc-1", "SUBNET_IDS=subnet-1,subnet-2"],
-    ["deploy-functions", "ROLE_ARN=arn:aws:iam::123456789012:role/r"],
+    ["deploy-functions"],
     ["stackset-upload", "CODE_BUCKET_PREFIX=code", "REGIONS=us-east-1"],
     ["release"],
     ["publish", "BUCKET_PREFIX=code", "REGIONS=us-east-1"],
@@ -46,3 +46,11 @@ def test_with_no_bucket_deploying_makes_one_named_for_the_account_and_region() -
 def test_a_bucket_given_is_used_as_it_is() -> None:
     commands = dry_run("deploy-validator", "BUCKET=my-artifacts", "VPC_ID=vpc-1", "SUBNET_IDS=subnet-1")
     assert 'bucket="my-artifacts"' in commands and '--s3-bucket "$bucket"' in commands, commands
+
+
+def test_deploy_functions_updates_the_functions_the_stacks_made_by_their_names():
+    commands = dry_run("deploy-functions", "FUNCTIONS_STACK=partner-functions")
+    assert '--stack-name "partner-functions" --logical-resource-id "${pair%%=*}"' in commands, commands
+    assert 'cargo lambda deploy --binary-name "${pair#*=}" "$name"' in commands
+    # Never a function of its own (which needs a role): only one the stack made.
+    assert "--iam-role" not in commands
