@@ -108,6 +108,7 @@ lint: $(TEST_TOOLS) $(SCAN_TOOLS)
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov -d templates --framework cloudformation \
 		--compact --quiet --skip-download
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p privatelink-validator --features static-cli -- -D warnings
 
 unit:
 	cargo test --workspace
@@ -167,7 +168,11 @@ stackset-upload: stackset
 	$(MAKE) publish BUCKET_PREFIX=$(CODE_BUCKET_PREFIX) REGIONS=$(REGIONS)
 
 ## release: dist/<version>/ (each function's zip per architecture built here: x86_64, and arm64
-## where its Rust target is installed; the templates reading code from a bucket; SHA256SUMS)
+## where its Rust target is installed; the templates reading code from a bucket; the validator's
+## command line statically linked, for any x86_64 Linux; SHA256SUMS)
+# The command line of a release: glibc linked in (crt-static), and the AWS APIs' names resolved by
+# hickory rather than getaddrinfo (feature static-cli), which a static glibc can't serve.
+STATIC_CLI := target/static/x86_64-unknown-linux-gnu/release/privatelink-validator
 release: $(BUILD_TOOLS)
 	rm -rf target/release-lambda
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --x86-64 \
@@ -177,7 +182,13 @@ release: $(BUILD_TOOLS)
 		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --arm64 \
 			--lambda-dir target/release-lambda/arm64 || exit 1; \
 	fi
-	$(PY) tools/release.py build $(foreach a,x86_64 arm64,$(if $(wildcard target/release-lambda/$(a)),--lambda-dir $(a)=target/release-lambda/$(a)))
+	RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p privatelink-validator \
+		--features static-cli --target x86_64-unknown-linux-gnu --target-dir target/static
+	$(PY) tools/check_binaries.py --static $(STATIC_CLI)
+	$(STATIC_CLI) --version
+	dirs=""; for arch in x86_64 arm64; do \
+		if [ -d target/release-lambda/$$arch ]; then dirs="$$dirs --lambda-dir $$arch=target/release-lambda/$$arch"; fi; \
+	done; $(PY) tools/release.py build --cli $(STATIC_CLI) $$dirs
 	cd dist/$(VERSION) && sha256sum -c --quiet SHA256SUMS
 
 ## publish: upload dist/<version>/ to <BUCKET_PREFIX>-<region> for each of REGIONS (buckets must exist)

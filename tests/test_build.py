@@ -96,3 +96,21 @@ def test_the_checker_refuses_a_binary_that_needs_libm_or_is_position_independent
     checked = check(tmp_path / "bootstrap.zip")
     assert checked.returncode == 1
     assert "position-independent" in checked.stderr and "needs libm.so" in checked.stderr, checked.stderr
+
+
+def test_the_static_check_accepts_only_a_binary_that_needs_no_loader_and_no_library(tmp_path: Path) -> None:
+    # The release's validator command line must run on any x86_64 Linux: `make release` checks
+    # it with `--static`. A rustc hello world, linked statically and not.
+    source = tmp_path / "hello.rs"
+    source.write_text('fn main() { println!("hello"); }\n')
+    subprocess.run(["rustc", "-O", "-C", "target-feature=+crt-static", "-o", str(tmp_path / "static"),
+                    str(source)], check=True)
+    subprocess.run(["rustc", "-O", "-o", str(tmp_path / "dynamic"), str(source)], check=True)
+    run = lambda *paths: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPO / "tools" / "check_binaries.py"), "--static", *map(str, paths)],
+        capture_output=True, text=True)
+    assert run(tmp_path / "static").returncode == 0
+    refused = run(tmp_path / "dynamic", debug_binary("privatelink-validator"))
+    assert refused.returncode == 1
+    assert refused.stderr.count("needs a dynamic loader (PT_INTERP)") == 2, refused.stderr
+    assert "libc.so.6" in refused.stderr, refused.stderr

@@ -14,18 +14,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-import stat
 import subprocess
 import sys
 import threading
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.harness.emulator import Emulator
-from tests.harness.local_aws import LocalAws
+from tests.harness.local_aws import LocalAws, release_of_debug_builds
 from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
 from tests.harness.stacks import StackService
 
@@ -37,15 +35,7 @@ PARTNER_NAME = "api.partner.com"
 
 
 def debug_release(tmp_path: Path) -> Path:
-    """dist/<version>/ whose zips hold a `bootstrap` that execs the debug build of the function."""
-    lambda_dir = tmp_path / "lambda"
-    for function in release.FUNCTIONS:
-        (lambda_dir / function).mkdir(parents=True)
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = (stat.S_IFREG | 0o755) << 16
-        with zipfile.ZipFile(lambda_dir / function / "bootstrap.zip", "w") as archive:
-            archive.writestr(info, f"#!/bin/sh\nexec {REPO / 'target' / 'debug' / function}\n")
-    return release.build({"x86_64": lambda_dir}, tmp_path / "dist")
+    return release_of_debug_builds(tmp_path)
 
 
 def vpc(ec2: Any, prefix: str, dns: bool = True) -> tuple[str, list[str]]:
@@ -182,6 +172,13 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
             if m["ResourceType"] == "Custom::PrivateLinkEndpoint"] == [("Create", "HANDED_OFF")]
     assert [(m["ResourceType"], m["Operation"], m["Outcome"]) for m in metrics["privatelink-acceptance-waiter"]] == [
         ("Custom::PrivateLinkEndpoint", "Create", "SUCCESS")]
+
+    # Run again with the same inputs: nothing to change, the outputs again.
+    code, again = make_connect(emulator, release_dir, f"SERVICE_NAME={partner_service_config['ServiceName']}",
+                               f"VPC_ID={vpc_id}", f"SUBNET_IDS={','.join(subnets)}", f"SERVICE_PORT={port}",
+                               "STACK=partner-api")
+    assert code == 0 and "the stack partner-api is up to date" in again, again
+    assert f"  EndpointId = {endpoint_id}" in again, again
 
     # Deleting the stack leaves nothing of the runbook behind.
     cloudformation = emulator_client(emulator, "cloudformation")

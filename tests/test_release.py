@@ -32,7 +32,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (root / arch / function).mkdir(parents=True)
             (root / arch / function / "bootstrap.zip").write_bytes(f"{arch} zip of {function}".encode())
         dirs[arch] = root / arch
-    return release.build(dirs, root / "dist")
+    cli = root / "privatelink-validator"
+    cli.write_text("#!/bin/sh\necho privatelink-validator\n")
+    cli.chmod(0o755)
+    return release.build(dirs, root / "dist", cli)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -47,11 +50,13 @@ def test_a_release_holds_every_function_per_architecture_the_templates_and_their
     expected = sorted(
         [f"functions/{arch}/{function}.zip" for arch in release.ARCHITECTURES for function in release.FUNCTIONS]
         + [f"templates/{name}" for name in release.RELEASED_TEMPLATES]
-        + [f"templates/{release.STATE_MACHINE}", "SHA256SUMS"])
+        + [f"templates/{release.STATE_MACHINE}", "SHA256SUMS", "privatelink-validator-x86_64-linux"])
     assert files == expected
     checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=built, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.count(": OK") == len(expected) - 1
+    # The command line for instances, ready to run once downloaded.
+    assert os.access(built / "privatelink-validator-x86_64-linux", os.X_OK)
 
 
 def test_sha256sums_catches_a_file_changed_after_the_release(built, tmp_path):

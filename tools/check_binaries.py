@@ -9,6 +9,10 @@ Takes binaries or the bootstrap zips cargo lambda writes (the binaries that ship
 
     python tools/check_binaries.py target/lambda/*/bootstrap.zip
 
+With `--static`, checks instead that each binary is statically linked (the validator command line
+of a release, `privatelink-validator-x86_64-linux`, runs on any x86_64 Linux): no program
+interpreter (PT_INTERP: the dynamic loader) and no shared library needed.
+
 Exit 0 when every one passes, 1 naming each that does not. Reads the ELF headers itself: no
 binutils needed. `make build` runs it on the zips it
 writes; `tests/test_build.py` runs it on the debug binaries, the zips when they are built, and on
@@ -44,7 +48,28 @@ def problems(path: Path) -> list[str]:
     return found
 
 
-PT_LOAD, PT_DYNAMIC = 1, 2
+def static_problems(path: Path) -> list[str]:
+    """What keeps the binary at `path` from running without the system's shared libraries."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF":
+        return ["not an ELF file"]
+    found = []
+    if any(kind == PT_INTERP for kind, *_ in program_headers(data)):
+        found.append("needs a dynamic loader (PT_INTERP)")
+    libraries = needed(path)
+    if libraries:
+        found.append(f"needs {', '.join(libraries)}")
+    return found
+
+
+def program_headers(data: bytes) -> list[tuple[int, int, int, int, int, int]]:
+    """(type, flags, offset, vaddr, paddr, filesz) of each program header."""
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    return [struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize) for i in range(phnum)]
+
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
 
 
@@ -55,9 +80,7 @@ def needed(path: Path) -> list[str]:
     data = path.read_bytes()
     if data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
-    phoff, = struct.unpack_from("<Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    headers = [struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize) for i in range(phnum)]
+    headers = program_headers(data)
     loads = [(vaddr, offset, filesz) for kind, _, offset, vaddr, _, filesz in headers if kind == PT_LOAD]
     dynamic = next(((offset, filesz) for kind, _, offset, _, _, filesz in headers if kind == PT_DYNAMIC), None)
     if dynamic is None:
@@ -77,12 +100,15 @@ def needed(path: Path) -> list[str]:
 
 
 def main(paths: list[str]) -> int:
+    check = problems
+    if paths[:1] == ["--static"]:
+        check, paths = static_problems, paths[1:]
     if not paths:
         print(__doc__, file=sys.stderr)
         return 2
     failed = 0
     for path in map(Path, paths):
-        found = problems(path)
+        found = check(path)
         failed += bool(found)
         print(f"{path}: {'; '.join(found) if found else 'ok'}", file=sys.stderr if found else sys.stdout)
     return 1 if failed else 0

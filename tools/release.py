@@ -12,6 +12,7 @@
     templates/quickstart.yaml             the quick start's nested stacks)
     templates/consumer-example.yaml
     templates/acceptance-waiter.asl.json
+    privatelink-validator-x86_64-linux  the validator's command line, statically linked (--cli)
     SHA256SUMS                          `sha256sum -c SHA256SUMS` checks all of the above
 
 A Lambda function's code must come from a bucket in the function's own Region (AWS::Lambda::Function
@@ -31,6 +32,7 @@ import shutil
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "templates"
@@ -137,9 +139,12 @@ def sha256sums(directory: Path) -> Path:
     return sums
 
 
-def build(lambda_dirs: dict[str, Path], dist: Path, cli: Path | None = None) -> Path:
-    """Writes dist/<version>/ from the bootstrap zips of each architecture; returns it."""
-    out = dist / version()
+def build(lambda_dirs: dict[str, Path], dist: Path, cli: Path | None = None,
+          release: str | None = None) -> Path:
+    """Writes dist/<version>/ from the bootstrap zips of each architecture (`release`: another
+    version than the workspace's, as the upgrade test makes); returns it."""
+    release = release or version()
+    out = dist / release
     if out.exists():
         shutil.rmtree(out)
     for arch, lambda_dir in lambda_dirs.items():
@@ -155,7 +160,7 @@ def build(lambda_dirs: dict[str, Path], dist: Path, cli: Path | None = None) -> 
     templates = out / "templates"
     templates.mkdir(parents=True)
     for name in RELEASED_TEMPLATES:
-        (templates / name).write_text(rewrite((TEMPLATES / name).read_text(), name, version()))
+        (templates / name).write_text(rewrite((TEMPLATES / name).read_text(), name, release))
     shutil.copyfile(TEMPLATES / STATE_MACHINE, templates / STATE_MACHINE)
     if cli is not None:
         shutil.copy2(cli, out / "privatelink-validator-x86_64-linux")
@@ -163,11 +168,12 @@ def build(lambda_dirs: dict[str, Path], dist: Path, cli: Path | None = None) -> 
     return out
 
 
-def upload(release: Path, bucket: str, region: str | None = None) -> list[str]:
+def upload(release: Path, bucket: str, region: str | None = None, s3: Any = None) -> list[str]:
     """Puts a release into `bucket` under privatelink-lambdas/<version>/; returns the keys."""
-    import boto3  # only needed here
+    if s3 is None:
+        import boto3  # only needed here
 
-    s3 = boto3.client("s3", region_name=region)
+        s3 = boto3.client("s3", region_name=region)
     keys = []
     for path in sorted(p for p in release.rglob("*") if p.is_file()):
         key = key_prefix(release.name) + path.relative_to(release).as_posix()

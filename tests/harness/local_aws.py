@@ -14,6 +14,7 @@ deploy templates/provider.yaml, validator.yaml and quickstart.yaml as CloudForma
   executions, so when the endpoint function answers HANDED_OFF, `send` runs the loop state by
   state (tests/harness/stepfunctions.py) with the waiter function its substitutions name.
 - `AWS::Events::Rule`: its target is invoked once, as the schedule's first run will.
+- An Update of a function (`update`): its new code and configuration, same name and ARN.
 - Every other type (roles, log groups, alarms, dashboards, permissions, security groups, a
   gateway endpoint) has nothing to play here: it gets a physical id and placeholder attributes.
   What this does not exercise: IAM (moto does not enforce policies), the alarms and metric
@@ -60,6 +61,25 @@ class Function:
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}"
+
+
+def release_of_debug_builds(directory: Path, version: str | None = None, build: str = "") -> Path:
+    """A release (tools/release.py) whose zips hold a `bootstrap` that execs the debug build of the
+    function: what the tests deploy, in seconds instead of a release build. `build` marks the
+    scripts, so that two releases' code differs (an upgrade)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import release  # noqa: PLC0415
+
+    lambda_dir = directory / "lambda"
+    for function in release.FUNCTIONS:
+        (lambda_dir / function).mkdir(parents=True)
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        with zipfile.ZipFile(lambda_dir / function / "bootstrap.zip", "w") as archive:
+            archive.writestr(info, f"#!/bin/sh\n# build {build}\nexec {REPO / 'target' / 'debug' / function}\n")
+    return release.build({"x86_64": lambda_dir}, directory / "dist", release=version)
 
 
 class LocalAws:
@@ -118,6 +138,23 @@ class LocalAws:
             return name, {"Arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}"}
         return name, {}
 
+    def update(self, logical_id: str, kind: str, physical_id: str,
+               properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """An Update of a resource the template changed: a function gets its new code and
+        configuration under the same name and ARN (its next invocation starts the new code, as
+        Lambda's does once the update is done); the other types stay as they are."""
+        if kind != "AWS::Lambda::Function":
+            return physical_id, {}
+        old = self.function(physical_id)
+        function = self._function(physical_id, logical_id, properties)
+        self.functions[function.arn] = function
+        subscribed = len(old.environments) > 1
+        for environment in old.environments:
+            environment.stop()
+        if subscribed:
+            self.emulator.register_function(function.arn, self._environment(function, second=True))
+        return function.name, {"Arn": function.arn}
+
     def _function(self, name: str, logical_id: str, properties: dict[str, Any]) -> Function:
         env = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
         code = properties["Code"]
@@ -144,7 +181,7 @@ class LocalAws:
             # Lambda runs `bootstrap` as it is: without the executable bit it can't start.
             if not (info.external_attr >> 16) & stat.S_IXUSR:
                 raise ResourceFailed(logical_id, "bootstrap in the zip is not executable")
-            directory = self._code / name
+            directory = self._code / f"{name}-{uuid.uuid4().hex[:8]}"
             archive.extract(info, directory)
         path = directory / "bootstrap"
         path.chmod(0o755)

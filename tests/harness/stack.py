@@ -52,6 +52,7 @@ class Resource:
     physical_id: str | None = None
     data: dict[str, str] = field(default_factory=dict)
     nested: "StackPlayer | None" = None
+    service_token: str | None = None
 
 
 class StackPlayer(Evaluator):
@@ -59,7 +60,8 @@ class StackPlayer(Evaluator):
                  cfn: CloudFormation, send: Callable[[str, dict[str, Any], str], dict[str, Any]],
                  others: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, str]]],
                  name: str = "consumer", *, base: Path | None = None,
-                 fetch: Callable[[str], str] | None = None, on_event: EventSink | None = None):
+                 fetch: Callable[[str], str] | None = None, on_event: EventSink | None = None,
+                 others_update: Callable[[str, str, str, dict[str, Any]], tuple[str, dict[str, str]]] | None = None):
         """`template` is a path, or a template's text with `base` the directory its local
         paths are relative to."""
         if isinstance(template, Path):
@@ -76,6 +78,9 @@ class StackPlayer(Evaluator):
         self.cfn = cfn
         self.send = send  # (service token, event, response key) -> answer
         self.others = others
+        # (logical id, type, physical id, new properties) -> (physical id, attributes): an Update
+        # of a resource that is not custom (default: it stays as it is).
+        self.others_update = others_update or (lambda _l, _t, physical, _p: (physical, {}))
         self.stack_id = stack_id(name)
         self.stack_name = self.stack_id.split("/")[1]
         self.resources = {k: Resource(k, v["Type"]) for k, v in decoded["Resources"].items()}
@@ -152,6 +157,7 @@ class StackPlayer(Evaluator):
             resource.physical_id, resource.data = self.others(logical_id, resource.type, properties)
             return resource
         token = properties.pop("ServiceToken")
+        resource.service_token = token
         event, key = self.cfn.create_event(resource.type, logical_id, properties, self.stack_id,
                                            service_token=token)
         answer = self.send(token, event, key)
@@ -172,7 +178,8 @@ class StackPlayer(Evaluator):
                       for k, v in resource.properties.get("Parameters", {}).items()}
         child = StackPlayer(text, parameters, self.exports, self.cfn, self.send, self.others,
                             name=f"{self.stack_name}-{resource.logical_id}-{uuid.uuid4().hex[:12].upper()}",
-                            base=self.base, fetch=self.fetch, on_event=self.on_event)
+                            base=self.base, fetch=self.fetch, on_event=self.on_event,
+                            others_update=self.others_update)
         resource.nested = child
         resource.physical_id = child.stack_id
         try:
@@ -237,6 +244,77 @@ class StackPlayer(Evaluator):
         if not rollback:
             self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "DELETE_COMPLETE",
                           self.stack_id, None)
+
+    def update_all(self, template: str, parameters: dict[str, str]) -> None:
+        """Updates the stack to `template` with `parameters` as CloudFormation does: each resource
+        whose properties changed is updated (a custom resource gets an Update event; an answer
+        with another physical id replaced it), new ones are created, and then, in the cleanup,
+        the replaced and the removed ones are deleted. Raises ResourceFailed at the first
+        failure (no update rollback is played)."""
+        decoded, problems = decode_str(template)
+        assert not problems, problems
+        before = {k: (r.type, r.properties, r.physical_id, r.service_token) for k, r in self.resources.items()}
+        self.template = decoded
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in decoded.get("Parameters", {}).items()}
+        self.parameters.update(parameters)
+        self.resources = {k: self.resources.get(k) or Resource(k, v["Type"]) for k, v in decoded["Resources"].items()}
+        stack = (self.stack_id, self.stack_name, "AWS::CloudFormation::Stack")
+        self.on_event(stack[0], stack[1], stack[2], "UPDATE_IN_PROGRESS", self.stack_id, "User Initiated")
+        cleanup: list[tuple[str, str, str, dict[str, Any]]] = []  # (logical id, type, physical id, properties)
+        for logical_id in self.order():
+            resource = self.resources[logical_id]
+            if resource.physical_id is None:
+                self.on_event(self.stack_id, logical_id, resource.type, "CREATE_IN_PROGRESS", None, None)
+                self.create(logical_id)
+                self.on_event(self.stack_id, logical_id, resource.type, "CREATE_COMPLETE", resource.physical_id, None)
+                continue
+            spec = decoded["Resources"][logical_id]
+            properties = self.resolve(spec.get("Properties", {}))
+            token = None
+            if resource.type.startswith("Custom::"):
+                properties = _as_sent(properties)
+                token = properties.pop("ServiceToken")
+            if properties == resource.properties and token == resource.service_token:
+                continue
+            self.on_event(self.stack_id, logical_id, resource.type, "UPDATE_IN_PROGRESS", resource.physical_id, None)
+            old_properties, old_physical = resource.properties, resource.physical_id
+            if resource.nested is not None:
+                url = str(properties["TemplateURL"])
+                text = self.fetch(url) if url.startswith("https://") and self.fetch else (self.base / url).read_text()
+                resource.nested.update_all(text, {k: ",".join(v) if isinstance(v, list) else _as_sent(v)
+                                                  for k, v in properties.get("Parameters", {}).items()})
+                resource.data = {f"Outputs.{k}": v for k, v in resource.nested.outputs().items()}
+            elif resource.type.startswith("Custom::"):
+                assert token == resource.service_token, f"{logical_id}: CloudFormation refuses a new ServiceToken"
+                event, key = self.cfn.update_event(resource.type, logical_id, old_physical, properties,
+                                                   old_properties, self.stack_id, service_token=token)
+                answer = self.send(token, event, key)
+                if answer["Status"] != "SUCCESS":
+                    self.on_event(self.stack_id, logical_id, resource.type, "UPDATE_FAILED", old_physical,
+                                  answer.get("Reason"))
+                    raise ResourceFailed(logical_id, str(answer.get("Reason")))
+                resource.physical_id = answer["PhysicalResourceId"]
+                resource.data = answer.get("Data", {})
+                if resource.physical_id != old_physical:
+                    cleanup.append((logical_id, resource.type, old_physical, {**old_properties, "ServiceToken": token}))
+            else:
+                resource.physical_id, data = self.others_update(logical_id, resource.type, old_physical, properties)
+                resource.data = data or resource.data
+            resource.properties = properties
+            self.on_event(self.stack_id, logical_id, resource.type, "UPDATE_COMPLETE", resource.physical_id, None)
+        removed = [(k, kind, physical, {**props, "ServiceToken": token})
+                   for k, (kind, props, physical, token) in before.items()
+                   if k not in decoded["Resources"] and physical is not None]
+        self.on_event(stack[0], stack[1], stack[2], "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", self.stack_id, None)
+        for logical_id, kind, physical, props in cleanup + removed:
+            if kind.startswith("Custom::"):
+                token = props["ServiceToken"]
+                event, key = self.cfn.delete_event(kind, logical_id, physical,
+                                                   {k: v for k, v in props.items() if k != "ServiceToken"},
+                                                   self.stack_id, service_token=token)
+                self.send(token, event, key)
+            self.on_event(self.stack_id, logical_id, kind, "DELETE_COMPLETE", physical, None)
+        self.on_event(stack[0], stack[1], stack[2], "UPDATE_COMPLETE", self.stack_id, None)
 
     def outputs(self) -> dict[str, Any]:
         """The outputs whose Condition holds; the exported ones join the exports."""

@@ -16,7 +16,8 @@ While a rollback deletes, DescribeStacks shows DELETE_IN_PROGRESS (the tests' Cl
 marks each Delete's start so: tests/harness/cfn.py), not ROLLBACK_IN_PROGRESS; a Delete's
 verdict does not read the stack's status while its resource is DELETE_IN_PROGRESS.
 
-Not played: UpdateStack, change sets, stack policies, termination protection; see local_aws.py
+UpdateStack updates what changed and cleans up what was replaced or removed (no update
+rollback: a failure ends the update UPDATE_ROLLBACK_FAILED, saying so). Not played: change sets, stack policies, termination protection; see local_aws.py
 for what each resource type leaves out."""
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class StackService:
         self.players: dict[str, StackPlayer] = {}
         self.threads: list[threading.Thread] = []
         self.exports: dict[str, str] = {}
+        self.texts: dict[str, str] = {}  # each stack's template, as last deployed
 
     def install(self) -> "StackService":
         CONTROL.stack_service = self
@@ -115,11 +117,36 @@ class StackService:
         player = StackPlayer(text, parameters, self.exports, self.cfn,
                              lambda token, event, key: self.local.send(token, event, key, self.cfn),
                              self.local.play, name=name, base=self.base, fetch=self.fetch,
-                             on_event=record_stack_event)
+                             on_event=record_stack_event, others_update=self.local.update)
         set_stack_details(player.stack_id, status="CREATE_IN_PROGRESS", parameters=player.parameters)
         self.players[player.stack_id] = player
+        self.texts[player.stack_id] = text
         self._start(self._create, player)
         return player.stack_id
+
+    def update_stack(self, stack: str, template_url: str | None, template_body: str | None,
+                     parameters: dict[str, str], capabilities: list[str]) -> None:
+        player = self.players[stack]
+        text = template_body if template_body is not None else self.fetch(template_url or "")
+        if self._needs_iam(text) and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
+            raise self.Refused("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
+        given = {name: str(spec.get("Default", "")) for name, spec in
+                 decode_str(text)[0].get("Parameters", {}).items()} | parameters
+        if text == self.texts.get(stack) and given == player.parameters:
+            raise self.Refused("ValidationError", "No updates are to be performed.")
+        self.texts[stack] = text
+        self._start(lambda p: self._update(p, text, parameters), player)
+
+    def _update(self, player: StackPlayer, text: str, parameters: dict[str, str]) -> None:
+        try:
+            player.update_all(text, parameters)
+        except ResourceFailed as failure:
+            record_stack_event(player.stack_id, player.stack_name, "AWS::CloudFormation::Stack",
+                               "UPDATE_ROLLBACK_FAILED", player.stack_id,
+                               f"{failure} (the tests' player does not roll an update back)")
+            return
+        set_stack_details(player.stack_id, parameters=player.parameters,
+                          outputs={k: str(v) for k, v in player.outputs().items()})
 
     def delete_stack(self, stack: str) -> None:
         player = self.players.get(stack)

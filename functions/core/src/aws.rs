@@ -57,8 +57,11 @@ pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
 async fn load_aws_config() -> SdkConfig {
     // rustls with ring, the system's trusted roots read when the first client connects.
     let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    #[cfg(not(feature = "sdk-dns-hickory"))]
+    let https = https.build_https();
+    #[cfg(feature = "sdk-dns-hickory")]
+    let https = https.build_with_resolver(dns::HickoryDns::default());
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)
         .retry_config(
@@ -75,4 +78,46 @@ async fn load_aws_config() -> SdkConfig {
         )
         .load()
         .await
+}
+
+/// Host names of the AWS APIs resolved by hickory (from `/etc/resolv.conf` and `/etc/hosts`)
+/// instead of libc's `getaddrinfo`: the validator's statically linked command line must not load
+/// the system's NSS modules, which a static glibc can't use across glibc versions. Built only
+/// with the `sdk-dns-hickory` feature (the CLI's build in `make release`): the functions keep
+/// the SDK's default, which adds nothing to their start-up.
+#[cfg(feature = "sdk-dns-hickory")]
+mod dns {
+    use std::net::IpAddr;
+    use std::sync::{Arc, OnceLock};
+
+    use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+    use hickory_resolver::TokioResolver;
+
+    /// The system's DNS configuration, read on the first lookup.
+    #[derive(Debug, Clone, Default)]
+    pub struct HickoryDns(Arc<OnceLock<Result<TokioResolver, String>>>);
+
+    impl HickoryDns {
+        fn resolver(&self) -> Result<&TokioResolver, ResolveDnsError> {
+            self.0
+                .get_or_init(|| {
+                    TokioResolver::builder_tokio()
+                        .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?
+                        .build()
+                        .map_err(|e| format!("cannot set up DNS: {e}"))
+                })
+                .as_ref()
+                .map_err(|e| ResolveDnsError::new(e.clone()))
+        }
+    }
+
+    impl ResolveDns for HickoryDns {
+        fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+            DnsFuture::new(async move {
+                let lookup =
+                    self.resolver()?.lookup_ip(name).await.map_err(ResolveDnsError::new)?;
+                Ok(lookup.iter().collect::<Vec<IpAddr>>())
+            })
+        }
+    }
 }

@@ -111,10 +111,11 @@ def _stacks_answer(body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
 
 # CreateStack, DeleteStack and DescribeStackEvents of the stacks a test's stack service plays
 # (CONTROL.stack_service; AWS CloudFormation API Reference, "CreateStack", "DeleteStack",
-# "DescribeStackEvents"): CreateStack answers the new stack's id at once and the stack is then
-# CREATE_IN_PROGRESS; a second stack of a live stack's name is AlreadyExistsException; DeleteStack
-# of a stack that does not exist succeeds; events are listed newest first. UpdateStack is not
-# played: it is refused, naming the player's limit (not an AWS behaviour).
+# "DescribeStackEvents", "UpdateStack"): CreateStack answers the new stack's id at once and the
+# stack is then CREATE_IN_PROGRESS; a second stack of a live stack's name is
+# AlreadyExistsException; UpdateStack of a stack that does not exist, or with nothing to change
+# ("No updates are to be performed."), is a ValidationError; DeleteStack of a stack that does
+# not exist succeeds; events are listed newest first.
 _PLAYED_ACTIONS = {"CreateStack", "DeleteStack", "DescribeStackEvents", "UpdateStack"}
 
 
@@ -123,21 +124,30 @@ def _played_stack_answer(action: str, body: bytes) -> tuple[str, list[tuple[str,
     params = {k: v[0] for k, v in query.items()}
     service = CONTROL.stack_service
     request = f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+    parameters = {}
+    for key, value in params.items():
+        match = re.fullmatch(r"Parameters\.member\.(\d+)\.ParameterKey", key)
+        if match:
+            parameters[value] = params.get(f"Parameters.member.{match.group(1)}.ParameterValue", "")
+    capabilities = [v for k, v in params.items() if k.startswith("Capabilities.member.")]
     if action == "UpdateStack":
-        return _error("ValidationError", "the tests' CloudFormation player plays CreateStack and "
-                      "DeleteStack only")
+        with CONTROL.lock:
+            stack = _find_stack(params.get("StackName", ""))
+        if stack is None:
+            return _error("ValidationError", f"Stack [{params.get('StackName', '')}] does not exist")
+        try:
+            service.update_stack(stack, params.get("TemplateURL"), params.get("TemplateBody"), parameters,
+                                 capabilities)
+        except service.Refused as refused:
+            return _error(refused.code, refused.message)
+        return _xml("200 OK", f'<UpdateStackResponse xmlns="{_CFN_NS}"><UpdateStackResult>'
+                    f"<StackId>{_xml_escape(stack)}</StackId></UpdateStackResult>{request}</UpdateStackResponse>")
     if action == "CreateStack":
         name = params.get("StackName", "")
         with CONTROL.lock:
             exists = _find_stack(name) is not None
         if exists:
             return _error("AlreadyExistsException", f"Stack [{name}] already exists")
-        parameters = {}
-        for key, value in params.items():
-            match = re.fullmatch(r"Parameters\.member\.(\d+)\.ParameterKey", key)
-            if match:
-                parameters[value] = params.get(f"Parameters.member.{match.group(1)}.ParameterValue", "")
-        capabilities = [v for k, v in params.items() if k.startswith("Capabilities.member.")]
         try:
             stack = service.create_stack(name, params.get("TemplateURL"), params.get("TemplateBody"),
                                          parameters, capabilities)
