@@ -1,7 +1,7 @@
 //! The build script of every function binary, and of `make bench`'s hello-world floor, so both
 //! are linked the same way.
 //!
-//! - **Not position-independent** (`-no-pie`), on Linux. A PIE's loader applies every relative
+//! - **Not position-independent** (`-no-pie`), on Linux (not in a `crt-static` build: see below). A PIE's loader applies every relative
 //!   relocation before `main`: a vtable entry, the address in a static string table. The endpoint
 //!   has 43,000 (1 MB of `.rela.dyn`), half of the instructions it runs to its first `/next`
 //!   (callgrind), and the pages they write are page faults. Linked at a fixed address, the linker
@@ -15,7 +15,12 @@
 
 fn main() {
     println!("cargo:rerun-if-env-changed=PRIVATELINK_LINK_MAP");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+    // A statically linked build (the release's validator command line, `crt-static`) is left as
+    // rustc links it, a static PIE: `-no-pie` would turn it into a binary that still asks for the
+    // dynamic loader, and crashes without one. Lambda's start-up is not its concern.
+    let static_crt = std::env::var("CARGO_CFG_TARGET_FEATURE")
+        .is_ok_and(|features| features.split(',').any(|f| f == "crt-static"));
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && !static_crt {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
     if let Some(dir) = std::env::var_os("PRIVATELINK_LINK_MAP") {
