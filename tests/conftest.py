@@ -247,3 +247,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     they run after all the others."""
     last = [item for item in items if item.get_closest_marker("after_the_suite")]
     items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture
+def played(emulator: Emulator) -> Iterator[tuple[Any, Any]]:
+    """CloudFormation's stack API on the emulator, played with the real binaries
+    (tests/harness/stacks.py): the local resources and the stack service, for this test."""
+    from tests.harness.local_aws import LocalAws  # noqa: PLC0415
+    from tests.harness.stacks import StackService  # noqa: PLC0415
+
+    local = LocalAws(emulator)
+    service = StackService(emulator, local, base=REPO_ROOT / "templates").install()
+    try:
+        yield local, service
+    finally:
+        service.uninstall()
+        local.stop()

@@ -25,7 +25,6 @@ import pytest
 from tests.harness.emulator import Emulator
 from tests.harness.local_aws import LocalAws, release_of_debug_builds
 from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
-from tests.harness.stacks import StackService
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -102,15 +101,6 @@ class Partner:
             server.stop()
 
 
-@pytest.fixture
-def played(emulator: Emulator) -> Any:
-    local = LocalAws(emulator)
-    service = StackService(emulator, local, base=REPO / "templates").install()
-    try:
-        yield local, service
-    finally:
-        service.uninstall()
-        local.stop()
 
 
 def make_connect(emulator: Emulator, release_dir: Path, *args: str, partner: Partner | None = None) -> tuple[int, list[str]]:

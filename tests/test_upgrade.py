@@ -18,9 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.harness.emulator import Emulator
-from tests.harness.local_aws import LocalAws, release_of_debug_builds
-from tests.harness.stacks import StackService
+from tests.harness.local_aws import release_of_debug_builds
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -44,15 +42,6 @@ Outputs:
 """
 
 
-@pytest.fixture
-def played(emulator: Emulator) -> Any:
-    local = LocalAws(emulator)
-    service = StackService(emulator, local, base=REPO / "templates").install()
-    try:
-        yield local, service
-    finally:
-        service.uninstall()
-        local.stop()
 
 
 def settled(cfn: Any, stack: str) -> dict[str, Any]:
