@@ -74,6 +74,8 @@ def test_create_makes_one_interface_per_zone_and_answers_its_attributes(fn, cfn,
     assert data["DnsEntries"].split(",") == [f"{z}:{n}" for n, z in entries.items()]
     assert data["DnsName"] in entries
     assert data["CreationTimestamp"] and data["CreationTimestamp"].endswith(str(time.gmtime().tm_year))
+    # The ARN Route 53 Profiles and RAM take: in the stack's partition, Region and account.
+    assert data["Arn"] == f"arn:aws:ec2:us-east-1:{described['OwnerId']}:vpc-endpoint/{endpoint_id}"
     assert data["SubnetAddresses"].split(",") == [
         f"{eni['SubnetId']}={eni['PrivateIpAddress']}"
         for eni in ec2.describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"]

@@ -18,8 +18,11 @@ pub fn regional_dns_entry(entries: &[DnsEntry]) -> Option<&DnsEntry> {
 /// - `DnsEntries`: `HostedZoneId:DnsName` items, as `AWS::EC2::VPCEndpoint` gives them (an
 ///   alias record needs the zone); `DnsName`: the regional name alone;
 /// - `SubnetAddresses`: `subnet=address` pairs, one per address (a dualstack interface has two);
-/// - `SkippedSubnetIds`: the subnets `SkipUnsupportedZones` left out.
+/// - `SkippedSubnetIds`: the subnets `SkipUnsupportedZones` left out;
+/// - `Arn`: the endpoint's ARN (what Route 53 Profiles and RAM take), in the stack's partition,
+///   Region and account, where the endpoint is made.
 pub fn endpoint_attributes(
+    stack_id: &str,
     endpoint: &EndpointView,
     interfaces: &[InterfaceView],
     private_dns_name: Option<&str>,
@@ -27,6 +30,7 @@ pub fn endpoint_attributes(
 ) -> Outcome {
     Outcome::new(&endpoint.id)
         .with("VpcEndpointId", &endpoint.id)
+        .with("Arn", endpoint_arn(stack_id, &endpoint.id).unwrap_or_default())
         .with("State", endpoint.state.as_str())
         .with(
             "DnsName",
@@ -66,6 +70,22 @@ pub fn endpoint_attributes(
         .with("IpAddressType", endpoint.ip_address_type())
         .with("CreationTimestamp", endpoint.creation_timestamp.clone().unwrap_or_default())
         .with("SkippedSubnetIds", skipped_subnets.join(","))
+}
+
+/// `arn:<partition>:ec2:<region>:<account>:vpc-endpoint/<id>` (the Service Authorization
+/// Reference's `vpc-endpoint` resource type), from the stack's ARN
+/// (`arn:<partition>:cloudformation:<region>:<account>:stack/...`).
+pub fn endpoint_arn(stack_id: &str, endpoint_id: &str) -> Option<String> {
+    let mut parts = stack_id.split(':');
+    let (Some("arn"), Some(partition), Some(_), Some(region), Some(account)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if [partition, region, account].iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    Some(format!("arn:{partition}:ec2:{region}:{account}:vpc-endpoint/{endpoint_id}"))
 }
 
 /// Turns AWS's "conflicting DNS domain" refusal into a reason a person can act on.
@@ -113,6 +133,7 @@ mod tests {
             ipv6: vec!["2600::10".into()],
         }];
         let data = endpoint_attributes(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
             &endpoint,
             &interfaces,
             Some("api.partner.com"),
@@ -129,5 +150,16 @@ mod tests {
         assert_eq!(data["SubnetAddresses"], "subnet-a=10.0.1.10,subnet-a=2600::10");
         assert_eq!(data["SkippedSubnetIds"], "subnet-c");
         assert_eq!(data["IpAddressType"], "dualstack");
+        assert_eq!(data["Arn"], "arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/vpce-1");
+    }
+
+    #[test]
+    fn the_arn_is_in_the_stacks_partition_region_and_account() {
+        let stack = "arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/s/1";
+        assert_eq!(
+            endpoint_arn(stack, "vpce-9").as_deref(),
+            Some("arn:aws-cn:ec2:cn-north-1:111122223333:vpc-endpoint/vpce-9")
+        );
+        assert_eq!(endpoint_arn("not-an-arn", "vpce-9"), None);
     }
 }

@@ -119,7 +119,13 @@ impl EndpointResource {
         }
         let interfaces = self.ec2.interfaces(&endpoint.network_interface_ids).await?;
         let dns_name = service.private_dns_name.as_deref().filter(|_| plan.private_dns);
-        let outcome = endpoint_attributes(&endpoint, &interfaces, dns_name, &plan.skipped_subnets);
+        let outcome = endpoint_attributes(
+            &ctx.stack_id,
+            &endpoint,
+            &interfaces,
+            dns_name,
+            &plan.skipped_subnets,
+        );
         let answer =
             answer_for(operation, spec.wait_for_acceptance, plan.private_dns, &endpoint.state);
         if answer != Answer::Later || self.handoff.is_none() {

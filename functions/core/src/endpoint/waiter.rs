@@ -167,7 +167,13 @@ impl Waiter {
         }
         let interfaces = self.ec2.interfaces(&endpoint.network_interface_ids).await?;
         let dns_name = state.private_dns_name.as_deref().filter(|_| state.private_dns_enabled);
-        Ok(endpoint_attributes(endpoint, &interfaces, dns_name, &state.skipped_subnet_ids))
+        Ok(endpoint_attributes(
+            &state.stack_id,
+            endpoint,
+            &interfaces,
+            dns_name,
+            &state.skipped_subnet_ids,
+        ))
     }
 
     async fn give_up(
