@@ -44,6 +44,8 @@ SERVICE_PORT ?= 443
 ALARM_TOPIC_ARN ?=
 FUNCTIONS_EXPORT_PREFIX ?=
 POLL_SECONDS ?= 10
+# More `Key=Value` parameters of quickstart.yaml (CreateS3GatewayEndpoint=true RouteTableIds=rtb-..., CheckSchedule...).
+QUICKSTART_PARAMS ?=
 # The workspace's version: the one place it is written is Cargo.toml.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 RELEASE ?= dist/$(VERSION)
@@ -209,7 +211,8 @@ connect: $(BUILD_TOOLS)
 		--private-dns-name "$(PRIVATE_DNS_NAME)" --service-port "$(SERVICE_PORT)" \
 		--alarm-topic-arn "$(ALARM_TOPIC_ARN)" --stack "$(CONNECT_STACK)" --bucket "$(BUCKET)" \
 		--code-bucket-prefix "$(CODE_BUCKET_PREFIX)" --release "$(RELEASE)" \
-		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture $(ARCH) --poll-seconds $(POLL_SECONDS)
+		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture $(ARCH) --poll-seconds $(POLL_SECONDS) \
+		$(foreach p,$(QUICKSTART_PARAMS),--parameter "$(p)")
 
 ## deploy-functions: the inner loop: cargo lambda deploy the code of the functions the stacks
 ## made (FUNCTIONS_STACK, and VALIDATOR_STACK when it exists), by their names; what the stacks

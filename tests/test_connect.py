@@ -163,12 +163,19 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
     assert [(m["ResourceType"], m["Operation"], m["Outcome"]) for m in metrics["privatelink-acceptance-waiter"]] == [
         ("Custom::PrivateLinkEndpoint", "Create", "SUCCESS")]
 
-    # Run again with the same inputs: nothing to change, the outputs again.
+    # Run again with the same inputs, the port left out: what the stack has is kept
+    # (UsePreviousValue), so nothing changes and the outputs are said again.
     code, again = make_connect(emulator, release_dir, f"SERVICE_NAME={partner_service_config['ServiceName']}",
-                               f"VPC_ID={vpc_id}", f"SUBNET_IDS={','.join(subnets)}", f"SERVICE_PORT={port}",
+                               f"VPC_ID={vpc_id}", f"SUBNET_IDS={','.join(subnets)}", "SERVICE_PORT=",
                                "STACK=partner-api")
     assert code == 0 and "the stack partner-api is up to date" in again, again
+    assert f"the release {release.version()} is already in s3://" in "\n".join(again), again
     assert f"  EndpointId = {endpoint_id}" in again, again
+    # Its resources can't move to another functions stack (their ServiceToken would change).
+    code, moved = make_connect(emulator, release_dir, f"SERVICE_NAME={partner_service_config['ServiceName']}",
+                               f"VPC_ID={vpc_id}", f"SUBNET_IDS={','.join(subnets)}", "STACK=partner-api",
+                               "FUNCTIONS_EXPORT_PREFIX=shared-functions")
+    assert code != 0 and any("its resources can't move to other functions" in line for line in moved), moved
 
     # Deleting the stack leaves nothing of the runbook behind.
     cloudformation = emulator_client(emulator, "cloudformation")
@@ -205,10 +212,14 @@ def test_make_connect_says_which_resource_failed_and_why(emulator, played, ec2, 
 
 
 @pytest.mark.parametrize("inputs, says", [
+    ({"QUICKSTART_PARAMS": "CreateS3GatewayEndpoint=true"},
+     "CloudFormation refused: ValidationError: CreateS3GatewayEndpoint=true needs RouteTableIds"),
+    ({"QUICKSTART_PARAMS": "RouteTableIds=not-a-route-table"},
+     "CloudFormation refused: ValidationError: Parameter 'RouteTableIds' must match pattern"),
     ({"SERVICE_NAME": "com.amazonaws.vpce.us-east-1.vpce-svc-0000000000000dead"},
      "does not exist in this Region, or the partner has not shared it with this account"),
     ({"PRIVATE_DNS_NAME": "api.other.com"}, f"api.other.com is not the service's Private DNS name ({PARTNER_NAME})"),
-], ids=["unknown service", "another private DNS name"])
+], ids=["a rule of the template", "a parameter's pattern", "unknown service", "another private DNS name"])
 def test_make_connect_refuses_wrong_inputs_before_making_anything(emulator, played, ec2, tmp_path, inputs, says):
     elbv2 = emulator_client(emulator, "elbv2")
     partner_service_config = partner_service(ec2, elbv2)

@@ -152,3 +152,23 @@ def test_publish_puts_the_release_in_the_bucket_of_each_region(built, emulator):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_a_version_is_released_once_into_a_bucket(built, emulator, tmp_path):
+    # The templates read a release by its version's keys: the same release uploaded again
+    # changes nothing; another one under the same version is refused (a stack update would not
+    # see it), and SHA256SUMS, written last, is what marks a complete upload.
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="released-once")
+    keys = release.upload(built, "released-once", s3=s3)
+    assert keys[-1].endswith("/SHA256SUMS") and len(keys) == len([p for p in built.rglob("*") if p.is_file()])
+    assert release.upload(built, "released-once", s3=s3) == []
+    other = tmp_path / built.name
+    subprocess.run(["cp", "-r", str(built), str(other)], check=True)
+    (other / "functions" / "x86_64" / "privatelink-endpoint.zip").write_bytes(b"rebuilt")
+    release.sha256sums(other)
+    with pytest.raises(release.ReleaseConflict, match="holds another release"):
+        release.upload(other, "released-once", s3=s3)

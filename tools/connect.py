@@ -94,6 +94,10 @@ def _covers(service_name: str, wanted: str) -> bool:
 
 def code_bucket(s3: Any, bucket: str, account: str, region: str) -> str:
     if bucket:
+        # Lambda reads code only from a bucket in the function's Region.
+        where = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if where != region:
+            raise InputError(f"the bucket {bucket} is in {where}: the functions of {region} need one in {region}")
         return bucket
     bucket = f"privatelink-lambdas-artifacts-{account}-{region}"
     try:
@@ -101,7 +105,8 @@ def code_bucket(s3: Any, bucket: str, account: str, region: str) -> str:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
-            raise InputError(f"the bucket {bucket} exists and is not this account's: set BUCKET") from error
+            raise InputError(f"the bucket {bucket} is not this account's, or this identity may not read it "
+                             "(s3:ListBucket): set BUCKET") from error
         config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **config)
         say(f"made the bucket {bucket}")
@@ -109,15 +114,17 @@ def code_bucket(s3: Any, bucket: str, account: str, region: str) -> str:
 
 
 def template_url(bucket: str, region: str, version: str) -> str:
-    return (f"https://{bucket}.s3.{region}.amazonaws.com/{release.key_prefix(version)}"
+    return (f"https://{bucket}.s3.{region}.{release.url_suffix(region)}/{release.key_prefix(version)}"
             "templates/quickstart.yaml")
 
 
 # ---- 3 and 4. the stack --------------------------------------------------- #
 
 def deploy(cfn: Any, stack: str, url: str, parameters: dict[str, str]) -> tuple[str, bool]:
-    """Creates the stack, or updates it; returns its id and whether anything changes."""
-    given = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+    """Creates the stack, or updates it; returns its id and whether anything changes. An empty
+    value is the template's default on a Create, and the stack's current value on an Update
+    (UpdateStack takes a parameter left out as its default, not as it was)."""
+    given = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items() if v]
     capabilities = ["CAPABILITY_IAM"]
     try:
         existing = cfn.describe_stacks(StackName=stack)["Stacks"][0]
@@ -133,8 +140,17 @@ def deploy(cfn: Any, stack: str, url: str, parameters: dict[str, str]) -> tuple[
     if existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise InputError(f"the stack {stack} failed to create before: delete it first "
                          f"(aws cloudformation delete-stack --stack-name {stack})")
+    previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in existing.get("Parameters", [])}
+    moving_to = parameters.get("FunctionsExportPrefix", "")
+    if moving_to and moving_to != previous.get("FunctionsExportPrefix", ""):
+        # The custom resources' ServiceToken would change, which CloudFormation refuses.
+        raise InputError(f"the stack {stack} was made with FunctionsExportPrefix="
+                         f"{previous.get('FunctionsExportPrefix', '')!r}: its resources can't move to other "
+                         "functions; keep it, or make a new stack")
+    kept = [{"ParameterKey": k, "UsePreviousValue": True} for k in previous
+            if k not in {p["ParameterKey"] for p in given}]
     try:
-        cfn.update_stack(StackName=stack, TemplateURL=url, Parameters=given, Capabilities=capabilities)
+        cfn.update_stack(StackName=stack, TemplateURL=url, Parameters=given + kept, Capabilities=capabilities)
     except ClientError as error:
         if "No updates are to be performed" in error.response["Error"]["Message"]:
             say(f"the stack {stack} is up to date")
@@ -228,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions-export-prefix", default="")
     parser.add_argument("--architecture", default="x86_64", choices=release.ARCHITECTURES)
     parser.add_argument("--poll-seconds", type=float, default=10)
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="another parameter of templates/quickstart.yaml (CreateS3GatewayEndpoint, RouteTableIds, CheckSchedule...)")
     args = parser.parse_args(argv)
 
     # AWS_REGION as the SDKs read it (boto3 reads only AWS_DEFAULT_REGION and the config file).
@@ -244,20 +262,34 @@ def main(argv: list[str] | None = None) -> int:
         parameters = {"ServiceName": args.service_name, "VpcId": args.vpc_id, "SubnetIds": args.subnet_ids,
                       "PrivateDnsName": args.private_dns_name, "ServicePort": args.service_port, "AlarmTopicArn": args.alarm_topic_arn,
                       "FunctionsExportPrefix": args.functions_export_prefix, "Architecture": args.architecture}
+        for extra in args.parameter:
+            key, sep, value = extra.partition("=")
+            if not sep:
+                raise InputError(f"{extra}: parameters are KEY=VALUE")
+            parameters[key] = value
         if args.code_bucket_prefix:
             url = template_url(f"{args.code_bucket_prefix}-{region}", region, release.version())
             parameters["CodeBucketPrefix"] = args.code_bucket_prefix
         else:
             if not (args.release / "SHA256SUMS").is_file():
                 raise InputError(f"no release at {args.release}: make release (or give CODE_BUCKET_PREFIX)")
+            if not (args.release / "functions" / args.architecture).is_dir():
+                raise InputError(f"the release at {args.release} has no {args.architecture} functions")
             bucket = code_bucket(s3, args.bucket, account, region)
-            keys = release.upload(args.release, bucket, region)
-            say(f"uploaded the release {args.release.name} to s3://{bucket} ({len(keys)} files)")
+            try:
+                keys = release.upload(args.release, bucket, region, s3)
+            except release.ReleaseConflict as conflict:
+                raise InputError(str(conflict)) from conflict
+            say(f"uploaded the release {args.release.name} to s3://{bucket} ({len(keys)} files)" if keys
+                else f"the release {args.release.name} is already in s3://{bucket}")
             url = template_url(bucket, region, args.release.name)
             parameters["CodeBucket"] = bucket
         stack_id, changes = deploy(cfn, stack, url, parameters)
     except InputError as error:
         say(str(error))
+        return 2
+    except ClientError as error:  # refused before anything changes: a template not found, a stack busy
+        say(f"CloudFormation refused: {error.response['Error']['Code']}: {error.response['Error']['Message']}")
         return 2
     if not changes:
         for output in cfn.describe_stacks(StackName=stack_id)["Stacks"][0].get("Outputs", []):

@@ -75,6 +75,11 @@ def version() -> str:
     return tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["version"]
 
 
+def url_suffix(region: str) -> str:
+    """The partition's domain, as `AWS::URLSuffix` gives it (the China Regions' differs)."""
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
 def key_prefix(release: str) -> str:
     """Where a release lives in a bucket."""
     return f"privatelink-lambdas/{release}/"
@@ -168,15 +173,39 @@ def build(lambda_dirs: dict[str, Path], dist: Path, cli: Path | None = None,
     return out
 
 
+class ReleaseConflict(Exception):
+    """The bucket holds another release of the same version: a release is never overwritten."""
+
+
 def upload(release: Path, bucket: str, region: str | None = None, s3: Any = None) -> list[str]:
-    """Puts a release into `bucket` under privatelink-lambdas/<version>/; returns the keys."""
+    """Puts a release into `bucket` under privatelink-lambdas/<version>/; returns the keys.
+
+    A version names one release: the templates read its files by that version's keys, so other
+    content under the same keys would be a different release that a stack update can't see
+    (its template does not change). The same release already there is left as it is (nothing
+    uploaded); another one raises ReleaseConflict. SHA256SUMS goes last: it marks the upload
+    complete."""
     if s3 is None:
         import boto3  # only needed here
 
         s3 = boto3.client("s3", region_name=region)
+    prefix = key_prefix(release.name)
+    sums = (release / "SHA256SUMS").read_bytes()
+    try:
+        there = s3.get_object(Bucket=bucket, Key=prefix + "SHA256SUMS")["Body"].read()
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        there = None
+    if there == sums:
+        return []
+    if there is not None:
+        raise ReleaseConflict(f"s3://{bucket}/{prefix} holds another release {release.name}: a version is "
+                              "released once (raise the workspace's version, or use another bucket)")
     keys = []
-    for path in sorted(p for p in release.rglob("*") if p.is_file()):
-        key = key_prefix(release.name) + path.relative_to(release).as_posix()
+    files = sorted(p for p in release.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    for path in files + [release / "SHA256SUMS"]:
+        key = prefix + path.relative_to(release).as_posix()
         s3.upload_file(str(path), bucket, key)
         keys.append(key)
     return keys
@@ -187,8 +216,8 @@ def publish(release: Path, bucket_prefix: str, regions: list[str]) -> None:
     for region in regions:
         bucket = f"{bucket_prefix}-{region}"
         keys = upload(release, bucket, region)
-        print(f"s3://{bucket}/{key_prefix(release.name)}: {len(keys)} files")
-        print(f"  https://{bucket}.s3.{region}.amazonaws.com/{key_prefix(release.name)}templates/quickstart.yaml")
+        print(f"s3://{bucket}/{key_prefix(release.name)}: {len(keys) or 'already there, no'} files")
+        print(f"  https://{bucket}.s3.{region}.{url_suffix(region)}/{key_prefix(release.name)}templates/quickstart.yaml")
 
 
 def _lambda_dir(text: str) -> tuple[str, Path]:

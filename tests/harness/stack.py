@@ -26,7 +26,7 @@ from typing import Any, Callable
 from cfnlint.decode import decode_str
 
 from tests.harness.cfn import CloudFormation, stack_id
-from tests.harness.template import Evaluator
+from tests.harness.template import Evaluator, parameter_problem
 
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 """Sends an event to the function behind a ServiceToken; returns its answer."""
@@ -38,10 +38,11 @@ EventSink = Callable[[str, str, str, str, str | None, str | None], None]
 class ResourceFailed(AssertionError):
     """A resource's operation failed: what CloudFormation shows as <OPERATION>_FAILED."""
 
-    def __init__(self, logical_id: str, reason: str):
+    def __init__(self, logical_id: str, reason: str, physical_id: str | None = None):
         super().__init__(f"{logical_id}: {reason}")
         self.logical_id = logical_id
         self.reason = reason
+        self.physical_id = physical_id
 
 
 @dataclass
@@ -174,21 +175,42 @@ class StackPlayer(Evaluator):
             text = self.fetch(url)
         else:
             text = (self.base / url).read_text()
-        parameters = {k: ",".join(v) if isinstance(v, list) else _as_sent(v)
-                      for k, v in resource.properties.get("Parameters", {}).items()}
+        parameters = self._nested_parameters(resource.logical_id, resource.properties, text)
         child = StackPlayer(text, parameters, self.exports, self.cfn, self.send, self.others,
                             name=f"{self.stack_name}-{resource.logical_id}-{uuid.uuid4().hex[:12].upper()}",
                             base=self.base, fetch=self.fetch, on_event=self.on_event,
                             others_update=self.others_update)
+        problem = child.rule_problem()
+        if problem:
+            raise ResourceFailed(resource.logical_id, problem)
         resource.nested = child
         resource.physical_id = child.stack_id
         try:
             child.create_all()
         except ResourceFailed as failure:
-            raise ResourceFailed(resource.logical_id, f"Embedded stack {child.stack_id} was not "
-                                 f"successfully created: {failure}") from failure
+            # As CloudFormation says it: the nested stack's own events hold the reason.
+            raise ResourceFailed(resource.logical_id, f"Embedded stack {child.stack_id} was not successfully "
+                                 f"created: The following resource(s) failed to create: [{failure.logical_id}]. ",
+                                 physical_id=child.stack_id) from failure
         resource.data = {f"Outputs.{k}": v for k, v in child.outputs().items()}
         return resource
+
+    @staticmethod
+    def _nested_parameters(logical_id: str, properties: dict[str, Any], text: str) -> dict[str, str]:
+        """A nested stack's Parameters, checked as CloudFormation checks them: strings (or
+        numbers and booleans, sent as strings) only, and what its template accepts."""
+        given = properties.get("Parameters", {})
+        lists = sorted(k for k, v in given.items() if isinstance(v, (list, dict)))
+        if lists:
+            raise ResourceFailed(logical_id, "Value of property Parameters must be an object with String "
+                                 f"(or simple type) properties ({', '.join(lists)})")
+        parameters = {k: _as_sent(v) for k, v in given.items()}
+        decoded, problems = decode_str(text)
+        assert not problems, problems
+        problem = parameter_problem(decoded.get("Parameters", {}), parameters)
+        if problem:
+            raise ResourceFailed(logical_id, problem)
+        return parameters
 
     def delete(self, logical_id: str) -> dict[str, Any] | None:
         resource = self.resources[logical_id]
@@ -216,7 +238,7 @@ class StackPlayer(Evaluator):
             try:
                 resource = self.create(logical_id)
             except ResourceFailed as failure:
-                self.on_event(self.stack_id, logical_id, kind, "CREATE_FAILED", None, failure.reason)
+                self.on_event(self.stack_id, logical_id, kind, "CREATE_FAILED", failure.physical_id, failure.reason)
                 raise
             self.on_event(self.stack_id, logical_id, kind, "CREATE_COMPLETE", resource.physical_id, None)
         self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "CREATE_COMPLETE",
@@ -281,8 +303,7 @@ class StackPlayer(Evaluator):
             if resource.nested is not None:
                 url = str(properties["TemplateURL"])
                 text = self.fetch(url) if url.startswith("https://") and self.fetch else (self.base / url).read_text()
-                resource.nested.update_all(text, {k: ",".join(v) if isinstance(v, list) else _as_sent(v)
-                                                  for k, v in properties.get("Parameters", {}).items()})
+                resource.nested.update_all(text, self._nested_parameters(logical_id, properties, text))
                 resource.data = {f"Outputs.{k}": v for k, v in resource.nested.outputs().items()}
             elif resource.type.startswith("Custom::"):
                 assert token == resource.service_token, f"{logical_id}: CloudFormation refuses a new ServiceToken"

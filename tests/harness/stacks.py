@@ -34,6 +34,7 @@ from tests.harness.emulator.cloudformation import record_stack_event, set_stack_
 from tests.harness.emulator.control import CONTROL
 from tests.harness.local_aws import LocalAws
 from tests.harness.stack import ResourceFailed, StackPlayer
+from tests.harness.template import parameter_problem
 
 IAM_TYPES = ("AWS::IAM::",)
 
@@ -100,24 +101,25 @@ class StackService:
     # ---- the API ------------------------------------------------------------ #
 
     def create_stack(self, name: str, template_url: str | None, template_body: str | None,
-                     parameters: dict[str, str], capabilities: list[str]) -> str:
+                     parameters: dict[str, str | None], capabilities: list[str]) -> str:
+        if any(v is None for v in parameters.values()):
+            raise self.Refused("ValidationError", "UsePreviousValue is for an update of a stack")
         text = template_body if template_body is not None else self.fetch(template_url or "")
         decoded, problems = decode_str(text)
         if problems:
             raise self.Refused("ValidationError", f"Template format error: {problems[0]}")
-        declared = decoded.get("Parameters", {})
-        unknown = sorted(set(parameters) - set(declared))
-        if unknown:
-            raise self.Refused("ValidationError", f"Parameters: {unknown} do not exist in the template")
-        missing = sorted(k for k, v in declared.items() if "Default" not in v and k not in parameters)
-        if missing:
-            raise self.Refused("ValidationError", f"Parameters: {missing} must have values")
+        problem = parameter_problem(decoded.get("Parameters", {}), parameters)
+        if problem:
+            raise self.Refused("ValidationError", problem)
         if self._needs_iam(text) and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
             raise self.Refused("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
         player = StackPlayer(text, parameters, self.exports, self.cfn,
                              lambda token, event, key: self.local.send(token, event, key, self.cfn),
                              self.local.play, name=name, base=self.base, fetch=self.fetch,
                              on_event=record_stack_event, others_update=self.local.update)
+        problem = player.rule_problem()
+        if problem:
+            raise self.Refused("ValidationError", problem)
         set_stack_details(player.stack_id, status="CREATE_IN_PROGRESS", parameters=player.parameters)
         self.players[player.stack_id] = player
         self.texts[player.stack_id] = text
@@ -125,16 +127,22 @@ class StackService:
         return player.stack_id
 
     def update_stack(self, stack: str, template_url: str | None, template_body: str | None,
-                     parameters: dict[str, str], capabilities: list[str]) -> None:
+                     parameters: dict[str, str | None], capabilities: list[str]) -> None:
         player = self.players[stack]
+        parameters = {k: player.parameters[k] if v is None else v for k, v in parameters.items()}
         text = template_body if template_body is not None else self.fetch(template_url or "")
         if self._needs_iam(text) and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
             raise self.Refused("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
         given = {name: str(spec.get("Default", "")) for name, spec in
                  decode_str(text)[0].get("Parameters", {}).items()} | parameters
+        problem = parameter_problem(decode_str(text)[0].get("Parameters", {}), parameters)
+        if problem:
+            raise self.Refused("ValidationError", problem)
         if text == self.texts.get(stack) and given == player.parameters:
             raise self.Refused("ValidationError", "No updates are to be performed.")
         self.texts[stack] = text
+        # In progress as soon as the call returns, as CloudFormation's stack is.
+        set_stack_details(stack, status="UPDATE_IN_PROGRESS")
         self._start(lambda p: self._update(p, text, parameters), player)
 
     def _update(self, player: StackPlayer, text: str, parameters: dict[str, str]) -> None:
@@ -151,6 +159,7 @@ class StackService:
     def delete_stack(self, stack: str) -> None:
         player = self.players.get(stack)
         if player is not None:
+            set_stack_details(stack, status="DELETE_IN_PROGRESS")
             self._start(self._delete, player)
 
     def _start(self, work: Any, player: StackPlayer) -> None:

@@ -21,6 +21,30 @@ NO_VALUE = object()
 """`AWS::NoValue`: the property (or list item) it is the value of is left out."""
 
 
+def parameter_problem(declared: dict[str, Any], given: dict[str, str]) -> str | None:
+    """What CloudFormation refuses in the parameters given to a template (CreateStack, UpdateStack,
+    a nested stack's Parameters), in its words: a parameter the template does not declare, one
+    without a default left out, a value outside AllowedValues or not matching AllowedPattern
+    (the ConstraintDescription said instead, when the template gives one)."""
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        return f"Parameters: [{', '.join(unknown)}] do not exist in the template"
+    missing = sorted(k for k, spec in declared.items() if "Default" not in spec and k not in given)
+    if missing:
+        return f"Parameters: [{', '.join(missing)}] must have values"
+    for name, spec in declared.items():
+        value = str(given.get(name, spec.get("Default", "")))
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(v) for v in allowed]:
+            return f"Parameter '{name}' must be one of AllowedValues"
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            said = spec.get("ConstraintDescription")
+            return (f"Parameter '{name}' failed to satisfy constraint: {said}" if said
+                    else f"Parameter '{name}' must match pattern {pattern}")
+    return None
+
+
 class Evaluator:
     """A template with parameter values given (the rest take their defaults)."""
 
@@ -56,6 +80,17 @@ class Evaluator:
             value = self.parameters[name]
             return value.split(",") if kind.startswith("List<") or kind == "CommaDelimitedList" else value
         return self.resource_ref(name)
+
+    def rule_problem(self) -> str | None:
+        """The AssertDescription of the first of the template's Rules whose RuleCondition holds
+        and whose assertion does not: CloudFormation refuses the stack with it."""
+        for rule in self.template.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self.resolve(assertion["Assert"]):
+                    return str(assertion.get("AssertDescription", "Template rule not satisfied"))
+        return None
 
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self.template["Conditions"][name]))

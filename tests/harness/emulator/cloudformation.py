@@ -124,11 +124,14 @@ def _played_stack_answer(action: str, body: bytes) -> tuple[str, list[tuple[str,
     params = {k: v[0] for k, v in query.items()}
     service = CONTROL.stack_service
     request = f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
-    parameters = {}
+    # A parameter given with UsePreviousValue keeps the stack's current value (None here).
+    parameters: dict[str, str | None] = {}
     for key, value in params.items():
         match = re.fullmatch(r"Parameters\.member\.(\d+)\.ParameterKey", key)
         if match:
-            parameters[value] = params.get(f"Parameters.member.{match.group(1)}.ParameterValue", "")
+            n = match.group(1)
+            previous = params.get(f"Parameters.member.{n}.UsePreviousValue", "").lower() == "true"
+            parameters[value] = None if previous else params.get(f"Parameters.member.{n}.ParameterValue", "")
     capabilities = [v for k, v in params.items() if k.startswith("Capabilities.member.")]
     if action == "UpdateStack":
         with CONTROL.lock:
