@@ -219,6 +219,7 @@ impl<R: CustomResource> Engine<R> {
             stack_id: envelope.stack_id.clone(),
             request_id: envelope.request_id.clone(),
             logical_id: envelope.logical_id.clone(),
+            resource_type: envelope.resource_type.clone(),
             response_url: envelope.response_url.clone(),
             deadline: guard_at.checked_sub(margins.handler).unwrap_or(guard_at),
             delete_scope: DeleteScope::default(),

@@ -40,6 +40,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The resource's logical id.
     pub logical_id: String,
+    /// The resource type as the template declares it (`Custom::PrivateLinkEndpoint`...).
+    pub resource_type: String,
     /// Where the answer goes, for a handler that hands the answer over to someone else.
     pub response_url: String,
     /// When the handler must stop waiting and return, leaving the engine time to answer.
@@ -56,6 +58,7 @@ impl RequestContext {
             stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/test/00000000-0000-0000-0000-000000000000".into(),
             request_id: "00000000-0000-0000-0000-000000000001".into(),
             logical_id: "Resource".into(),
+            resource_type: "Custom::Test".into(),
             response_url: "https://s3.amazonaws.com/test".into(),
             deadline: Instant::now() + budget,
             delete_scope: DeleteScope::default(),

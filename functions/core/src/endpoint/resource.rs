@@ -160,6 +160,7 @@ impl EndpointResource {
             stack_id: ctx.stack_id.clone(),
             request_id: ctx.request_id.clone(),
             logical_resource_id: ctx.logical_id.clone(),
+            resource_type: Some(ctx.resource_type.clone()),
             vpc_endpoint_id: endpoint.id.clone(),
             service_name: spec.service_name.clone(),
             private_dns_enabled: plan.private_dns,

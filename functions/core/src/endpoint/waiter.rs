@@ -227,7 +227,10 @@ impl Waiter {
             stack_id: state.stack_id.clone(),
             request_id: state.request_id.clone(),
             logical_id: state.logical_resource_id.clone(),
-            resource_type: "Custom::PrivateLinkEndpoint".to_owned(),
+            resource_type: state
+                .resource_type
+                .clone()
+                .unwrap_or_else(|| "Custom::PrivateLinkEndpoint".to_owned()),
         };
         let result = result.map_err(|e| Failure::from(e.to_string()));
         let answered = self.responder.answer(&envelope, physical_id, result, deadline).await;

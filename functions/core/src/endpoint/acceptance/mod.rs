@@ -83,6 +83,10 @@ pub struct WaitState {
     pub request_id: String,
     /// The resource's logical id.
     pub logical_resource_id: String,
+    /// The resource type the template declares, for the answer's metric line (absent in a
+    /// state started by an older version: `Custom::PrivateLinkEndpoint`).
+    #[serde(rename = "ResourceType", default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
     /// The endpoint waited on.
     pub vpc_endpoint_id: String,
     /// Its service, for the reasons.
@@ -323,6 +327,7 @@ mod tests {
             stack_id: "stack".into(),
             request_id: "r-1".into(),
             logical_resource_id: "Endpoint".into(),
+            resource_type: None,
             vpc_endpoint_id: "vpce-1".into(),
             service_name: "svc".into(),
             private_dns_enabled: true,
