@@ -54,10 +54,14 @@ pub fn line(
     })
 }
 
-/// Writes the line to stdout, where Lambda sends it to CloudWatch Logs as it is.
+/// Writes the line to stdout, where Lambda sends it to CloudWatch Logs as it is. After the
+/// answer and outside the engine's guard: a stdout that can't be written loses the line, never
+/// the process (`println!` would panic).
 pub fn emit(resource_type: &str, operation: &str, outcome: &str, duration_ms: u64) {
+    use std::io::Write;
     let now_ms = crate::lambda::millis(crate::lambda::since_epoch());
-    println!("{}", line(resource_type, operation, outcome, duration_ms, now_ms));
+    let line = line(resource_type, operation, outcome, duration_ms, now_ms);
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 #[cfg(test)]

@@ -76,6 +76,32 @@ impl RequestContext {
     }
 }
 
+/// What a stack's ARN says (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<guid>`):
+/// the partition, Region and account the stack, and every resource it makes here, live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackArn<'a> {
+    /// `aws`, `aws-cn`, `aws-us-gov`...
+    pub partition: &'a str,
+    /// The stack's Region.
+    pub region: &'a str,
+    /// The stack's account.
+    pub account: &'a str,
+}
+
+impl<'a> StackArn<'a> {
+    /// The parts of `stack_id`, or `None` when it is not such an ARN.
+    pub fn parse(stack_id: &'a str) -> Option<Self> {
+        let mut parts = stack_id.split(':');
+        let (Some("arn"), Some(partition), Some(_service), Some(region), Some(account)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let arn = Self { partition, region, account };
+        (![partition, region, account].contains(&"")).then_some(arn)
+    }
+}
+
 /// How much a Delete may touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeleteScope {
@@ -521,6 +547,17 @@ pub fn encode_answer(answer: &mut CloudFormationCustomResourceResponse) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_partition_region_and_account_are_read_from_the_stack_arn() {
+        let stack = "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/partner-api/guid";
+        assert_eq!(
+            StackArn::parse(stack),
+            Some(StackArn { partition: "aws-cn", region: "cn-north-1", account: "123456789012" })
+        );
+        assert_eq!(StackArn::parse("not-an-arn"), None);
+        assert_eq!(StackArn::parse("arn:aws:cloudformation::123456789012:stack/s/1"), None);
+    }
     use serde_json::json;
 
     fn create_event() -> Value {

@@ -1,7 +1,7 @@
 //! What the resource answers for `Fn::GetAtt`, named and shaped as CloudFormation's own
 //! `AWS::EC2::VPCEndpoint` gives them where it has them, so templates port unchanged.
 
-use crate::cfn::Outcome;
+use crate::cfn::{Outcome, StackArn};
 use crate::ec2::{DnsEntry, EndpointView, InterfaceView};
 use crate::error::{AwsError, Error};
 
@@ -76,15 +76,7 @@ pub fn endpoint_attributes(
 /// Reference's `vpc-endpoint` resource type), from the stack's ARN
 /// (`arn:<partition>:cloudformation:<region>:<account>:stack/...`).
 pub fn endpoint_arn(stack_id: &str, endpoint_id: &str) -> Option<String> {
-    let mut parts = stack_id.split(':');
-    let (Some("arn"), Some(partition), Some(_), Some(region), Some(account)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    if [partition, region, account].iter().any(|p| p.is_empty()) {
-        return None;
-    }
+    let StackArn { partition, region, account } = StackArn::parse(stack_id)?;
     Some(format!("arn:{partition}:ec2:{region}:{account}:vpc-endpoint/{endpoint_id}"))
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::acceptance::{self, announce, Announcement, Announcer, Handoff, WaitState};
+use super::acceptance::{self, Announcement, Announcer, Handoff, WaitState};
 use super::attributes::endpoint_attributes;
 use super::plan::{self, answer_for, Answer, Plan};
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
@@ -14,7 +14,7 @@ use super::target::{choose_target, Operation, Target};
 use crate::cfn::engine::CustomResource;
 use crate::cfn::DeleteScope;
 use crate::cfn::RequestContext;
-use crate::cfn::{self, Outcome, Reply};
+use crate::cfn::{self, Outcome, Reply, StackArn};
 use crate::ec2::{self, Ec2, EndpointState, EndpointView, ServiceView};
 use crate::error::{Error, Result};
 use crate::properties;
@@ -222,7 +222,7 @@ impl EndpointResource {
         first_time: bool,
     ) {
         let (partition, account) =
-            announce::partition_and_account(&ctx.stack_id).unwrap_or(("aws", ""));
+            StackArn::parse(&ctx.stack_id).map_or(("aws", ""), |arn| (arn.partition, arn.account));
         let announcement = Announcement {
             endpoint_id: endpoint_id.to_owned(),
             service_name: spec.service_name.clone(),

@@ -76,15 +76,6 @@ impl Announcement {
     }
 }
 
-/// The partition and the account in a stack's ARN
-/// (`arn:<partition>:cloudformation:<region>:<account>:stack/...`).
-pub fn partition_and_account(stack_id: &str) -> Option<(&str, &str)> {
-    let mut parts = stack_id.split(':');
-    let partition = parts.nth(1).filter(|p| !p.is_empty())?;
-    let account = parts.nth(2).filter(|a| !a.is_empty())?;
-    Some((partition, account))
-}
-
 /// Publishes announcements to one SNS topic.
 #[derive(Debug, Clone)]
 pub struct Announcer {
@@ -154,13 +145,6 @@ mod tests {
         long.endpoint_id = "vpce-".to_owned() + &"0".repeat(200);
         assert!(long.subject().len() <= SUBJECT_LIMIT);
         assert_eq!(announcement().subject(), "Ask the partner to accept vpce-0123456789abcdef0");
-    }
-
-    #[test]
-    fn the_partition_and_account_are_read_from_the_stack_arn() {
-        let stack = "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/partner-api/guid";
-        assert_eq!(partition_and_account(stack), Some(("aws-cn", "123456789012")));
-        assert_eq!(partition_and_account("not-an-arn"), None);
     }
 
     #[test]
