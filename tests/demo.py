@@ -35,7 +35,7 @@ import boto3
 from tests.harness.cfn import CloudFormation
 from tests.harness.emulator import start_emulator
 from tests.harness.local_aws import LocalAws
-from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
+from tests.harness.partner import PartnerDns, PartnerHttps, stand_in_on_endpoint
 from tests.harness.stack import StackPlayer
 from tests.harness.stepfunctions import sleep_endings
 
@@ -113,17 +113,10 @@ class Demo:
             return s.getsockname()[1]
 
     def start_partner_stand_in(self, endpoint_id: str) -> None:
-        endpoint = self.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-        enis = self.ec2.describe_network_interfaces(NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
-        addresses = [eni["PrivateIpAddress"] for eni in enis]
-        step(f"Partner API stand-in on the endpoint's addresses {', '.join(addresses)} port {self.port}: DNS "
-             "answering api.partner.com (what Private DNS makes the VPC resolver answer) and each zone's "
-             "own name (what AWS's DNS answers for it), HTTPS with a demo CA")
-        by_zone = {eni["AvailabilityZone"]: eni["PrivateIpAddress"] for eni in enis}
-        records = {"api.partner.com": addresses}
-        records.update({name: [by_zone[zone]] for zone, name in zonal_dns_names(endpoint["DnsEntries"]).items()})
-        self.partner_dns = PartnerDns(records)
-        self.partner_https = PartnerHttps(addresses, ["api.partner.com"], port=self.port)
+        self.partner_dns, self.partner_https = stand_in_on_endpoint(self.ec2, endpoint_id, "api.partner.com", self.port)
+        step(f"Partner API stand-in on the endpoint's addresses {', '.join(self.partner_https.addresses)} port "
+             f"{self.port}: DNS answering api.partner.com (what Private DNS makes the VPC resolver answer) and "
+             "each zone's own name (what AWS's DNS answers for it), HTTPS with a demo CA")
         # The validator runs inside the VPC: its resolver is the VPC's, here the stand-in.
         self.local.overrides["privatelink-validator"] = {
             "VALIDATOR_RESOLVER": self.partner_dns.address, "VALIDATOR_CA_PEM": self.partner_https.ca_pem}

@@ -24,17 +24,13 @@ import pytest
 
 from tests.harness.emulator import Emulator
 from tests.harness.local_aws import LocalAws, release_of_debug_builds
-from tests.harness.partner import PartnerDns, PartnerHttps, zonal_dns_names
+from tests.harness.partner import stand_in_on_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 import release  # noqa: E402
 
 PARTNER_NAME = "api.partner.com"
-
-
-def debug_release(tmp_path: Path) -> Path:
-    return release_of_debug_builds(tmp_path)
 
 
 def vpc(ec2: Any, prefix: str, dns: bool = True) -> tuple[str, list[str]]:
@@ -81,14 +77,7 @@ class Partner:
                 self.accept(line.split()[6])
 
     def accept(self, endpoint_id: str) -> None:
-        endpoint = self.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-        enis = self.ec2.describe_network_interfaces(
-            NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
-        addresses = [eni["PrivateIpAddress"] for eni in enis]
-        by_zone = {eni["AvailabilityZone"]: eni["PrivateIpAddress"] for eni in enis}
-        records = {PARTNER_NAME: addresses}
-        records.update({name: [by_zone[zone]] for zone, name in zonal_dns_names(endpoint["DnsEntries"]).items()})
-        dns, https = PartnerDns(records), PartnerHttps(addresses, [PARTNER_NAME], port=self.port)
+        dns, https = stand_in_on_endpoint(self.ec2, endpoint_id, PARTNER_NAME, self.port)
         self.servers += [dns, https]
         # The validator runs inside the VPC: the VPC's resolver is the stand-in's.
         self.local.overrides["privatelink-validator"] = {"VALIDATOR_RESOLVER": dns.address,
@@ -124,7 +113,7 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
     partner_service_config = partner_service(ec2, elbv2)
     vpc_id, subnets = vpc(ec2, "127.21")
     port = free_port("127.21.1.4")
-    release_dir = debug_release(tmp_path)
+    release_dir = release_of_debug_builds(tmp_path)
     partner = Partner(ec2, partner_service_config, local, port)
     try:
         code, lines = make_connect(emulator, release_dir, f"SERVICE_NAME={partner_service_config['ServiceName']}",
@@ -196,7 +185,7 @@ def test_make_connect_says_which_resource_failed_and_why(emulator, played, ec2, 
     partner_service_config = partner_service(ec2, elbv2)
     # A VPC without enableDnsSupport and enableDnsHostnames: Private DNS can't be switched on.
     vpc_id, subnets = vpc(ec2, "10.122", dns=False)
-    code, lines = make_connect(emulator, debug_release(tmp_path),
+    code, lines = make_connect(emulator, release_of_debug_builds(tmp_path),
                                f"SERVICE_NAME={partner_service_config['ServiceName']}", f"VPC_ID={vpc_id}",
                                f"SUBNET_IDS={','.join(subnets)}", "STACK=no-dns-vpc")
     text = "\n".join(lines)
@@ -226,7 +215,7 @@ def test_make_connect_refuses_wrong_inputs_before_making_anything(emulator, play
     vpc_id, subnets = vpc(ec2, "10.124")
     given = {"SERVICE_NAME": partner_service_config["ServiceName"], "VPC_ID": vpc_id,
              "SUBNET_IDS": ",".join(subnets), "STACK": "refused", **inputs}
-    code, lines = make_connect(emulator, debug_release(tmp_path), *(f"{k}={v}" for k, v in given.items()))
+    code, lines = make_connect(emulator, release_of_debug_builds(tmp_path), *(f"{k}={v}" for k, v in given.items()))
     text = "\n".join(lines)
     assert code != 0 and says in text, text
     cloudformation = emulator_client(emulator, "cloudformation")

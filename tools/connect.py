@@ -113,11 +113,6 @@ def code_bucket(s3: Any, bucket: str, account: str, region: str) -> str:
     return bucket
 
 
-def template_url(bucket: str, region: str, version: str) -> str:
-    return (f"https://{bucket}.s3.{region}.{release.url_suffix(region)}/{release.key_prefix(version)}"
-            "templates/quickstart.yaml")
-
-
 # ---- 3 and 4. the stack --------------------------------------------------- #
 
 def deploy(cfn: Any, stack: str, url: str, parameters: dict[str, str]) -> tuple[str, bool]:
@@ -268,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{extra}: parameters are KEY=VALUE")
             parameters[key] = value
         if args.code_bucket_prefix:
-            url = template_url(f"{args.code_bucket_prefix}-{region}", region, release.version())
+            url = release.template_url(f"{args.code_bucket_prefix}-{region}", region, release.version())
             parameters["CodeBucketPrefix"] = args.code_bucket_prefix
         else:
             if not (args.release / "SHA256SUMS").is_file():
@@ -282,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(str(conflict)) from conflict
             say(f"uploaded the release {args.release.name} to s3://{bucket} ({len(keys)} files)" if keys
                 else f"the release {args.release.name} is already in s3://{bucket}")
-            url = template_url(bucket, region, args.release.name)
+            url = release.template_url(bucket, region, args.release.name)
             parameters["CodeBucket"] = bucket
         stack_id, changes = deploy(cfn, stack, url, parameters)
     except InputError as error:

@@ -80,6 +80,11 @@ def url_suffix(region: str) -> str:
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
 
+def template_url(bucket: str, region: str, release: str, name: str = "quickstart.yaml") -> str:
+    """The S3 URL CloudFormation reads one of a release's templates from."""
+    return f"https://{bucket}.s3.{region}.{url_suffix(region)}/{key_prefix(release)}templates/{name}"
+
+
 def key_prefix(release: str) -> str:
     """Where a release lives in a bucket."""
     return f"privatelink-lambdas/{release}/"
@@ -217,7 +222,7 @@ def publish(release: Path, bucket_prefix: str, regions: list[str]) -> None:
         bucket = f"{bucket_prefix}-{region}"
         keys = upload(release, bucket, region)
         print(f"s3://{bucket}/{key_prefix(release.name)}: {len(keys) or 'already there, no'} files")
-        print(f"  https://{bucket}.s3.{region}.{url_suffix(region)}/{key_prefix(release.name)}templates/quickstart.yaml")
+        print(f"  {template_url(bucket, region, release.name)}")
 
 
 def _lambda_dir(text: str) -> tuple[str, Path]:

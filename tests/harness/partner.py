@@ -206,6 +206,7 @@ class PartnerHttps:
                  http2: bool = False, client_ca: "trustme.CA | None" = None,
                  max_tls: str | None = None):
         self.ca = trustme.CA()
+        self.addresses = addresses
         self.names = names
         self.status = 200
         self.body: bytes | None = None  # None: "partner api: <host>"
@@ -268,3 +269,18 @@ class PartnerHttps:
                 server.shutdown()
                 server.server_close()
                 self._servers.remove(server)
+
+
+def stand_in_on_endpoint(ec2: Any, endpoint_id: str, name: str, port: int) -> tuple[PartnerDns, PartnerHttps]:
+    """The partner's API as it looks from inside the consumer VPC, on an endpoint's interfaces:
+    DNS answering `name` with every interface's address (what Private DNS makes the VPC's
+    resolver answer) and each zone's own name with that zone's (what AWS's DNS answers for it),
+    and HTTPS for `name` on those addresses, with a CA of its own (`PartnerHttps.ca_pem`)."""
+    endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
+    enis = ec2.describe_network_interfaces(
+        NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])["NetworkInterfaces"]
+    addresses = [eni["PrivateIpAddress"] for eni in enis]
+    by_zone = {eni["AvailabilityZone"]: eni["PrivateIpAddress"] for eni in enis}
+    records = {name: addresses}
+    records.update({zonal: [by_zone[zone]] for zone, zonal in zonal_dns_names(endpoint["DnsEntries"]).items()})
+    return PartnerDns(records), PartnerHttps(addresses, [name], port=port)

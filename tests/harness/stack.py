@@ -26,7 +26,7 @@ from typing import Any, Callable
 from cfnlint.decode import decode_str
 
 from tests.harness.cfn import CloudFormation, stack_id
-from tests.harness.template import Evaluator, parameter_problem
+from tests.harness.template import Evaluator, parameter_defaults, parameter_problem
 
 Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 """Sends an event to the function behind a ServiceToken; returns its answer."""
@@ -169,12 +169,7 @@ class StackPlayer(Evaluator):
         return resource
 
     def _create_nested(self, resource: Resource) -> Resource:
-        url = str(resource.properties["TemplateURL"])
-        if url.startswith("https://"):
-            assert self.fetch is not None, f"{resource.logical_id}: no way to read {url}"
-            text = self.fetch(url)
-        else:
-            text = (self.base / url).read_text()
+        text = read_template(str(resource.properties["TemplateURL"]), self.base, self.fetch)
         parameters = self._nested_parameters(resource.logical_id, resource.properties, text)
         child = StackPlayer(text, parameters, self.exports, self.cfn, self.send, self.others,
                             name=f"{self.stack_name}-{resource.logical_id}-{uuid.uuid4().hex[:12].upper()}",
@@ -233,16 +228,20 @@ class StackPlayer(Evaluator):
         self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS",
                       self.stack_id, "User Initiated")
         for logical_id in self.order():
-            kind = self.resources[logical_id].type
-            self.on_event(self.stack_id, logical_id, kind, "CREATE_IN_PROGRESS", None, None)
-            try:
-                resource = self.create(logical_id)
-            except ResourceFailed as failure:
-                self.on_event(self.stack_id, logical_id, kind, "CREATE_FAILED", failure.physical_id, failure.reason)
-                raise
-            self.on_event(self.stack_id, logical_id, kind, "CREATE_COMPLETE", resource.physical_id, None)
+            self._create_told(logical_id)
         self.on_event(self.stack_id, self.stack_name, "AWS::CloudFormation::Stack", "CREATE_COMPLETE",
                       self.stack_id, None)
+
+    def _create_told(self, logical_id: str) -> None:
+        """Creates one resource, telling `on_event` its CREATE_* lines."""
+        kind = self.resources[logical_id].type
+        self.on_event(self.stack_id, logical_id, kind, "CREATE_IN_PROGRESS", None, None)
+        try:
+            resource = self.create(logical_id)
+        except ResourceFailed as failure:
+            self.on_event(self.stack_id, logical_id, kind, "CREATE_FAILED", failure.physical_id, failure.reason)
+            raise
+        self.on_event(self.stack_id, logical_id, kind, "CREATE_COMPLETE", resource.physical_id, None)
 
     def delete_all(self, *, rollback: bool = False) -> None:
         """Deletes what exists, in reverse order, telling `on_event` (a rollback's stack lines are
@@ -277,8 +276,7 @@ class StackPlayer(Evaluator):
         assert not problems, problems
         before = {k: (r.type, r.properties, r.physical_id, r.service_token) for k, r in self.resources.items()}
         self.template = decoded
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in decoded.get("Parameters", {}).items()}
-        self.parameters.update(parameters)
+        self.parameters = parameter_defaults(decoded) | parameters
         self.resources = {k: self.resources.get(k) or Resource(k, v["Type"]) for k, v in decoded["Resources"].items()}
         stack = (self.stack_id, self.stack_name, "AWS::CloudFormation::Stack")
         self.on_event(stack[0], stack[1], stack[2], "UPDATE_IN_PROGRESS", self.stack_id, "User Initiated")
@@ -286,9 +284,7 @@ class StackPlayer(Evaluator):
         for logical_id in self.order():
             resource = self.resources[logical_id]
             if resource.physical_id is None:
-                self.on_event(self.stack_id, logical_id, resource.type, "CREATE_IN_PROGRESS", None, None)
-                self.create(logical_id)
-                self.on_event(self.stack_id, logical_id, resource.type, "CREATE_COMPLETE", resource.physical_id, None)
+                self._create_told(logical_id)
                 continue
             spec = decoded["Resources"][logical_id]
             properties = self.resolve(spec.get("Properties", {}))
@@ -301,8 +297,7 @@ class StackPlayer(Evaluator):
             self.on_event(self.stack_id, logical_id, resource.type, "UPDATE_IN_PROGRESS", resource.physical_id, None)
             old_properties, old_physical = resource.properties, resource.physical_id
             if resource.nested is not None:
-                url = str(properties["TemplateURL"])
-                text = self.fetch(url) if url.startswith("https://") and self.fetch else (self.base / url).read_text()
+                text = read_template(str(properties["TemplateURL"]), self.base, self.fetch)
                 resource.nested.update_all(text, self._nested_parameters(logical_id, properties, text))
                 resource.data = {f"Outputs.{k}": v for k, v in resource.nested.outputs().items()}
             elif resource.type.startswith("Custom::"):
@@ -347,6 +342,15 @@ class StackPlayer(Evaluator):
             if "Export" in spec:
                 self.exports[str(self.resolve(spec["Export"]["Name"]))] = result[key]
         return result
+
+
+def read_template(url: str, base: Path, fetch: Callable[[str], str] | None) -> str:
+    """A nested stack's template from its TemplateURL: an S3 URL (read through `fetch`), or a
+    local path relative to `base`, as `aws cloudformation package` takes it."""
+    if url.startswith("https://"):
+        assert fetch is not None, f"no way to read {url}"
+        return fetch(url)
+    return (base / url).read_text()
 
 
 def _as_sent(node: Any) -> Any:

@@ -33,8 +33,8 @@ from tests.harness.cfn import CloudFormation
 from tests.harness.emulator.cloudformation import record_stack_event, set_stack_details
 from tests.harness.emulator.control import CONTROL
 from tests.harness.local_aws import LocalAws
-from tests.harness.stack import ResourceFailed, StackPlayer
-from tests.harness.template import parameter_problem
+from tests.harness.stack import ResourceFailed, StackPlayer, read_template
+from tests.harness.template import parameter_defaults, parameter_problem
 
 IAM_TYPES = ("AWS::IAM::",)
 
@@ -93,17 +93,17 @@ class StackService:
                 return True
             url = resource.get("Properties", {}).get("TemplateURL")
             if resource["Type"] == "AWS::CloudFormation::Stack" and isinstance(url, str):
-                nested = self.fetch(url) if url.startswith("https://") else (self.base / url).read_text()
-                if self._needs_iam(nested):
+                if self._needs_iam(read_template(url, self.base, self.fetch)):
                     return True
         return False
 
     # ---- the API ------------------------------------------------------------ #
 
-    def create_stack(self, name: str, template_url: str | None, template_body: str | None,
-                     parameters: dict[str, str | None], capabilities: list[str]) -> str:
-        if any(v is None for v in parameters.values()):
-            raise self.Refused("ValidationError", "UsePreviousValue is for an update of a stack")
+    def _checked(self, template_url: str | None, template_body: str | None, parameters: dict[str, str],
+                 capabilities: list[str]) -> str:
+        """The template's text, once what CreateStack and UpdateStack refuse before acting is
+        ruled out: a template that does not parse, parameters it does not take, IAM resources
+        (in it or in a nested stack) without CAPABILITY_IAM."""
         text = template_body if template_body is not None else self.fetch(template_url or "")
         decoded, problems = decode_str(text)
         if problems:
@@ -113,7 +113,15 @@ class StackService:
             raise self.Refused("ValidationError", problem)
         if self._needs_iam(text) and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
             raise self.Refused("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
-        player = StackPlayer(text, parameters, self.exports, self.cfn,
+        return text
+
+    def create_stack(self, name: str, template_url: str | None, template_body: str | None,
+                     parameters: dict[str, str | None], capabilities: list[str]) -> str:
+        if any(v is None for v in parameters.values()):
+            raise self.Refused("ValidationError", "UsePreviousValue is for an update of a stack")
+        given = {k: v for k, v in parameters.items() if v is not None}
+        text = self._checked(template_url, template_body, given, capabilities)
+        player = StackPlayer(text, given, self.exports, self.cfn,
                              lambda token, event, key: self.local.send(token, event, key, self.cfn),
                              self.local.play, name=name, base=self.base, fetch=self.fetch,
                              on_event=record_stack_event, others_update=self.local.update)
@@ -129,21 +137,14 @@ class StackService:
     def update_stack(self, stack: str, template_url: str | None, template_body: str | None,
                      parameters: dict[str, str | None], capabilities: list[str]) -> None:
         player = self.players[stack]
-        parameters = {k: player.parameters[k] if v is None else v for k, v in parameters.items()}
-        text = template_body if template_body is not None else self.fetch(template_url or "")
-        if self._needs_iam(text) and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
-            raise self.Refused("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
-        given = {name: str(spec.get("Default", "")) for name, spec in
-                 decode_str(text)[0].get("Parameters", {}).items()} | parameters
-        problem = parameter_problem(decode_str(text)[0].get("Parameters", {}), parameters)
-        if problem:
-            raise self.Refused("ValidationError", problem)
-        if text == self.texts.get(stack) and given == player.parameters:
+        given = {k: player.parameters[k] if v is None else v for k, v in parameters.items()}
+        text = self._checked(template_url, template_body, given, capabilities)
+        if text == self.texts.get(stack) and parameter_defaults(decode_str(text)[0]) | given == player.parameters:
             raise self.Refused("ValidationError", "No updates are to be performed.")
         self.texts[stack] = text
         # In progress as soon as the call returns, as CloudFormation's stack is.
         set_stack_details(stack, status="UPDATE_IN_PROGRESS")
-        self._start(lambda p: self._update(p, text, parameters), player)
+        self._start(lambda p: self._update(p, text, given), player)
 
     def _update(self, player: StackPlayer, text: str, parameters: dict[str, str]) -> None:
         try:

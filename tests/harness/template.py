@@ -21,6 +21,11 @@ NO_VALUE = object()
 """`AWS::NoValue`: the property (or list item) it is the value of is left out."""
 
 
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    """Each parameter's default value (empty where it has none), as a string."""
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+
+
 def parameter_problem(declared: dict[str, Any], given: dict[str, str]) -> str | None:
     """What CloudFormation refuses in the parameters given to a template (CreateStack, UpdateStack,
     a nested stack's Parameters), in its words: a parameter the template does not declare, one
@@ -52,9 +57,7 @@ class Evaluator:
 
     def __init__(self, template: dict[str, Any], parameters: dict[str, str]):
         self.template = template
-        self.parameters = {name: str(spec.get("Default", ""))
-                           for name, spec in template.get("Parameters", {}).items()}
-        self.parameters.update(parameters)
+        self.parameters = parameter_defaults(template) | parameters
 
     # ---- what subclasses know ---------------------------------------------- #
 
