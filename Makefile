@@ -27,8 +27,8 @@ VPC_ID ?=
 SUBNET_IDS ?=
 # More `Key=Value` parameters of validator.yaml (Targets, Discover, EgressScope, VpcCidrs, S3PrefixListId...).
 VALIDATOR_PARAMS ?=
-# More `Key=Value` parameters of provider.yaml (ExportPrefix, PermissionsBoundaryArn...).
-PROVIDER_PARAMS ?=
+# More `Key=Value` parameters of functions.yaml (ExportPrefix, PermissionsBoundaryArn...).
+FUNCTIONS_PARAMS ?=
 # make stackset-upload and connect: a release's buckets <CODE_BUCKET_PREFIX>-<region>, one in each of REGIONS.
 CODE_BUCKET_PREFIX ?=
 # make publish: the buckets <BUCKET_PREFIX>-<region> a release is uploaded to.
@@ -44,8 +44,17 @@ SERVICE_PORT ?= 443
 ALARM_TOPIC_ARN ?=
 FUNCTIONS_EXPORT_PREFIX ?=
 POLL_SECONDS ?= 10
-# More `Key=Value` parameters of quickstart.yaml (CreateS3GatewayEndpoint=true RouteTableIds=rtb-..., CheckSchedule...).
+# More `Key=Value` parameters of quickstart.yaml (CreateS3GatewayEndpoint=true RouteTableIds=rtb-...),
+# split on spaces: a value with a space (CheckSchedule=rate(10 minutes)) goes to tools/connect.py --parameter.
 QUICKSTART_PARAMS ?=
+# The docs site (make docs, docs-serve): mkdocs-material from docs/requirements.txt, and the
+# mermaid the site draws its diagrams with, from the npm registry at a pinned version and digest
+# (the theme would fetch it from unpkg.com in the reader's browser; the site carries its own).
+DOCS_TOOLS := $(VENV)/.installed-docs
+SITE_DIR ?= site
+MERMAID_VERSION := 11.17.2
+MERMAID_SHA256 := 581ed7d74bd9048d0e3a91363927d72ef22942d7722546b27f7cc29e35390eb8
+MERMAID_JS := docs/assets/vendor/mermaid.min.js
 # The workspace's version: the one place it is written is Cargo.toml.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 RELEASE ?= dist/$(VERSION)
@@ -54,13 +63,13 @@ CONNECT_STACK := $(if $(filter file,$(origin STACK)),,$(STACK))
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 # deploy-functions: each function of the stacks, as <logical id in its template>=<binary>
 # (tests/test_deploy_functions.py checks them against the templates). FUNCTIONS_STACK: the stack
-# of templates/provider.yaml (a quick start's is its nested `Functions` stack).
+# of templates/functions.yaml (a quick start's is its nested `Functions` stack).
 STACK_FUNCTIONS := SecurityGroupFunction=privatelink-security-group EndpointFunction=privatelink-endpoint WaiterFunction=privatelink-acceptance-waiter
 VALIDATOR_FUNCTIONS := Validator=privatelink-validator
 FUNCTIONS_STACK ?= $(STACK)
 
 .PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload \
-	release publish connect clean
+	release publish connect docs docs-serve clean
 
 # The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
 $(PY):
@@ -97,6 +106,25 @@ if [ -z "$$bucket" ]; then \
 fi
 endef
 
+$(DOCS_TOOLS): docs/requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+	touch $@
+
+$(MERMAID_JS):
+	mkdir -p target/docs-vendor $(dir $@)
+	cd target/docs-vendor && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null
+	tar -xzf target/docs-vendor/mermaid-$(MERMAID_VERSION).tgz -O package/dist/mermaid.min.js > $@.part
+	echo "$(MERMAID_SHA256)  $@.part" | sha256sum --check --quiet
+	mv $@.part $@
+
+## docs: the documentation site, built strict (a broken link or a warning fails) into SITE_DIR
+docs: $(DOCS_TOOLS) $(MERMAID_JS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(abspath $(SITE_DIR))
+
+## docs-serve: the site at http://127.0.0.1:8000, rebuilt as its pages change
+docs-serve: $(DOCS_TOOLS) $(MERMAID_JS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
 ## test: formatting, clippy, unit tests, then the black-box tests on the emulator
 test: lint unit integration
 
@@ -116,7 +144,8 @@ unit:
 	cargo test --workspace
 
 # cargo-lambda (tools/requirements.txt): the local loop's test runs `cargo lambda watch`.
-integration: $(TEST_TOOLS) $(BUILD_TOOLS)
+# The docs' browser test (tests/test_docs.py) builds the site with `make docs`.
+integration: $(TEST_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
 	cargo build --workspace
 	$(PY) -m pytest tests -q
 
@@ -140,14 +169,14 @@ $(PEER_TOOLS): tests/bench/peer/requirements.txt
 bench: $(TEST_TOOLS) $(BUILD_TOOLS) $(PEER_TOOLS)
 	$(PY) -m tests.bench.run
 
-## deploy: package and deploy the provider stack (once per account and Region)
+## deploy: package and deploy the functions stack (once per account and Region)
 deploy: build
 	@$(resolve_bucket); \
-	aws cloudformation package --template-file templates/provider.yaml --s3-bucket "$$bucket" \
-		--output-template-file target/provider.packaged.yaml
-	aws cloudformation deploy --template-file target/provider.packaged.yaml --stack-name $(STACK) \
+	aws cloudformation package --template-file templates/functions.yaml --s3-bucket "$$bucket" \
+		--output-template-file target/functions.packaged.yaml
+	aws cloudformation deploy --template-file target/functions.packaged.yaml --stack-name $(STACK) \
 		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
-		--parameter-overrides Architecture=$(ARCH) $(PROVIDER_PARAMS)
+		--parameter-overrides Architecture=$(ARCH) $(FUNCTIONS_PARAMS)
 
 ## deploy-validator: the validator inside one consumer VPC
 deploy-validator: build
@@ -233,4 +262,4 @@ deploy-functions: build
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site $(MERMAID_JS)

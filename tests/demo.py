@@ -4,7 +4,7 @@
 2. Plays the partner: a VPC, a network load balancer, an endpoint service for api.partner.com
    that requires acceptance.
 3. Plays CloudFormation for templates/quickstart.yaml, the stack `make connect` deploys: its
-   nested functions stack (templates/provider.yaml: the functions, the acceptance loop's state
+   nested functions stack (templates/functions.yaml: the functions, the acceptance loop's state
    machine, the acceptance topic and its subscription) and validator stack
    (templates/validator.yaml), then the security group, the endpoint, the gate and the schedule,
    in dependency order, with `Ref`/`GetAtt` resolved from the answers. Custom resources get real

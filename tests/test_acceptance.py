@@ -54,13 +54,13 @@ def props(service, vpc, **extra: Any) -> dict[str, Any]:
             "SubnetIds": [vpc.subnet("a"), vpc.subnet("b")], **extra}
 
 
-# The endpoint function's ARN, as the provider stack subscribes it to its acceptance topic.
+# The endpoint function's ARN, as the functions stack subscribes it to its acceptance topic.
 ENDPOINT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:privatelink-endpoint"
 
 
 @pytest.fixture
 def acceptance_topic(emulator) -> str:
-    """The provider stack's AcceptanceTopic, with the endpoint function subscribed."""
+    """The functions stack's AcceptanceTopic, with the endpoint function subscribed."""
     sns = boto3.client("sns", endpoint_url=emulator.url, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     topic = sns.create_topic(Name=f"acceptance-{uuid.uuid4().hex[:8]}")["TopicArn"]
@@ -70,7 +70,7 @@ def acceptance_topic(emulator) -> str:
 
 @pytest.fixture
 def woken_by_topic(lambda_function, emulator, state_machine, acceptance_topic):
-    """`(endpoint_fn, notified_fn)`: the endpoint function as the provider stack deploys it
+    """`(endpoint_fn, notified_fn)`: the endpoint function as the functions stack deploys it
     (with the acceptance topic), and a second instance of it that the topic's subscription
     invokes (Lambda serves events concurrently, in more than one execution environment)."""
     env = {"ACCEPTANCE_STATE_MACHINE_ARN": state_machine, "ACCEPTANCE_TOPIC_ARN": acceptance_topic}

@@ -35,9 +35,9 @@ ACCOUNT = ACCOUNT_ID
 # Which role of which template each function runs as. The principal is the access key each
 # function signs with in the suite (tests/conftest.py).
 ROLES = {
-    "privatelink-security-group": ("provider.yaml", "SecurityGroupFunctionRole"),
-    "privatelink-endpoint": ("provider.yaml", "EndpointFunctionRole"),
-    "privatelink-acceptance-waiter": ("provider.yaml", "WaiterFunctionRole"),
+    "privatelink-security-group": ("functions.yaml", "SecurityGroupFunctionRole"),
+    "privatelink-endpoint": ("functions.yaml", "EndpointFunctionRole"),
+    "privatelink-acceptance-waiter": ("functions.yaml", "WaiterFunctionRole"),
     "privatelink-validator": ("validator.yaml", "ValidatorRole"),
 }
 
@@ -45,7 +45,7 @@ ROLES = {
 # function may need is granted (and so must be justified by a call).
 FEATURES_ON = {
     # The topic test_acceptance.py's NOTIFICATION_TOPIC makes.
-    "provider.yaml": {"NotificationTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:privatelink-notifications"},
+    "functions.yaml": {"NotificationTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:privatelink-notifications"},
     "validator.yaml": {"Discover": "true", "PrivateCaParameter": "/privatelink/partner-ca",
                        "Targets": '[{"Name":"api.partner.com"}]',
                        "ClientCertParameter": "/privatelink/client-certificate",
@@ -307,7 +307,7 @@ def test_the_templates_grant_no_action_that_nobody_calls(emulator):
 
 def test_the_iam_model_denies_what_a_role_does_not_grant():
     # The contract is only as good as its evaluator: a call outside the grant must be denied.
-    stack = Stack(load("provider.yaml"), {})
+    stack = Stack(load("functions.yaml"), {})
     foreign = {"service": "ec2", "action": "DeleteSecurityGroup", "params": {"GroupId": "sg-0abc"},
                "resource_tags": {"sg-0abc": {"team": "payments"}}}
     owned = {**foreign, "resource_tags": {"sg-0abc": {"privatelink-lambdas:stack-id": "arn:..."}}}
@@ -392,7 +392,7 @@ def in_vpc_functions(name: str) -> dict[str, dict[str, Any]]:
 def test_only_the_validator_runs_inside_a_vpc():
     # Another function placed in a VPC needs its destinations listed here (S3, EC2, Step
     # Functions) before this contract can vouch for it.
-    assert list(in_vpc_functions("provider.yaml")) == []
+    assert list(in_vpc_functions("functions.yaml")) == []
     assert list(in_vpc_functions("validator.yaml")) == ["Validator"]
 
 

@@ -40,7 +40,7 @@ def template_functions(name: str) -> dict[str, dict[str, Any]]:
             if resource["Type"] == "AWS::Lambda::Function"}
 
 
-DEPLOYED = [("provider.yaml", "STACK_FUNCTIONS"), ("validator.yaml", "VALIDATOR_FUNCTIONS")]
+DEPLOYED = [("functions.yaml", "STACK_FUNCTIONS"), ("validator.yaml", "VALIDATOR_FUNCTIONS")]
 
 
 @pytest.mark.parametrize("template, variable", DEPLOYED)

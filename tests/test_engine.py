@@ -99,7 +99,7 @@ def test_an_answer_that_cannot_be_delivered_is_reported_to_lambda_so_it_retries(
     assert invocation.kind == "error"
     assert invocation.body["errorType"] == "AnswerNotDelivered", invocation.body
     assert cfn.answers(key) == []
-    # One line after the last attempt, as the provider stack's AnswersNotDelivered metric filter
+    # One line after the last attempt, as the functions stack's AnswersNotDelivered metric filter
     # counts it (every attempt before it is a warning of its own).
     messages = [json.loads(line).get("fields", {}).get("message") for line in invocation.logs if line.startswith("{")]
     assert messages.count("answer not delivered") == 1, messages

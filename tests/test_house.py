@@ -1,6 +1,7 @@
-"""The house's shape, as ARCHITECTURE.md draws it, checked the way anyone could with grep: the
-library's modules stand in layers and import only down (or across, without a circle), and
-files hold one idea each (a size past which a file has always held more than one)."""
+"""The house's shape, as docs/architecture.md (the site's Architecture page) draws it, checked
+the way anyone could with grep: the library's modules stand in layers and import only down (or
+across, without a circle), and files hold one idea each (a size past which a file has always
+held more than one)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "functions" / "core" / "src"
 
-# The layers, bottom up (ARCHITECTURE.md): binaries stand on `serve`, which stands on the
+# The layers, bottom up (docs/architecture.md): binaries stand on `serve`, which stands on the
 # resources, which stand on the protocol and AWS, which stand on the leaves.
 LAYERS = [
     {"aws", "lambda", "text", "error", "libm_shim"},
@@ -53,11 +54,11 @@ def imports() -> dict[str, set[str]]:
 
 def test_every_module_of_the_library_has_a_layer() -> None:
     modules = {top_module(p) for p in CORE.iterdir() if p.name != "lib.rs"}
-    assert modules == set(LAYER), f"give each module a layer (here and in ARCHITECTURE.md): {modules ^ set(LAYER)}"
+    assert modules == set(LAYER), f"give each module a layer (here and in docs/architecture.md): {modules ^ set(LAYER)}"
 
 
-def test_architecture_md_draws_each_module_in_its_layer() -> None:
-    drawing = (REPO / "ARCHITECTURE.md").read_text().split("## Layers", 1)[1].split("## Codemap", 1)[0]
+def test_architecture_page_draws_each_module_in_its_layer() -> None:
+    drawing = (REPO / "docs" / "architecture.md").read_text().split("## Layers", 1)[1].split("## Codemap", 1)[0]
     rows = [line for line in drawing.splitlines() if line.strip().startswith(("serve[", "resources[", "protocol[", "leaves["))]
     assert len(rows) == len(LAYERS), rows
     for modules, row in zip(reversed(LAYERS), rows):

@@ -112,7 +112,7 @@ def test_everything_a_released_template_reads_is_in_the_release_at_the_key_it_na
 
 
 def test_a_released_template_refuses_to_deploy_without_a_bucket(built):
-    for name in ("provider.yaml", "validator.yaml", "quickstart.yaml"):
+    for name in ("functions.yaml", "validator.yaml", "quickstart.yaml"):
         rules = load(built / "templates" / name)["Rules"]
         assertion = rules["CodeFromABucket"]["Assertions"][0]
         for given, holds in [({"CodeBucket": "", "CodeBucketPrefix": ""}, False),
@@ -122,9 +122,9 @@ def test_a_released_template_refuses_to_deploy_without_a_bucket(built):
             assert ev.resolve(assertion["Assert"]) is holds, (name, given)
 
 
-def test_the_provider_exports_do_not_depend_on_a_generated_stack_name(built):
+def test_the_functions_stack_exports_do_not_depend_on_a_generated_stack_name(built):
     # StackSet instances have generated stack names: the exports must not depend on them.
-    for output in load(built / "templates" / "provider.yaml")["Outputs"].values():
+    for output in load(built / "templates" / "functions.yaml")["Outputs"].values():
         assert output["Export"]["Name"]["Fn::Sub"].startswith("${ExportPrefix}-")
 
 

@@ -38,30 +38,30 @@ def test_every_template_lints_clean(name):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_state_machine_definition_lints_clean_inlined_in_the_provider_template(tmp_path):
+def test_the_state_machine_definition_lints_clean_inlined_in_the_functions_template(tmp_path):
     # DefinitionSubstitutions as CloudFormation applies them in the aws partition (cfn-lint's
     # state-language schema knows only that partition's service integration ARNs).
     definition = json.loads((TEMPLATES / "acceptance-waiter.asl.json").read_text().replace("${Partition}", "aws"))
-    text = (TEMPLATES / "provider.yaml").read_text()
+    text = (TEMPLATES / "functions.yaml").read_text()
     # What `aws cloudformation package` would upload, inlined where cfn-lint reads state machines.
     inlined = text.replace("DefinitionS3Location: acceptance-waiter.asl.json",
                            "Definition: " + json.dumps(definition))
     assert inlined != text
-    path = tmp_path / "provider-inlined.yaml"
+    path = tmp_path / "functions-inlined.yaml"
     path.write_text(inlined)
     done = lint(path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_definitions_placeholders_are_all_substituted_by_the_provider():
+def test_the_definitions_placeholders_are_all_substituted_by_the_functions_template():
     placeholders = set(re.findall(r"\$\{(\w+)\}", (TEMPLATES / "acceptance-waiter.asl.json").read_text()))
-    machine = load("provider.yaml")["Resources"]["AcceptanceLoop"]["Properties"]
+    machine = load("functions.yaml")["Resources"]["AcceptanceLoop"]["Properties"]
     assert placeholders == set(machine["DefinitionSubstitutions"]) == {"AcceptanceWaiterFunctionArn",
                                                                                "Partition"}
 
 
 def test_the_function_code_is_the_zips_cargo_lambda_builds():
-    codes = [r["Properties"]["Code"] for r in load("provider.yaml")["Resources"].values()
+    codes = [r["Properties"]["Code"] for r in load("functions.yaml")["Resources"].values()
              if r["Type"] == "AWS::Lambda::Function"]
     codes += [r["Properties"]["Code"] for r in load("validator.yaml")["Resources"].values()
               if r["Type"] == "AWS::Lambda::Function"]
@@ -76,7 +76,7 @@ TAKES_NO_RESOURCE = {"ec2:DeleteVpcEndpointConnectionNotifications"}
 
 
 def test_roles_name_their_actions_and_scope_mutations_to_tagged_resources():
-    resources = load("provider.yaml")["Resources"]
+    resources = load("functions.yaml")["Resources"]
     for name, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
@@ -94,7 +94,7 @@ def test_roles_name_their_actions_and_scope_mutations_to_tagged_resources():
 
 def test_the_consumer_example_imports_what_the_other_stacks_export():
     exports = set()
-    for name in ("provider.yaml", "validator.yaml"):
+    for name in ("functions.yaml", "validator.yaml"):
         for output in load(name)["Outputs"].values():
             if "Export" in output:
                 name = output["Export"]["Name"]["Fn::Sub"]
@@ -116,8 +116,8 @@ def test_every_transition_of_the_definition_leads_to_a_state():
     assert any(s["Type"] == "Succeed" for s in states.values())
 
 
-def test_the_provider_stack_watches_every_function_it_deploys_and_tells_its_topic():
-    resources = load("provider.yaml")["Resources"]
+def test_the_functions_stack_watches_every_function_it_deploys_and_tells_its_topic():
+    resources = load("functions.yaml")["Resources"]
     functions = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
@@ -136,7 +136,7 @@ def test_the_provider_stack_watches_every_function_it_deploys_and_tells_its_topi
 
 
 def test_every_function_log_counts_the_answers_it_could_not_deliver_as_the_code_logs_them():
-    resources = load("provider.yaml")["Resources"]
+    resources = load("functions.yaml")["Resources"]
     logged = re.search(r'tracing::error!\(.*"(answer not delivered)"\);',
                        (REPO / "functions" / "core" / "src" / "cfn" / "responder.rs").read_text())
     assert logged, "the responder no longer logs an undelivered answer as the filters expect"

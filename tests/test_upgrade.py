@@ -67,7 +67,7 @@ def test_an_upgrade_keeps_every_service_token_and_the_consumers_next_events_reac
 
     def provider(version: str) -> dict[str, Any]:
         return {"StackName": "functions", "Capabilities": ["CAPABILITY_IAM"],
-                "TemplateURL": release.template_url(BUCKET, "us-east-1", version, "provider.yaml"),
+                "TemplateURL": release.template_url(BUCKET, "us-east-1", version, "functions.yaml"),
                 "Parameters": [{"ParameterKey": "CodeBucket", "ParameterValue": BUCKET},
                                {"ParameterKey": "ExportPrefix", "ParameterValue": "upgraded"}]}
 

@@ -7,7 +7,7 @@
 `build` writes dist/<version>/ (the workspace's version):
 
     functions/<arch>/<function>.zip     each function's bootstrap zip, per architecture built
-    templates/provider.yaml             the templates, every local path rewritten to the bucket
+    templates/functions.yaml            the templates, every local path rewritten to the bucket
     templates/validator.yaml              (functions' Code, the state machine's definition,
     templates/quickstart.yaml             the quick start's nested stacks)
     templates/consumer-example.yaml
@@ -39,7 +39,7 @@ TEMPLATES = REPO / "templates"
 FUNCTIONS = ["privatelink-security-group", "privatelink-endpoint", "privatelink-acceptance-waiter",
              "privatelink-validator"]
 ARCHITECTURES = ["x86_64", "arm64"]
-RELEASED_TEMPLATES = ["provider.yaml", "validator.yaml", "quickstart.yaml", "consumer-example.yaml"]
+RELEASED_TEMPLATES = ["functions.yaml", "validator.yaml", "quickstart.yaml", "consumer-example.yaml"]
 STATE_MACHINE = "acceptance-waiter.asl.json"
 BUCKET = '!If [HasCodeBucket, !Ref CodeBucket, !Sub "${CodeBucketPrefix}-${AWS::Region}"]'
 

@@ -54,14 +54,14 @@ CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # after it) without.
 BUDGET = {"cold_ratio": 1.2, "zip_mb": 3.0, "peak_mib": 24.0, "create_calls": 3, "create_dns_calls": 5, "fleet_ratio": 1.5,
           "fleet_mib": 64.0, "build_minutes": 20.0, "accept_topic_s": 2.0, "accept_poll_s": 15.0 + 2.0}
-# The endpoint function's ARN, as the provider stack subscribes it to the acceptance topic.
+# The endpoint function's ARN, as the functions stack subscribes it to the acceptance topic.
 ENDPOINT_FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:privatelink-endpoint"
 PARTNER = REPO / "tests" / "bench" / "partner"
 PEER = REPO / "tests" / "bench" / "peer"
 PEER_PYTHON = REPO / ".venv" / "peer" / "bin" / "python"
 FLEET = 1000
 CONCURRENCIES = [64, 128, 256, 512]
-# VALIDATOR_CONCURRENCY's default in functions/validator/src/main.rs.
+# VALIDATOR_CONCURRENCY's default in functions/core/src/validation/config.rs.
 DEFAULT_CONCURRENCY = 128
 
 
@@ -507,7 +507,7 @@ class Bench:
         """How soon the stack hears of the provider's acceptance: the release binaries run the
         acceptance loop (the definition, state by state: tests/harness/stepfunctions.py), the
         provider accepts right after the first Check, and the figure is the time from the
-        acceptance to CloudFormation's answer, with the provider stack's topic (the loop is woken)
+        acceptance to CloudFormation's answer, with the functions stack's topic (the loop is woken)
         and without it (the loop polls every 15 s). Accepted endpoints are available at once here,
         so the figure is the noticing."""
         say("acceptance: seconds from the provider's acceptance to the answer, woken through the topic and polling alone")

@@ -1,6 +1,6 @@
 """The resources of this project's own templates that are not custom resources, played on the
 emulator with the real function binaries: what lets the stack player (tests/harness/stack.py)
-deploy templates/provider.yaml, validator.yaml and quickstart.yaml as CloudFormation would.
+deploy templates/functions.yaml, validator.yaml and quickstart.yaml as CloudFormation would.
 
 - `AWS::Lambda::Function`: a function served under the Lambda Runtime API, with the template's
   environment. Its code is the zip the template names in S3 (the `bootstrap` inside it, which

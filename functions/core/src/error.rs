@@ -363,7 +363,7 @@ fn describe_aws(err: &AwsError) -> String {
             " (still throttled after retries: the account's request rate for this call is exhausted; retry the stack operation)"
         }
         AwsErrorKind::AccessDenied => {
-            " (the function's IAM role lacks this permission: update the provider stack's role)"
+            " (the function's IAM role lacks this permission: update the functions stack's role)"
         }
         AwsErrorKind::Transport => " (no answer from AWS: check the function's network path to the service's API)",
         _ => "",

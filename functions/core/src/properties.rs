@@ -38,20 +38,39 @@ pub struct PropertyReader<'a> {
     properties: &'a Map<String, Value>,
     problems: Vec<PropertyProblem>,
     read: BTreeSet<String>,
+    /// The fields of object properties read, as `Object.Field` and `List[].Field`.
+    nested: BTreeSet<String>,
+    /// Whether this object's keys are data (header names), not properties.
+    keys_are_data: bool,
 }
 
 impl<'a> PropertyReader<'a> {
     /// A reader over `properties`, which must be a JSON object.
     pub fn new(properties: &'a Value) -> Result<Self> {
         match properties {
-            Value::Object(map) => {
-                Ok(Self { properties: map, problems: Vec::new(), read: BTreeSet::new() })
-            }
+            Value::Object(map) => Ok(Self::over(map)),
             other => Err(Error::property(
                 "ResourceProperties",
                 format!("must be an object, got {}", kind_of(other)),
             )),
         }
+    }
+
+    fn over(properties: &'a Map<String, Value>) -> Self {
+        Self {
+            properties,
+            problems: Vec::new(),
+            read: BTreeSet::new(),
+            nested: BTreeSet::new(),
+            keys_are_data: false,
+        }
+    }
+
+    /// Every property this reader was asked for, given or not, with the fields of the object
+    /// properties given (`DnsOptions.DnsRecordIpType`, `SubnetConfigurations[].SubnetId`): the
+    /// properties a resource reads, for its reference to be checked against.
+    pub fn property_names(&self) -> BTreeSet<String> {
+        self.read.iter().chain(&self.nested).cloned().collect()
     }
 
     /// Records a problem with `property`.
@@ -102,7 +121,7 @@ impl<'a> PropertyReader<'a> {
         read: impl FnOnce(&mut PropertyReader<'a>) -> T,
     ) -> Option<T> {
         let value = self.get(key)?;
-        self.read_nested(key, value, read)
+        self.read_nested(key, key, value, read)
     }
 
     /// A list of objects, each read by `read`; problems are named `key[i].Field`.
@@ -117,14 +136,22 @@ impl<'a> PropertyReader<'a> {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            out.push(self.read_nested(&format!("{key}[{i}]"), item, &mut read)?);
+            out.push(self.read_nested(
+                &format!("{key}[{i}]"),
+                &format!("{key}[]"),
+                item,
+                &mut read,
+            )?);
         }
         Some(out)
     }
 
+    /// Reads the object `value`, named `name` in problems and `path` in
+    /// [`property_names`](Self::property_names).
     fn read_nested<T>(
         &mut self,
         name: &str,
+        path: &str,
         value: &'a Value,
         read: impl FnOnce(&mut PropertyReader<'a>) -> T,
     ) -> Option<T> {
@@ -132,9 +159,12 @@ impl<'a> PropertyReader<'a> {
             self.problem(name, format!("must be an object, got {}", kind_of(value)));
             return None;
         };
-        let mut inner =
-            PropertyReader { properties: map, problems: Vec::new(), read: BTreeSet::new() };
+        let mut inner = PropertyReader::over(map);
         let result = read(&mut inner);
+        if !inner.keys_are_data {
+            let fields = inner.property_names();
+            self.nested.extend(fields.into_iter().map(|field| format!("{path}.{field}")));
+        }
         let problems = inner.into_problems();
         let ok = problems.is_empty();
         for problem in problems {
@@ -144,8 +174,10 @@ impl<'a> PropertyReader<'a> {
         ok.then_some(result)
     }
 
-    /// Every key given (to read an object whose keys are data, such as headers).
-    pub fn keys(&self) -> Vec<String> {
+    /// Every key given (to read an object whose keys are data, such as headers: they are not
+    /// property names).
+    pub fn keys(&mut self) -> Vec<String> {
+        self.keys_are_data = true;
         self.properties.keys().cloned().collect()
     }
 

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ec2 = Ec2::lazy();
     let mut resource = EndpointResource::new(ec2.clone());
     // The acceptance loop's state machine; without it an endpoint waiting for the provider is
-    // answered at once with State pendingAcceptance. Its topic (the provider stack's) carries
+    // answered at once with State pendingAcceptance. Its topic (the functions stack's) carries
     // the provider's decisions, which wake the loop (when the endpoint's state did change);
     // without it the loop polls.
     let loops = lambda::optional_env("ACCEPTANCE_STATE_MACHINE_ARN").map(|arn| {

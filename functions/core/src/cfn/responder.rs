@@ -226,8 +226,8 @@ impl Responder {
                 backoff *= 2;
             }
         }
-        // Counted by the provider stack's AnswersNotDelivered alarm (a metric filter on this
-        // message, templates/provider.yaml).
+        // Counted by the functions stack's AnswersNotDelivered alarm (a metric filter on this
+        // message, templates/functions.yaml).
         tracing::error!(attempts, error = %last_error, url = %redact(url), "answer not delivered");
         Err(Error::Answer(format!(
             "PUT to {} failed after {attempts} attempt(s), last: {last_error}",

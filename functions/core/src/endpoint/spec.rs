@@ -49,7 +49,7 @@ pub struct EndpointSpec {
     pub wait_for_acceptance: bool,
     /// `AcceptanceTimeoutSeconds`; `None`: 3300 while CloudFormation waits, 7 days otherwise.
     pub acceptance_timeout_secs: Option<u64>,
-    /// `AcceptancePollIntervalSeconds`; `None`: 15 while CloudFormation waits, 300 otherwise.
+    /// `AcceptancePollIntervalSeconds`; `None`: 15 while CloudFormation waits, 360 otherwise.
     pub acceptance_poll_secs: Option<u64>,
     /// `ServiceTimeout`, CloudFormation's own wait for this resource, if the template set one.
     pub service_timeout_secs: Option<u64>,
@@ -62,10 +62,16 @@ pub struct EndpointSpec {
 
 impl EndpointSpec {
     /// Reads and validates `ResourceProperties`, naming every bad property.
-    // One reading per property, in the order of the reference: longer is more properties.
-    #[allow(clippy::too_many_lines)]
     pub fn parse(properties: &Value) -> Result<Self> {
         let mut r = PropertyReader::new(properties)?;
+        let spec = Self::read(&mut r);
+        r.finish(spec)
+    }
+
+    /// Reads the properties with `r`, recording every problem there.
+    // One reading per property, in the order of the reference: longer is more properties.
+    #[allow(clippy::too_many_lines)]
+    pub fn read(r: &mut PropertyReader<'_>) -> Self {
         let service_name = r.required_string("ServiceName");
         if let Some(name) = &service_name {
             if name.contains(char::is_whitespace) || name.len() > 255 {
@@ -92,7 +98,7 @@ impl EndpointSpec {
         };
         let policy = r.optional_json_document("PolicyDocument");
         let private_dns = r.optional_bool("PrivateDnsEnabled");
-        let ip_address_type = one_of(&mut r, "IpAddressType", &IP_ADDRESS_TYPES);
+        let ip_address_type = one_of(r, "IpAddressType", &IP_ADDRESS_TYPES);
         let dns_options = r.optional_object("DnsOptions", read_dns_options).unwrap_or_default();
         // Without IpAddressType the endpoint is IPv4 (AWS's default).
         if let Some(record) = &dns_options.record_ip_type {
@@ -166,7 +172,7 @@ impl EndpointSpec {
             }
         }
         let existing_endpoint_id = r.optional_id("ExistingVpcEndpointId", "vpce-");
-        let spec = Self {
+        Self {
             service_name: service_name.unwrap_or_default(),
             vpc_id: vpc_id.unwrap_or_default(),
             subnet_ids: subnet_ids.unwrap_or_default(),
@@ -185,8 +191,7 @@ impl EndpointSpec {
             service_timeout_secs,
             connection_topic,
             existing_endpoint_id,
-        };
-        r.finish(spec)
+        }
     }
 
     /// The address type asked for, `ipv4` when not given (AWS's default).

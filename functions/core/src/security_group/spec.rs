@@ -38,6 +38,12 @@ impl GroupSpec {
     /// Reads and validates `ResourceProperties`, naming every bad property.
     pub fn parse(properties: &Value) -> Result<Self> {
         let mut r = PropertyReader::new(properties)?;
+        let spec = Self::read(&mut r);
+        r.finish(spec)
+    }
+
+    /// Reads the properties with `r`, recording every problem there.
+    pub fn read(r: &mut PropertyReader<'_>) -> Self {
         let vpc_id = r.required_id("VpcId", "vpc-");
         let ports = match r.optional_list("Ports") {
             None => vec![443],
@@ -102,7 +108,7 @@ impl GroupSpec {
             );
         }
         let tags = r.tags("Tags");
-        let spec = Self {
+        Self {
             vpc_id: vpc_id.unwrap_or_default(),
             ports,
             source_cidrs,
@@ -112,8 +118,7 @@ impl GroupSpec {
             group_name,
             description,
             tags,
-        };
-        r.finish(spec)
+        }
     }
 }
 

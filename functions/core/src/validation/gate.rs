@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Checker, Target};
+use super::{Checker, Target, TargetReport};
 use crate::cfn::engine::CustomResource;
 use crate::cfn::RequestContext;
 use crate::cfn::{Outcome, Reply};
@@ -28,15 +28,33 @@ impl GateSpec {
     /// Reads and validates the properties, naming every bad one.
     pub fn parse(properties: &Value) -> Result<Self> {
         let mut r = PropertyReader::new(properties)?;
-        let target = Target::read(&mut r);
+        let spec = Self::read(&mut r);
+        r.finish(spec)
+    }
+
+    /// Reads the properties with `r`, recording every problem there.
+    pub fn read(r: &mut PropertyReader<'_>) -> Self {
+        let target = Target::read(r);
         let timeout = r.optional_u64("TimeoutSeconds", 1..=900).unwrap_or(300);
         let retry = r.optional_u64("RetryIntervalSeconds", 1..=300).unwrap_or(10);
-        r.finish(Self {
+        Self {
             target,
             timeout: Duration::from_secs(timeout),
             retry_interval: Duration::from_secs(retry),
-        })
+        }
     }
+}
+
+/// The answer of a gate whose checks passed, for `Fn::GetAtt`: the addresses the name resolved
+/// to, the HTTP status, the certificate's days left (empty where the protocol has none) and the
+/// attempts it took.
+pub fn passed(name: &str, report: &TargetReport, attempts: u32) -> Outcome {
+    let found = report.dns.found.iter().map(ToString::to_string).collect::<Vec<_>>();
+    Outcome::new(format!("privatelink-validation-{name}"))
+        .with("Addresses", found.join(","))
+        .with("Status", report.status.map(|s| s.to_string()).unwrap_or_default())
+        .with("CertDaysLeft", report.cert_days_left.map(|d| d.to_string()).unwrap_or_default())
+        .with("Attempts", attempts.to_string())
 }
 
 /// Serves `Custom::PrivateLinkValidation`. A validator whose configuration is unusable still
@@ -87,16 +105,7 @@ impl ValidationResource {
                 "validation"
             );
             if report.ok {
-                let found = report.dns.found.iter().map(ToString::to_string).collect::<Vec<_>>();
-                return Ok(Outcome::new(format!("privatelink-validation-{}", spec.target.name))
-                    .with("Addresses", found.join(","))
-                    .with("Status", report.status.map(|s| s.to_string()).unwrap_or_default())
-                    .with(
-                        "CertDaysLeft",
-                        report.cert_days_left.map(|d| d.to_string()).unwrap_or_default(),
-                    )
-                    .with("Attempts", attempts.to_string())
-                    .into());
+                return Ok(passed(&spec.target.name, &report, attempts).into());
             }
             if tokio::time::Instant::now() + spec.retry_interval >= give_up {
                 return Err(Error::ValidationFailed {

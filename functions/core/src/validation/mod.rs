@@ -259,7 +259,7 @@ impl Target {
     }
 }
 
-/// `Headers`: an object of names and values, or a list of `NAME:VALUE` strings. A problem
+/// `Headers`: an object of header names and values (what a template writes). A problem
 /// names the header, never its value.
 fn read_headers(r: &mut PropertyReader<'_>) -> Headers {
     let mut headers = Vec::new();

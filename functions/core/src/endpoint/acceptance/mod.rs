@@ -8,7 +8,7 @@
 //! which takes one look at the endpoint and returns the loop's state with `Done` set when the
 //! loop should end. Sleep waits for a task token, up to the poll interval: when the provider
 //! accepts or rejects, the endpoint's connection notification reaches `privatelink-endpoint`
-//! through the provider stack's topic, and [`Handoff::wake`] sends the token, so the next Check
+//! through the functions stack's topic, and [`Handoff::wake`] sends the token, so the next Check
 //! comes at once. Only the Check answers CloudFormation; a wake only makes it come sooner.
 
 pub mod announce;

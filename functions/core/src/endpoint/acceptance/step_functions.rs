@@ -48,7 +48,7 @@ impl Handoff {
         self
     }
 
-    /// The provider stack's topic, which the endpoint of every loop notifies of the provider's
+    /// The functions stack's topic, which the endpoint of every loop notifies of the provider's
     /// decision, and whose messages [`Handoff::wake`] the loop. Without one, loops only poll.
     pub fn with_topic(mut self, topic_arn: Option<String>) -> Self {
         self.topic_arn = topic_arn;
