@@ -40,7 +40,8 @@ REGIONS ?=
 # RELEASE (dist/<version>, made by `make release` when missing), uploaded to BUCKET.
 SERVICE_NAME ?=
 PRIVATE_DNS_NAME ?=
-SERVICE_PORT ?= 443
+# Left out (as ARCH): 443 (x86_64) on a Create, the stack's own value on an Update.
+SERVICE_PORT ?=
 ALARM_TOPIC_ARN ?=
 FUNCTIONS_EXPORT_PREFIX ?=
 POLL_SECONDS ?= 10
@@ -60,6 +61,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 RELEASE ?= dist/$(VERSION)
 # The stack of `make connect`: STACK when given, else one named for the service.
 CONNECT_STACK := $(if $(filter file,$(origin STACK)),,$(STACK))
+# ARCH as `make connect` passes it: only when given (the Makefile's own default is for builds).
+CONNECT_ARCH := $(if $(filter file,$(origin ARCH)),,$(ARCH))
 FUNCTIONS := privatelink-security-group privatelink-endpoint privatelink-acceptance-waiter privatelink-validator
 # deploy-functions: each function of the stacks, as <logical id in its template>=<binary>
 # (tests/test_deploy_functions.py checks them against the templates). FUNCTIONS_STACK: the stack
@@ -240,7 +243,7 @@ connect: $(BUILD_TOOLS)
 		--private-dns-name "$(PRIVATE_DNS_NAME)" --service-port "$(SERVICE_PORT)" \
 		--alarm-topic-arn "$(ALARM_TOPIC_ARN)" --stack "$(CONNECT_STACK)" --bucket "$(BUCKET)" \
 		--code-bucket-prefix "$(CODE_BUCKET_PREFIX)" --release "$(RELEASE)" \
-		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture $(ARCH) --poll-seconds $(POLL_SECONDS) \
+		--functions-export-prefix "$(FUNCTIONS_EXPORT_PREFIX)" --architecture "$(CONNECT_ARCH)" --poll-seconds $(POLL_SECONDS) \
 		$(foreach p,$(QUICKSTART_PARAMS),--parameter "$(p)")
 
 ## deploy-functions: the inner loop: cargo lambda deploy the code of the functions the stacks

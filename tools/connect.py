@@ -230,14 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vpc-id", required=True)
     parser.add_argument("--subnet-ids", required=True, help="comma-separated, one per Availability Zone")
     parser.add_argument("--private-dns-name", default="")
-    parser.add_argument("--service-port", default="443")
+    parser.add_argument("--service-port", default="", help="default: 443 on a Create, the stack's on an Update")
     parser.add_argument("--alarm-topic-arn", default="")
     parser.add_argument("--stack", default="", help="default: privatelink-<the service's vpce-svc id>")
     parser.add_argument("--bucket", default="")
     parser.add_argument("--code-bucket-prefix", default="", help="a release published to <prefix>-<region>")
     parser.add_argument("--release", type=Path, default=release.REPO / "dist" / release.version())
     parser.add_argument("--functions-export-prefix", default="")
-    parser.add_argument("--architecture", default="x86_64", choices=release.ARCHITECTURES)
+    parser.add_argument("--architecture", default="", choices=["", *release.ARCHITECTURES],
+                        help="default: x86_64 on a Create, the stack's on an Update")
     parser.add_argument("--poll-seconds", type=float, default=10)
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="another parameter of templates/quickstart.yaml (CreateS3GatewayEndpoint, RouteTableIds, CheckSchedule...)")
@@ -268,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if not (args.release / "SHA256SUMS").is_file():
                 raise InputError(f"no release at {args.release}: make release (or give CODE_BUCKET_PREFIX)")
-            if not (args.release / "functions" / args.architecture).is_dir():
-                raise InputError(f"the release at {args.release} has no {args.architecture} functions")
+            # Left out, the template's default (or, on an Update, the stack's: a release
+            # without it fails the nested stack's update, which rolls back).
+            architecture = args.architecture or "x86_64"
+            if not (args.release / "functions" / architecture).is_dir():
+                raise InputError(f"the release at {args.release} has no {architecture} functions")
             bucket = code_bucket(s3, args.bucket, account, region)
             try:
                 keys = release.upload(args.release, bucket, region, s3)
