@@ -104,16 +104,18 @@ def provider(emulator: Emulator) -> Callable[..., ProviderService]:
     """Plays the partner: VPC, NLB in <region>a/b, endpoint service configuration.
 
     `provider(acceptance_required=False, private_dns_name="api.partner.com", tags=None,
-    ip_address_types=None, region=REGION)` creates a fresh service each call; `tags` go on the
-    configuration (e.g. {"emulator:private-dns-state": "pendingVerification"}); `ip_address_types`
-    is its SupportedIpAddressTypes; a `region` other than the consumer's makes a service that
-    this Region reaches across Regions (its SupportedRegions include this one)."""
+    ip_address_types=None, region=REGION, offered_here=True)` creates a fresh service each call;
+    `tags` go on the configuration (e.g. {"emulator:private-dns-state": "pendingVerification"});
+    `ip_address_types` is its SupportedIpAddressTypes; a `region` other than the consumer's makes
+    a service that this Region reaches across Regions (its SupportedRegions include this one,
+    unless `offered_here` is false)."""
 
     def make(acceptance_required: bool = False,
              private_dns_name: str | None = "api.partner.com",
              tags: dict[str, str] | None = None,
              ip_address_types: list[str] | None = None,
-             region: str = REGION) -> ProviderService:
+             region: str = REGION,
+             offered_here: bool = True) -> ProviderService:
         ec2 = _client(emulator, "ec2", region)
         elbv2 = _client(emulator, "elbv2", region)
         vpc_id = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
@@ -135,7 +137,7 @@ def provider(emulator: Emulator) -> Callable[..., ProviderService]:
         if ip_address_types:
             params["SupportedIpAddressTypes"] = ip_address_types
         if region != REGION:
-            params["SupportedRegions"] = [region, REGION]
+            params["SupportedRegions"] = [region, REGION] if offered_here else [region]
         if tags:
             params["TagSpecifications"] = [{
                 "ResourceType": "vpc-endpoint-service",

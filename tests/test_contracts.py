@@ -217,13 +217,17 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
             return [(f"ec2:{action}", ec2_arn(params["GroupId"]), existing(params["GroupId"]))]
         if action in ("CreateTags", "DeleteTags"):
             return [(f"ec2:{action}", ec2_arn(r), existing(r, **new())) for r in numbered(params, "ResourceId")]
+        # Dependent actions (Service Authorization Reference): IAM checks them for the caller.
+        describe_vpcs = ("ec2:DescribeVpcs", "*", {})
+        private_dns = [("route53:AssociateVPCWithHostedZone", "*", {}), describe_vpcs]
         if action == "CreateVpcEndpoint":
-            checks = [(f"ec2:{action}", new_arn("vpc-endpoint"), new())]
+            checks = [(f"ec2:{action}", new_arn("vpc-endpoint"), new()),
+                      describe_vpcs, ("ec2:DescribeSecurityGroups", "*", {})]
             checks += plain([params["VpcId"], *numbered(params, "SubnetId"), *numbered(params, "SecurityGroupId")])
             if request_tags(params):
                 checks.append(("ec2:CreateTags", new_arn("vpc-endpoint"), new(**{"ec2:CreateAction": action})))
             if params.get("PrivateDnsEnabled") == "true":
-                checks.append(("route53:AssociateVPCWithHostedZone", "*", {}))
+                checks += private_dns
             if params.get("ServiceRegion"):
                 checks.append(("vpce:AllowMultiRegion", new_arn("vpc-endpoint"), {}))
             return checks
@@ -233,7 +237,7 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
             checks += plain([*numbered(params, "AddSubnetId"), *numbered(params, "RemoveSubnetId"),
                              *numbered(params, "AddSecurityGroupId"), *numbered(params, "RemoveSecurityGroupId")])
             if params.get("PrivateDnsEnabled") == "true":
-                checks.append(("route53:AssociateVPCWithHostedZone", "*", {}))
+                checks += private_dns
             return checks
         if action == "DeleteVpcEndpoints":
             return [(f"ec2:{action}", ec2_arn(e), existing(e)) for e in numbered(params, "VpcEndpointId")]

@@ -193,6 +193,17 @@ def test_a_remote_service_looked_up_without_its_region_is_not_found(fn, cfn, ec2
     assert "was not found, or is not shared with this account" in reason
 
 
+def test_a_service_not_offered_to_this_region_is_refused_saying_what_the_partner_must_do(
+        fn, cfn, ec2, provider, consumer_vpc):
+    # The service exists in us-west-2, but its SupportedRegions leave out this Region.
+    service = provider(region="us-west-2", offered_here=False)
+    reason = refused_before_anything_is_made(
+        fn, cfn, ec2, props(service, consumer_vpc, ServiceRegion="us-west-2"))
+    assert (f"Endpoint service {service.service_name} is not offered in us-east-1 from its "
+            "Region us-west-2, or not shared with this account") in reason, reason
+    assert "ask the provider to add us-east-1 to the service's supported Regions" in reason, reason
+
+
 # --------------------------------------------------------------------------- #
 # ExistingVpcEndpointId: taking over what the runbook made
 # --------------------------------------------------------------------------- #

@@ -153,6 +153,20 @@ pub enum Error {
         detail: String,
     },
 
+    /// A cross-Region service (`ServiceRegion`) that is not offered to this Region, or not
+    /// shared with this account: from here the two look the same.
+    #[error("Endpoint service {service} is not offered in {region} from its Region {service_region}, or not shared with this account: check ServiceName and ServiceRegion, and ask the provider to add {region} to the service's supported Regions and to allow this account's principal ({detail})")]
+    ServiceNotOfferedHere {
+        /// The service name asked for.
+        service: String,
+        /// `ServiceRegion`.
+        service_region: String,
+        /// The endpoint's Region.
+        region: String,
+        /// AWS's own words.
+        detail: String,
+    },
+
     /// A subnet lies in an Availability Zone the service is not offered in.
     #[error("Subnet {subnet} is in {zone}, which endpoint service {service} does not offer; it offers {offered}: choose subnets in those zones")]
     ZoneNotOffered {
@@ -324,6 +338,7 @@ impl Error {
             Self::InvalidProperties(_) => "InvalidProperties",
             Self::Aws(_) => "AwsCallFailed",
             Self::ServiceNotFound { .. } => "ServiceNotFound",
+            Self::ServiceNotOfferedHere { .. } => "ServiceNotOfferedHere",
             Self::ZoneNotOffered { .. } => "ZoneNotOffered",
             Self::ZonesNotOfferedRemotely { .. } => "ZonesNotOfferedRemotely",
             Self::SubnetsShareZone { .. } => "SubnetsShareZone",

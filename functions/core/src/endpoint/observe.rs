@@ -94,7 +94,7 @@ impl EndpointResource {
         // The reads are independent: made at once, one round trip instead of four. Their
         // errors are looked at in this order, so the same mistakes give the same Reason.
         let (service, subnets, interfaces, notifications) =
-            tokio::join!(self.service(spec), subnets, interfaces, notifications);
+            tokio::join!(self.service(spec, &found.region), subnets, interfaces, notifications);
         let (service, subnets) = (service?, subnets?);
         let (interfaces, mut notifications) = (interfaces?, notifications?);
         // The acceptance loop's own notification is not the user's to change.
@@ -122,13 +122,20 @@ impl EndpointResource {
     }
 
     /// The console's "Verify": the service, looked up in its Region.
-    async fn service(&self, spec: &EndpointSpec) -> Result<ServiceView> {
+    async fn service(&self, spec: &EndpointSpec, region: &str) -> Result<ServiceView> {
         match self.ec2.service(&spec.service_name, spec.service_region.as_deref()).await {
             Ok(service) => Ok(service),
             Err(err) if err.kind == AwsErrorKind::InvalidServiceName => {
-                Err(Error::ServiceNotFound {
-                    service: spec.service_name.clone(),
-                    detail: err.message,
+                let service = spec.service_name.clone();
+                Err(match spec.service_region.as_deref().filter(|r| *r != region) {
+                    // A service of another Region is reached only where it is offered.
+                    Some(service_region) => Error::ServiceNotOfferedHere {
+                        service,
+                        service_region: service_region.to_owned(),
+                        region: region.to_owned(),
+                        detail: err.message,
+                    },
+                    None => Error::ServiceNotFound { service, detail: err.message },
                 })
             }
             Err(err) => Err(err.into()),
