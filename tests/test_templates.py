@@ -150,3 +150,41 @@ def test_every_function_log_counts_the_answers_it_could_not_deliver_as_the_code_
         transformation, = metric_filter["MetricTransformations"]
         assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
             "PrivateLinkLambdas", "AnswersNotDelivered")
+
+
+# AWS/PrivateLinkEndpoints as the PrivateLink Guide documents it ("CloudWatch metrics for AWS
+# PrivateLink"): its metrics, its dimension schema (with spaces; a per-subnet copy adds
+# "Subnet Id"), and the statistics it recommends per metric.
+PRIVATELINK_METRICS = {"ActiveConnections": {"Average", "Maximum", "Minimum"}, "BytesProcessed": {"Sum"},
+                       "NewConnections": {"Sum"}, "PacketsDropped": {"Sum"}, "RstPacketsReceived": {"Sum"}}
+PRIVATELINK_SCHEMA = ["Endpoint Type", "Service Name", "VPC Endpoint Id", "VPC Id"]
+
+
+def dashboard_expressions(vpc_id: str) -> list[str]:
+    """Every metric expression of the validator's dashboard, with its parameters filled in."""
+    body, values = load("validator.yaml")["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert set(values) == {"Period"}, values
+    filled = {"Period": "300", "AWS::Region": "us-east-1", "VpcId": vpc_id}
+    text = re.sub(r"\$\{([\w:]+)\}", lambda m: filled[m.group(1)], body)
+    widgets = json.loads(text)["widgets"]
+    return [m["expression"] for w in widgets for row in w["properties"]["metrics"] for m in row if "expression" in m]
+
+
+def test_the_dashboard_reads_aws_endpoint_metrics_per_endpoint_of_this_vpc_with_aws_statistics():
+    searches = [e for e in dashboard_expressions("vpc-0dashboard") if "AWS/PrivateLinkEndpoints" in e]
+    drawn = set()
+    for expression in searches:
+        found = re.fullmatch(r"SEARCH\('\{AWS/PrivateLinkEndpoints,(.+?)\} MetricName=(\"\w+\"|\([^)]*\)) (.+)', '(\w+)', 300\)",
+                             expression)
+        assert found, expression
+        schema, names, rest, stat = found.groups()
+        # The schema with its spaced names quoted, exactly: a SEARCH without it (or with
+        # "Subnet Id") also matches the per-subnet series, drawing each endpoint twice.
+        assert schema.split(",") == [f'"{d}"' for d in PRIVATELINK_SCHEMA], expression
+        assert rest == '"VPC Id"="vpc-0dashboard"', f"this VPC's endpoints only: {expression}"
+        metrics = re.findall(r'"(\w+)"', names)
+        for metric in metrics:
+            assert metric in PRIVATELINK_METRICS, f"{metric}: not an AWS/PrivateLinkEndpoints metric"
+            assert stat in PRIVATELINK_METRICS[metric], f"{metric} read as {stat}: AWS recommends {PRIVATELINK_METRICS[metric]}"
+        drawn.update(metrics)
+    assert drawn == set(PRIVATELINK_METRICS), f"not drawn: {set(PRIVATELINK_METRICS) - drawn}"
