@@ -64,7 +64,7 @@ def test_create_admits_only_the_vpc_cidr_on_443_and_allows_no_egress(fn, cfn, ec
     group_id = answer["PhysicalResourceId"]
     assert group_id.startswith("sg-")
     assert answer["Data"] == {"GroupId": group_id, "SourceCidrs": "10.0.0.0/16",
-                              "SourceSecurityGroupIds": "", "SourcePrefixListIds": ""}
+                              "SourceSecurityGroupIds": "", "SourcePrefixListIds": "", "Ports": "443"}
     g = group(ec2, group_id)
     assert ingress(g) == {(443, "10.0.0.0/16")}
     assert g["IpPermissionsEgress"] == []
@@ -106,9 +106,12 @@ def test_ports_and_cidrs_given_as_template_strings_become_one_rule_each(fn, cfn,
 @pytest.mark.parametrize("props, named", [
     ({"VpcId": "subnet-123"}, "VpcId"),
     ({}, "VpcId: is required"),
-    ({"Ports": ["0"]}, 'Ports: "0" is not a port'),
-    ({"Ports": ["65536"]}, 'Ports: "65536" is not a port'),
-    ({"Ports": ["https"]}, 'Ports: "https" is not a port'),
+    ({"Ports": ["0"]}, 'Ports: "0" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
+    ({"Ports": ["65536"]}, 'Ports: "65536" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
+    ({"Ports": ["https"]}, 'Ports: "https" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
+    ({"Ports": ["8100-8000"]}, 'Ports: "8100-8000" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
+    ({"Ports": ["icmp/8"]}, 'Ports: "icmp/8" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
+    ({"Ports": ["udp/0-53"]}, 'Ports: "udp/0-53" is not one of the forms 443, 8000-8100, tcp/443, udp/53 or udp/5000-5010, ports 1-65535'),
     ({"SourceCidrs": ["10.0.0.0/33"]}, "SourceCidrs"),
     ({"SourceCidrs": ["everywhere"]}, "SourceCidrs"),
     ({"GroupName": "sg-looks-like-an-id"}, "GroupName"),
@@ -152,6 +155,30 @@ def test_a_redelivered_create_makes_no_second_group(fn, cfn, ec2, consumer_vpc):
     assert answers[0]["PhysicalResourceId"] == answers[1]["PhysicalResourceId"]
     assert groups_tagged(ec2, stack, "Sg") == [answers[0]["PhysicalResourceId"]]
     assert ingress(group(ec2, answers[0]["PhysicalResourceId"])) == {(443, "10.0.0.0/16")}
+
+
+def port_rules(g: dict[str, Any]) -> set[tuple[str, int, int, str]]:
+    """(protocol, from, to, source) of every inbound rule, TCP and UDP, single ports and ranges."""
+    return {(perm["IpProtocol"], perm["FromPort"], perm["ToPort"], r.get("CidrIp") or r.get("CidrIpv6"))
+            for perm in g["IpPermissions"] for r in perm.get("IpRanges", []) + perm.get("Ipv6Ranges", [])}
+
+
+def test_ports_take_ranges_and_udp_and_change_in_place(fn, cfn, ec2, consumer_vpc):
+    # PrivateLink carries UDP since October 2024: a DNS service on udp/53 beside a TCP range.
+    stack = stack_id()
+    old = {"VpcId": consumer_vpc.vpc_id, "SourceCidrs": ["10.0.3.0/24"],
+           "Ports": ["8000-8100", "udp/53", "tcp/443", "443"]}
+    created = run(fn, cfn, cfn.create_event(TYPE, "Sg", old, stack))
+    assert created["Status"] == "SUCCESS", created
+    group_id = created["PhysicalResourceId"]
+    assert port_rules(group(ec2, group_id)) == {("tcp", 8000, 8100, "10.0.3.0/24"), ("udp", 53, 53, "10.0.3.0/24"),
+                                                ("tcp", 443, 443, "10.0.3.0/24")}
+    assert created["Data"]["Ports"] == "8000-8100,udp/53,443"
+    new = {**old, "Ports": ["udp/5000-5010", "443"]}
+    updated = run(fn, cfn, cfn.update_event(TYPE, "Sg", group_id, new, old, stack))
+    assert updated["Status"] == "SUCCESS" and updated["PhysicalResourceId"] == group_id, updated
+    assert port_rules(group(ec2, group_id)) == {("udp", 5000, 5010, "10.0.3.0/24"), ("tcp", 443, 443, "10.0.3.0/24")}
+    assert updated["Data"]["Ports"] == "udp/5000-5010,443"
 
 
 def test_ports_cidrs_and_tags_change_in_place(fn, cfn, ec2, consumer_vpc):

@@ -83,6 +83,22 @@ def test_tcp_only_connects_and_fails_on_a_closed_port(request):
     assert code == 1 and "TCP connect" in report["reason"], report
 
 
+def test_udp_checks_dns_alone_and_connects_to_nothing(request):
+    # A UDP service (PrivateLink carries UDP) is checked by its name: nothing listens here, and
+    # nothing is connected to, yet the check passes while the name resolves as expected.
+    dns, https, ca_file = serve(request)
+    https.stop()
+    expected = ["--expect-ip", "127.0.0.2", "--expect-ip", "127.0.0.3"]
+    code, report, _ = cli(dns, https, ca_file, "--protocol", "udp", *expected)
+    assert code == 0 and report["ok"] and report["protocol"] == "udp", report
+    assert report["addresses"] == [] and not {"tcp", "tls", "https"} & set(report), report
+    dns.records[NAME] = ["127.0.0.2", "127.0.0.9"]
+    code, report, _ = cli(dns, https, ca_file, "--protocol", "udp", *expected)
+    assert code == 1 and "127.0.0.9" in report["reason"], report
+    code, _, output = cli(dns, https, ca_file, "--protocol", "udp", "--min-tls", "1.3")
+    assert code == 2 and "TLS options" in output, output
+
+
 def test_http_options_with_another_protocol_are_a_usage_error(request):
     dns, https, ca_file = serve(request)
     code, _, output = cli(dns, https, ca_file, "--protocol", "tcp", "--method", "POST")

@@ -62,7 +62,8 @@ struct CheckArgs {
     /// it points is reported).
     #[arg(long = "expect-status", default_value = "200-299")]
     expect_status: StatusSet,
-    /// How far to check: https (TCP, TLS, HTTP), tls (TCP and the handshake) or tcp.
+    /// How far to check: https (TCP, TLS, HTTP), tls (TCP and the handshake), tcp, or udp (DNS
+    /// only: nothing connects to a UDP service).
     #[arg(long, default_value = "https")]
     protocol: Protocol,
     /// The HTTP method.

@@ -8,15 +8,16 @@ use aws_sdk_ec2::types::{
 
 use super::view::group_view;
 use super::{
-    none_if_not_found, owner_filters, tag_spec, Ec2, Ec2Result, GroupView, IngressRule, Source,
+    none_if_not_found, owner_filters, tag_spec, Ec2, Ec2Result, GroupView, IngressRule, PortRange,
+    Source,
 };
 use crate::error::AwsError;
 
-fn tcp_permission(port: u16, sources: &[&Source], description: &str) -> IpPermission {
+fn ports_permission(ports: PortRange, sources: &[&Source], description: &str) -> IpPermission {
     let mut permission = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(i32::from(port))
-        .to_port(i32::from(port));
+        .ip_protocol(ports.transport.as_str())
+        .from_port(i32::from(ports.from))
+        .to_port(i32::from(ports.to));
     for source in sources {
         permission = match source {
             Source::Cidr(cidr) if cidr.contains(':') => permission
@@ -34,13 +35,16 @@ fn tcp_permission(port: u16, sources: &[&Source], description: &str) -> IpPermis
     permission.build()
 }
 
-/// Groups rules by port, one permission per port, as EC2 takes them.
+/// Groups rules by ports, one permission per port range, as EC2 takes them.
 fn permissions(rules: &[IngressRule], description: &str) -> Vec<IpPermission> {
-    let mut by_port: BTreeMap<u16, Vec<&Source>> = BTreeMap::new();
+    let mut by_port: BTreeMap<PortRange, Vec<&Source>> = BTreeMap::new();
     for rule in rules {
         by_port.entry(rule.port).or_default().push(&rule.source);
     }
-    by_port.into_iter().map(|(port, sources)| tcp_permission(port, &sources, description)).collect()
+    by_port
+        .into_iter()
+        .map(|(ports, sources)| ports_permission(ports, &sources, description))
+        .collect()
 }
 
 impl Ec2 {

@@ -23,8 +23,8 @@ pub use ownership::{
 };
 pub use view::{
     canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
-    IngressRule, InterfaceView, NewEndpoint, ServiceView, Source, SubnetAddress, SubnetView,
-    VpcDns,
+    IngressRule, InterfaceView, NewEndpoint, PortRange, ServiceView, Source, SubnetAddress,
+    SubnetView, Transport, VpcDns, PORT_FORMS,
 };
 
 use crate::aws::LazyClient;

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::IpPermission;
 
 use super::spec::{is_description_char, GroupSpec};
 use crate::cfn::{Outcome, RequestContext};
-use crate::ec2::{self, permissions, GroupView, IngressRule, Source};
+use crate::ec2::{self, permissions, GroupView, IngressRule, PortRange, Source};
 use crate::error::{Error, Result};
 use crate::properties::tag_changes;
 use crate::text::sha256_hex;
@@ -28,7 +28,7 @@ pub enum Call {
     },
     /// `RevokeSecurityGroupIngress` of these rules and of rules of another shape.
     RevokeIngress {
-        /// Single-port rules this project wrote.
+        /// TCP or UDP port rules, as this project writes them.
         rules: Vec<IngressRule>,
         /// Rules of any other shape, exactly as described.
         foreign: Vec<IpPermission>,
@@ -103,7 +103,7 @@ impl Call {
 }
 
 /// The inbound rules that admit `sources` on `ports`.
-pub fn desired_rules(ports: &[u16], sources: &[Source]) -> BTreeSet<IngressRule> {
+pub fn desired_rules(ports: &[PortRange], sources: &[Source]) -> BTreeSet<IngressRule> {
     ports
         .iter()
         .flat_map(|port| {
@@ -185,10 +185,12 @@ pub fn rule_description(description: &str) -> String {
     text
 }
 
-/// The answer: the group's id and the sources it admits, for `Fn::GetAtt`.
+/// The answer: the group's id, the ports and the sources it admits, for `Fn::GetAtt`.
 pub fn outcome(group_id: &str, spec: &GroupSpec, cidrs: &[String]) -> Outcome {
+    let ports: Vec<String> = spec.ports.iter().map(ToString::to_string).collect();
     Outcome::new(group_id)
         .with("GroupId", group_id)
+        .with("Ports", ports.join(","))
         .with("SourceCidrs", cidrs.join(","))
         .with("SourceSecurityGroupIds", spec.source_group_ids.join(","))
         .with("SourcePrefixListIds", spec.source_prefix_lists.join(","))
@@ -351,8 +353,8 @@ mod tests {
     #[test]
     fn rule_changes_authorize_what_is_new_and_revoke_what_is_gone() {
         let cidr = |c: &str| Source::Cidr(c.into());
-        let current = desired_rules(&[443], &[cidr("10.0.0.0/16"), cidr("10.1.0.0/16")]);
-        let desired = desired_rules(&[443, 8443], &[cidr("10.0.0.0/16")]);
+        let current = desired_rules(&[443.into()], &[cidr("10.0.0.0/16"), cidr("10.1.0.0/16")]);
+        let desired = desired_rules(&[443.into(), 8443.into()], &[cidr("10.0.0.0/16")]);
         let (add, remove) = rule_changes(&current, &desired);
         assert_eq!(add, [IngressRule::from_cidr(8443, "10.0.0.0/16")]);
         assert_eq!(remove, [IngressRule::from_cidr(443, "10.1.0.0/16")]);

@@ -4,6 +4,7 @@
 use ipnet::IpNet;
 use serde_json::Value;
 
+use crate::ec2::{PortRange, PORT_FORMS};
 use crate::error::Result;
 use crate::properties::{PropertyReader, Tag};
 use crate::text;
@@ -15,8 +16,8 @@ const DEFAULT_DESCRIPTION: &str = "Allow from my VPC";
 pub struct GroupSpec {
     /// `VpcId`.
     pub vpc_id: String,
-    /// `Ports`, default 443.
-    pub ports: Vec<u16>,
+    /// `Ports`, default TCP 443: TCP or UDP ports and ranges.
+    pub ports: Vec<PortRange>,
     /// `SourceCidrs`; `None`: the VPC's own blocks, read again on every Update, unless other
     /// sources are given.
     pub source_cidrs: Option<Vec<String>>,
@@ -46,7 +47,7 @@ impl GroupSpec {
     pub fn read(r: &mut PropertyReader<'_>) -> Self {
         let vpc_id = r.required_id("VpcId", "vpc-");
         let ports = match r.optional_list("Ports") {
-            None => vec![443],
+            None => vec![PortRange::tcp(443)],
             Some(items) if items.is_empty() => {
                 r.problem("Ports", "must not be empty");
                 vec![]
@@ -54,13 +55,21 @@ impl GroupSpec {
             Some(items) => {
                 let bad: Vec<String> = items
                     .iter()
-                    .filter(|p| parse_port(p).is_none())
+                    .filter(|p| p.parse::<PortRange>().is_err())
                     .map(|p| text::quoted(p))
                     .collect();
                 if !bad.is_empty() {
-                    r.problem("Ports", format!("{} is not a port (1-65535)", bad.join(", ")));
+                    r.problem(
+                        "Ports",
+                        format!("{} is not one of the forms {PORT_FORMS}", bad.join(", ")),
+                    );
                 }
-                items.iter().filter_map(|p| parse_port(p)).collect()
+                let mut ports: Vec<PortRange> =
+                    items.iter().filter_map(|p| p.parse().ok()).collect();
+                // `443` and `tcp/443` are one rule.
+                let mut seen = std::collections::BTreeSet::new();
+                ports.retain(|p| seen.insert(*p));
+                ports
             }
         };
         let allow_any_source = r.optional_bool("AllowAnySource").unwrap_or(false);
@@ -122,10 +131,6 @@ impl GroupSpec {
     }
 }
 
-fn parse_port(text: &str) -> Option<u16> {
-    text.parse::<u16>().ok().filter(|p| *p > 0)
-}
-
 pub(super) fn is_description_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
 }
@@ -161,6 +166,7 @@ impl GroupSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ec2::Transport;
     use serde_json::json;
 
     fn problems(properties: Value) -> String {
@@ -170,7 +176,7 @@ mod tests {
     #[test]
     fn defaults_are_port_443_from_the_vpc_with_the_runbook_description() {
         let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "ServiceToken": "arn"})).unwrap();
-        assert_eq!(spec.ports, [443]);
+        assert_eq!(spec.ports, [PortRange::tcp(443)]);
         assert_eq!(spec.source_cidrs, None);
         assert_eq!(spec.description, "Allow from my VPC");
     }
@@ -178,11 +184,22 @@ mod tests {
     #[test]
     fn ports_arrive_as_strings_and_are_range_checked() {
         let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "Ports": ["443", "8443"]})).unwrap();
-        assert_eq!(spec.ports, [443, 8443]);
-        for bad in ["0", "65536", "https", "-1"] {
+        assert_eq!(spec.ports, [PortRange::tcp(443), PortRange::tcp(8443)]);
+        for bad in ["0", "65536", "https", "-1", "8100-8000", "icmp/8", "udp/", "tcp/1-", "1-2-3"] {
             let reason = problems(json!({"VpcId": "vpc-1", "Ports": [bad]}));
-            assert!(reason.contains(&format!("Ports: \"{bad}\" is not a port")), "{reason}");
+            let says = format!("Ports: \"{bad}\" is not one of the forms 443, 8000-8100, tcp/443");
+            assert!(reason.contains(&says), "{reason}");
         }
+    }
+
+    #[test]
+    fn ports_take_ranges_and_udp_and_are_kept_once_in_their_canonical_spelling() {
+        let given = ["8000-8100", "tcp/443", "443", "UDP/53", "udp/5000-5010", " 22 "];
+        let spec = GroupSpec::parse(&json!({"VpcId": "vpc-1", "Ports": given})).unwrap();
+        let spelled: Vec<String> = spec.ports.iter().map(ToString::to_string).collect();
+        assert_eq!(spelled, ["8000-8100", "443", "udp/53", "udp/5000-5010", "22"]);
+        let udp = spec.ports[2];
+        assert_eq!((udp.transport, udp.from, udp.to), (Transport::Udp, 53, 53));
     }
 
     #[test]

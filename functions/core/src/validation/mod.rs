@@ -140,7 +140,7 @@ impl Target {
             misplaced
                 .extend(http.iter().filter(|(_, given)| *given).map(|(k, _)| (*k, "HTTP options")));
         }
-        if self.protocol == Protocol::Tcp {
+        if !self.protocol.has_tls() {
             misplaced
                 .extend(tls.iter().filter(|(_, given)| *given).map(|(k, _)| (*k, "TLS options")));
         }
@@ -421,6 +421,8 @@ impl Checker {
             true => Some(self.tls(target).await),
             false => None,
         };
+        // A `udp` target is checked by DNS alone: nothing connects to its addresses.
+        let addresses = if target.protocol.connects() { addresses } else { Vec::new() };
         let mut probes = tokio::task::JoinSet::new();
         for (index, address) in addresses.into_iter().enumerate() {
             let (tls, target) = (tls.clone(), target.clone());

@@ -137,7 +137,7 @@ pub struct TargetReport {
     pub name: String,
     /// The endpoint behind it.
     pub endpoint_id: Option<String>,
-    /// `https`, `tls` or `tcp`.
+    /// `https`, `tls`, `tcp` or `udp`.
     pub protocol: String,
     /// Every check passed.
     pub ok: bool,
@@ -149,8 +149,9 @@ pub struct TargetReport {
     pub drift: Vec<String>,
     /// The DNS check.
     pub dns: DnsReport,
-    /// TCP over all addresses.
-    pub tcp: CheckOutcome,
+    /// TCP over all addresses (not for `udp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<CheckOutcome>,
     /// TLS over all addresses (not for `tcp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<CheckOutcome>,
@@ -216,7 +217,8 @@ impl TargetReport {
                 .find(|z| z.addresses.contains(&address.address.ip()))
                 .map(|z| z.zone.clone());
         }
-        let tcp = outcome(&addresses, |a| a.tcp_ok, |_| true);
+        let connects = target.protocol.connects();
+        let tcp = connects.then(|| outcome(&addresses, |a| a.tcp_ok, |_| true));
         let tls =
             target.protocol.has_tls().then(|| outcome(&addresses, |a| a.tls_ok, |a| a.tcp_ok));
         let https = (target.protocol == Protocol::Https)
@@ -245,7 +247,10 @@ impl TargetReport {
                 }
             })
             .collect();
-        let checks_ok = dns.ok && addresses.iter().all(AddressReport::ok) && !addresses.is_empty();
+        // A `udp` target is checked by DNS alone (no address is probed).
+        let probes_ok =
+            !connects || (addresses.iter().all(AddressReport::ok) && !addresses.is_empty());
+        let checks_ok = dns.ok && probes_ok;
         let ok = checks_ok && target.drift.is_empty() && zones.iter().all(|z| z.ok);
         let reason = if ok {
             None
@@ -526,7 +531,9 @@ mod tests {
         assert!(!failed.ok);
         assert_eq!(failed.reason.as_deref(), Some("HTTPS / answered 503"));
         assert!(
-            !failed.https.as_ref().unwrap().ok && failed.tls.as_ref().unwrap().ok && failed.tcp.ok
+            !failed.https.as_ref().unwrap().ok
+                && failed.tls.as_ref().unwrap().ok
+                && failed.tcp.as_ref().unwrap().ok
         );
         assert_eq!(failed.to_emf(0)["Success"], 0);
         assert!(failed.to_text().starts_with("FAIL api.partner.com (vpce-1)"));

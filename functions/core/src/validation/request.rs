@@ -23,21 +23,30 @@ pub enum Protocol {
     Tls,
     /// A TCP connect only.
     Tcp,
+    /// DNS only: a UDP service (PrivateLink carries UDP) answers nothing a check could read
+    /// without speaking its protocol, so the name and its addresses are what is checked.
+    Udp,
 }
 
 impl Protocol {
-    /// `https`, `tls` or `tcp`.
+    /// `https`, `tls`, `tcp` or `udp`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Https => "https",
             Self::Tls => "tls",
             Self::Tcp => "tcp",
+            Self::Udp => "udp",
         }
     }
 
     /// Whether the check makes a TLS handshake.
     pub fn has_tls(self) -> bool {
-        self != Self::Tcp
+        matches!(self, Self::Https | Self::Tls)
+    }
+
+    /// Whether the check connects to each address (every protocol but `udp`).
+    pub fn connects(self) -> bool {
+        self != Self::Udp
     }
 }
 
@@ -49,7 +58,8 @@ impl FromStr for Protocol {
             "https" => Ok(Self::Https),
             "tls" => Ok(Self::Tls),
             "tcp" => Ok(Self::Tcp),
-            _ => Err(format!("{} is not one of https, tls, tcp", quoted(text))),
+            "udp" => Ok(Self::Udp),
+            _ => Err(format!("{} is not one of https, tls, tcp, udp", quoted(text))),
         }
     }
 }
@@ -295,7 +305,9 @@ mod tests {
     fn protocols_and_tls_versions_parse_in_any_case() {
         assert_eq!("TLS".parse::<Protocol>().unwrap(), Protocol::Tls);
         assert_eq!("tcp".parse::<Protocol>().unwrap(), Protocol::Tcp);
-        assert!("udp".parse::<Protocol>().unwrap_err().contains("https, tls, tcp"));
+        assert_eq!("UDP".parse::<Protocol>().unwrap(), Protocol::Udp);
+        assert!(!Protocol::Udp.has_tls() && !Protocol::Udp.connects() && Protocol::Tcp.connects());
+        assert!("quic".parse::<Protocol>().unwrap_err().contains("https, tls, tcp, udp"));
         assert_eq!("1.3".parse::<TlsVersion>().unwrap(), TlsVersion::V1_3);
         assert_eq!("TLSv1.2".parse::<TlsVersion>().unwrap(), TlsVersion::V1_2);
         assert!("1.1".parse::<TlsVersion>().is_err());
