@@ -49,7 +49,9 @@ FEATURES_ON = {
     "validator.yaml": {"Discover": "true", "PrivateCaParameter": "/privatelink/partner-ca",
                        "Targets": '[{"Name":"api.partner.com"}]',
                        "ClientCertParameter": "/privatelink/client-certificate",
-                       "ClientCertSecretName": "privatelink/client-certificate"},
+                       "ClientCertSecretName": "privatelink/client-certificate",
+                       "HeadersParameter": "/privatelink/partner-headers",
+                       "HeadersSecretName": "privatelink/partner-headers"},
 }
 
 # Granted actions that no function calls itself, and why they are granted all the same.

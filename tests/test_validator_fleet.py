@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,58 @@ def test_the_lambda_reads_its_client_certificate_from_where_the_stack_grants(req
     invocation = fn.invoke({"Targets": [target]})
     assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
     assert pem.split("-----BEGIN")[1] not in "\n".join(invocation.logs)  # the key is never logged
+
+
+@pytest.mark.parametrize("store", ["parameter store", "secrets manager"])
+def test_secret_headers_are_read_from_where_the_stack_grants_and_never_shown(request, lambda_function, emulator,
+                                                                              cfn, store):
+    import boto3
+
+    dns, https, _ = serve(request)
+    client = lambda service: boto3.client(service, endpoint_url=emulator.url, region_name=REGION,  # noqa: E731
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    secret_value = "Bearer t0ken-" + uuid.uuid4().hex
+    headers = json.dumps({"Authorization": secret_value, "X-Tenant": "consumer-1"})
+    # The names the validator stack's HeadersParameter and HeadersSecretName grant
+    # (test_contracts.py judges the calls against them).
+    if store == "parameter store":
+        name = "/privatelink/partner-headers"
+        client("ssm").put_parameter(Name=name, Value=headers, Type="SecureString", Overwrite=True)
+    else:
+        secrets = client("secretsmanager")
+        secret = "privatelink/partner-headers"
+        try:
+            secrets.create_secret(Name=secret, SecretString=headers)
+        except secrets.exceptions.ResourceExistsException:
+            secrets.put_secret_value(SecretId=secret, SecretString=headers)
+        name = f"/aws/reference/secretsmanager/{secret}"
+    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+    # A plain header of the same name gives way to the secret's.
+    target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "HeadersParameter": name,
+              "Headers": {"Authorization": "plain", "Accept": "application/json"}}
+    invocation = fn.invoke({"Targets": [target]})
+    assert invocation.kind == "response" and invocation.body["ok"] is True, invocation.body
+    sent = https.requests[0].headers
+    assert sent["authorization"] == secret_value and sent["x-tenant"] == "consumer-1"
+    assert sent["accept"] == "application/json"
+    assert secret_value not in "\n".join(invocation.logs) + json.dumps(invocation.body)
+    # The gate too.
+    gate = {"ServiceToken": "arn", "TimeoutSeconds": "2", "RetryIntervalSeconds": "1", **target}
+    event, key = cfn.create_event("Custom::PrivateLinkValidation", "Gate", gate, stack_id())
+    assert fn.invoke(event).kind == "response" and cfn.answer(key)["Status"] == "SUCCESS"
+    if store != "parameter store":
+        return
+    # A secret that can't be used fails naming it and the header, never a value (read by a new
+    # execution environment: each reads a secret once).
+    client("ssm").put_parameter(Name=name, Value='{"Authorization": 4242}', Type="SecureString", Overwrite=True)
+    fresh = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+    event, key = cfn.create_event("Custom::PrivateLinkValidation", "Gate", gate, stack_id())
+    assert fresh.invoke(event).kind == "response"
+    answer = cfn.answer(key)
+    assert answer["Status"] == "FAILED", answer
+    assert ('the headers of HeadersParameter "/privatelink/partner-headers" can\'t be used: '
+            'the value of "Authorization" is not a string') in answer["Reason"], answer
+    assert "4242" not in answer["Reason"]
 
 
 # --------------------------------------------------------------------------- #

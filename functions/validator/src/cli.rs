@@ -11,8 +11,8 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use privatelink_core::ec2::Ec2;
 use privatelink_core::validation::request::{self, Files};
 use privatelink_core::validation::{
-    endpoint, parse_resolver, BodyMatch, Checker, Headers, Identities, Protocol, StatusSet, Target,
-    TlsVersion,
+    endpoint, parse_resolver, BodyMatch, Checker, Headers, Identities, Protocol, SecretHeaders,
+    StatusSet, Target, TlsVersion,
 };
 
 #[derive(Parser)]
@@ -82,6 +82,10 @@ struct CheckArgs {
     /// A PEM file holding a client certificate chain and its key, for mutual TLS.
     #[arg(long = "client-cert")]
     client_cert: Option<PathBuf>,
+    /// A file holding a JSON object of header names and values kept secret (what a target's
+    /// HeadersParameter names in Lambda); its values are never printed.
+    #[arg(long = "headers-parameter")]
+    headers_parameter: Option<PathBuf>,
     /// Time limit of each check, in milliseconds.
     #[arg(long = "timeout-ms", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=120_000))]
     timeout_ms: u64,
@@ -175,7 +179,9 @@ async fn check(args: CheckArgs) -> ExitCode {
         None => None,
     };
     let checker = match Checker::new(ca.as_deref()) {
-        Ok(checker) => checker.with_identities(Identities::from(std::sync::Arc::new(Files))),
+        Ok(checker) => checker
+            .with_identities(Identities::from(std::sync::Arc::new(Files)))
+            .with_secret_headers(SecretHeaders::from(std::sync::Arc::new(Files))),
         Err(err) => return usage_error(&err.to_string()),
     };
     let mut headers = Vec::with_capacity(args.header.len());
@@ -199,6 +205,7 @@ async fn check(args: CheckArgs) -> ExitCode {
     target.expect_body = args.expect_body;
     target.min_tls = args.min_tls;
     target.client_cert = args.client_cert.map(|p| p.display().to_string());
+    target.headers_parameter = args.headers_parameter.map(|p| p.display().to_string());
     if let Some((key, kind)) = target.misplaced_options().first() {
         return usage_error(&format!(
             "{} is one of the {kind}; --protocol is {}",

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::request::PemSource;
 use super::schedule::{Schedule, Sources};
-use super::{parse_resolver, Checker, Identities, Target};
+use super::{parse_resolver, Checker, Identities, SecretHeaders, Target};
 use crate::ec2::Ec2;
 
 /// Targets checked at once when `VALIDATOR_CONCURRENCY` is not set. From `make bench`: 1,000
@@ -132,7 +132,8 @@ impl Config {
         let checker = Checker::new(private_ca.as_deref().map(str::as_bytes))
             .map_err(|e| format!("VALIDATOR_CA_PEM: {e}"))?
             .with_default_resolver(self.resolver)
-            .with_identities(Identities::from(secrets));
+            .with_identities(Identities::from(Arc::clone(&secrets)))
+            .with_secret_headers(SecretHeaders::from(secrets));
         let sources = Sources {
             configured: self.targets,
             discovery: self.discover.then(|| (ec2.clone(), self.vpc_id)),

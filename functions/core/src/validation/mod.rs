@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::properties::PropertyReader;
 use crate::text::quoted;
 pub use report::TargetReport;
-pub use request::{BodyMatch, Headers, Identities, Protocol, TlsVersion};
+pub use request::{BodyMatch, Headers, Identities, Protocol, SecretHeaders, TlsVersion};
 
 /// The HTTP statuses a check accepts, e.g. `200-399` or `200,204,300-399`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +108,8 @@ pub struct Target {
     pub method: String,
     /// Request headers; their values are never printed.
     pub headers: Headers,
+    /// `HeadersParameter`: the secret holding more headers (a JSON object), read when checked.
+    pub headers_parameter: Option<String>,
     /// What the response body must hold.
     pub expect_body: Option<BodyMatch>,
     /// The lowest TLS version accepted.
@@ -128,6 +130,7 @@ impl Target {
         let http = [
             ("Method", self.method != "GET"),
             ("Headers", !self.headers.0.is_empty()),
+            ("HeadersParameter", self.headers_parameter.is_some()),
             ("ExpectBody", self.expect_body.is_some()),
             ("Path", self.path != "/"),
         ];
@@ -174,6 +177,7 @@ impl Target {
             protocol: Protocol::default(),
             method: "GET".into(),
             headers: Headers::default(),
+            headers_parameter: None,
             expect_body: None,
             min_tls: TlsVersion::default(),
             client_cert: None,
@@ -247,6 +251,7 @@ impl Target {
             }
         }
         target.headers = read_headers(r);
+        target.headers_parameter = r.optional_string("HeadersParameter");
         target.expect_body = r.optional_parsed("ExpectBody");
         if let Some(version) = r.optional_parsed("MinTls") {
             target.min_tls = version;
@@ -288,6 +293,18 @@ pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
+/// The zones' DNS checks, in the zones' order.
+async fn join_lookups(
+    lookups: &mut tokio::task::JoinSet<(usize, report::DnsReport)>,
+) -> Vec<(usize, report::DnsReport)> {
+    let mut zonal = Vec::new();
+    while let Some(joined) = lookups.join_next().await {
+        zonal.push(joined.expect("a lookup does not panic"));
+    }
+    zonal.sort_by_key(|(index, _)| *index);
+    zonal
+}
+
 /// Which TLS configuration a check needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TlsKey {
@@ -307,6 +324,7 @@ pub struct Checker {
     verifier: Shared<Arc<rustls_platform_verifier::Verifier>>,
     configs: Arc<std::sync::Mutex<std::collections::HashMap<TlsKey, Arc<rustls::ClientConfig>>>>,
     identities: Identities,
+    secret_headers: SecretHeaders,
     default_resolver: Option<SocketAddr>,
 }
 
@@ -330,6 +348,7 @@ impl Checker {
             verifier: Default::default(),
             configs: Default::default(),
             identities: Identities::default(),
+            secret_headers: SecretHeaders::default(),
             default_resolver: None,
         })
     }
@@ -337,6 +356,12 @@ impl Checker {
     /// Reads client certificates (`ClientCert`) from `identities`.
     pub fn with_identities(mut self, identities: Identities) -> Self {
         self.identities = identities;
+        self
+    }
+
+    /// Reads the headers targets keep in a secret (`HeadersParameter`) from `secret_headers`.
+    pub fn with_secret_headers(mut self, secret_headers: SecretHeaders) -> Self {
+        self.secret_headers = secret_headers;
         self
     }
 
@@ -417,6 +442,36 @@ impl Checker {
         let dns = probe::resolve(target, resolver, deadline).await;
         let addresses =
             if target.expected.is_empty() { dns.found.clone() } else { target.expected.clone() };
+        // Headers kept in a secret join the request; a secret that can't be used fails every
+        // address with why (never a value), and nothing is sent without them.
+        let with_secret;
+        let (target, unusable) = match &target.headers_parameter {
+            None => (target, None),
+            Some(name) => match self.secret_headers.get(name).await {
+                Ok(secret) => {
+                    with_secret =
+                        Target { headers: target.headers.with(&secret), ..target.clone() };
+                    (&with_secret, None)
+                }
+                Err(problem) => (target, Some(problem)),
+            },
+        };
+        if let Some(problem) = unusable {
+            let failed = addresses
+                .iter()
+                .map(|ip| {
+                    report::AddressReport::new(SocketAddr::new(*ip, target.port))
+                        .fail(problem.clone())
+                })
+                .collect();
+            let zonal = join_lookups(&mut lookups).await;
+            return TargetReport::new(
+                target,
+                dns,
+                failed,
+                zonal.into_iter().map(|(index, dns)| (&target.zones[index], dns)).collect(),
+            );
+        }
         let tls = match target.protocol.has_tls() {
             true => Some(self.tls(target).await),
             false => None,
@@ -434,11 +489,7 @@ impl Checker {
             results.push(joined.expect("a probe does not panic"));
         }
         results.sort_by_key(|(index, _)| *index);
-        let mut zonal = Vec::new();
-        while let Some(joined) = lookups.join_next().await {
-            zonal.push(joined.expect("a lookup does not panic"));
-        }
-        zonal.sort_by_key(|(index, _)| *index);
+        let zonal = join_lookups(&mut lookups).await;
         TargetReport::new(
             target,
             dns,

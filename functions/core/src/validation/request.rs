@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
 
 use crate::text::quoted;
 
@@ -297,9 +298,112 @@ impl Identities {
     }
 }
 
+/// Headers as read, or why they can't be used.
+type LoadedHeaders = Result<Headers, String>;
+
+/// Header values kept in a secret (`HeadersParameter`: a Parameter Store SecureString, or a
+/// Secrets Manager secret through `/aws/reference/secretsmanager/...`; a file on the command
+/// line) holding a JSON object of names and values. Read once per name, on first use. A
+/// problem names the secret and the header, never a value.
+#[derive(Clone, Default)]
+pub struct SecretHeaders {
+    source: Option<Arc<dyn PemSource>>,
+    loaded: Arc<tokio::sync::Mutex<HashMap<String, LoadedHeaders>>>,
+}
+
+impl SecretHeaders {
+    /// Headers read from `source`.
+    pub fn from(source: Arc<dyn PemSource>) -> Self {
+        Self { source: Some(source), loaded: Default::default() }
+    }
+
+    /// The headers kept in `name`, read on first use; the error says why they can't be used.
+    pub async fn get(&self, name: &str) -> Result<Headers, String> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(found) = loaded.get(name) {
+            return found.clone();
+        }
+        let read = match &self.source {
+            None => Err("no source of secrets is configured".to_owned()),
+            Some(source) => source.pem(name).await.and_then(|text| headers_from_json(&text)),
+        }
+        .map_err(|e| {
+            format!("the headers of HeadersParameter {} can't be used: {e}", quoted(name))
+        });
+        loaded.insert(name.to_owned(), read.clone());
+        read
+    }
+}
+
+/// A JSON object of header names and values, as a secret holds them. The problems name a
+/// header, never a value (nor the text around a syntax error).
+pub fn headers_from_json(text: &str) -> Result<Headers, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| format!("it is not JSON (line {}, column {})", e.line(), e.column()))?;
+    let Value::Object(fields) = value else {
+        return Err("it is not a JSON object of header names and values".to_owned());
+    };
+    let mut headers = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        let Value::String(value) = value else {
+            return Err(format!("the value of {} is not a string", quoted(&name)));
+        };
+        headers.push(parse_header(&format!("{name}:{value}"))?);
+    }
+    if headers.is_empty() {
+        return Err("it holds no header".to_owned());
+    }
+    Ok(Headers(headers))
+}
+
+impl Headers {
+    /// These headers with `secret` added; a header named in both takes the secret's value.
+    #[must_use]
+    pub fn with(&self, secret: &Headers) -> Headers {
+        let mut all: Vec<(String, String)> = self
+            .0
+            .iter()
+            .filter(|(name, _)| !secret.0.iter().any(|(s, _)| s.eq_ignore_ascii_case(name)))
+            .cloned()
+            .collect();
+        all.extend(secret.0.iter().cloned());
+        Headers(all)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_kept_in_a_secret_parse_and_no_problem_shows_a_value() {
+        let headers =
+            headers_from_json(r#"{"X-Api-Key": "s3cret", "Authorization": "Bearer t0ken"}"#)
+                .unwrap();
+        assert_eq!(headers.0.len(), 2);
+        assert!(!format!("{headers:?}").contains("s3cret"));
+        for (text, says) in [
+            (r#"{"X-Api-Key": "s3cret"#, "it is not JSON (line 1, column"),
+            (r#"["X-Api-Key: s3cret"]"#, "it is not a JSON object"),
+            (r#"{"X-Api-Key": 12345}"#, "the value of \"X-Api-Key\" is not a string"),
+            (r#"{"X Api": "s3cret"}"#, "\"X Api\" is not a header name"),
+            (r#"{"X-Api-Key": "s3cret\r\nEvil: 1"}"#, "the value of X-Api-Key has a line break"),
+            ("{}", "it holds no header"),
+        ] {
+            let problem = headers_from_json(text).unwrap_err();
+            assert!(problem.contains(says), "{problem}");
+            assert!(!problem.contains("s3cret") && !problem.contains("12345"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn a_secret_header_replaces_a_plain_one_of_the_same_name() {
+        let plain =
+            Headers(vec![("Accept".into(), "json".into()), ("x-api-key".into(), "old".into())]);
+        let secret = Headers(vec![("X-Api-Key".into(), "new".into())]);
+        let all = plain.with(&secret);
+        assert_eq!(all.0, [("Accept".into(), "json".into()), ("X-Api-Key".into(), "new".into())]);
+    }
 
     #[test]
     fn protocols_and_tls_versions_parse_in_any_case() {
