@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from tests.harness.cfn import CloudFormation
 from tests.harness.emulator import Emulator, start_emulator
@@ -21,14 +19,10 @@ from tests.harness.runtime import LambdaFunction
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def _client(emulator: Emulator, service: str, region: str = REGION, **config: Any) -> Any:
-    return boto3.client(
-        service, endpoint_url=emulator.url, region_name=region,
-        config=Config(**config) if config else None, **CREDENTIALS,
-    )
+    return emulator.client(service, region, **config)
 
 
 @pytest.fixture(scope="session")

@@ -109,7 +109,7 @@ def make_connect(emulator: Emulator, release_dir: Path, *args: str, partner: Par
 
 def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emulator, played, ec2, tmp_path):
     local, service = played
-    elbv2 = emulator_client(emulator, "elbv2")
+    elbv2 = emulator.client("elbv2")
     partner_service_config = partner_service(ec2, elbv2)
     vpc_id, subnets = vpc(ec2, "127.21")
     port = free_port("127.21.1.4")
@@ -167,7 +167,7 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
     assert code != 0 and any("its resources can't move to other functions" in line for line in moved), moved
 
     # Deleting the stack leaves nothing of the runbook behind.
-    cloudformation = emulator_client(emulator, "cloudformation")
+    cloudformation = emulator.client("cloudformation")
     stack_id = cloudformation.describe_stacks(StackName="partner-api")["Stacks"][0]["StackId"]
     cloudformation.delete_stack(StackName="partner-api")
     for thread in service.threads:
@@ -181,7 +181,7 @@ def test_make_connect_goes_from_the_runbooks_inputs_to_a_checked_connection(emul
 
 
 def test_make_connect_says_which_resource_failed_and_why(emulator, played, ec2, tmp_path):
-    elbv2 = emulator_client(emulator, "elbv2")
+    elbv2 = emulator.client("elbv2")
     partner_service_config = partner_service(ec2, elbv2)
     # A VPC without enableDnsSupport and enableDnsHostnames: Private DNS can't be switched on.
     vpc_id, subnets = vpc(ec2, "10.122", dns=False)
@@ -210,7 +210,7 @@ def test_make_connect_says_which_resource_failed_and_why(emulator, played, ec2, 
     ({"PRIVATE_DNS_NAME": "api.other.com"}, f"api.other.com is not the service's Private DNS name ({PARTNER_NAME})"),
 ], ids=["a rule of the template", "a parameter's pattern", "unknown service", "another private DNS name"])
 def test_make_connect_refuses_wrong_inputs_before_making_anything(emulator, played, ec2, tmp_path, inputs, says):
-    elbv2 = emulator_client(emulator, "elbv2")
+    elbv2 = emulator.client("elbv2")
     partner_service_config = partner_service(ec2, elbv2)
     vpc_id, subnets = vpc(ec2, "10.124")
     given = {"SERVICE_NAME": partner_service_config["ServiceName"], "VPC_ID": vpc_id,
@@ -218,13 +218,6 @@ def test_make_connect_refuses_wrong_inputs_before_making_anything(emulator, play
     code, lines = make_connect(emulator, release_of_debug_builds(tmp_path), *(f"{k}={v}" for k, v in given.items()))
     text = "\n".join(lines)
     assert code != 0 and says in text, text
-    cloudformation = emulator_client(emulator, "cloudformation")
+    cloudformation = emulator.client("cloudformation")
     with pytest.raises(cloudformation.exceptions.ClientError, match="does not exist"):
         cloudformation.describe_stacks(StackName="refused")
-
-
-def emulator_client(emulator: Emulator, service: str) -> Any:
-    import boto3
-
-    return boto3.client(service, endpoint_url=emulator.url, region_name="us-east-1",
-                         aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -179,28 +179,29 @@ def test_a_partner_requiring_a_client_certificate_is_checked_with_one(request, t
     assert code == 0, report
 
 
+def put_secret(emulator, store: str, name: str, value: str) -> str:
+    """Keeps `value` as a SecureString `/<name>` or a Secrets Manager secret `<name>`; returns
+    the name a target gives (the secret through Parameter Store's reference path)."""
+    if store == "parameter store":
+        emulator.client("ssm").put_parameter(Name=f"/{name}", Value=value, Type="SecureString",
+                                                       Overwrite=True)
+        return f"/{name}"
+    secrets = emulator.client("secretsmanager")
+    try:
+        secrets.create_secret(Name=name, SecretString=value)
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=name, SecretString=value)
+    return f"/aws/reference/secretsmanager/{name}"
+
+
 @pytest.mark.parametrize("store", ["parameter store", "secrets manager"])
 def test_the_lambda_reads_its_client_certificate_from_where_the_stack_grants(request, lambda_function, emulator, store):
-    import boto3
-
     clients = trustme.CA()
     dns, https, _ = serve(request, client_ca=clients)
-    client = lambda service: boto3.client(service, endpoint_url=emulator.url, region_name=REGION,  # noqa: E731
-                                          aws_access_key_id="testing", aws_secret_access_key="testing")
     pem = clients.issue_cert("validator@consumer.example").private_key_and_cert_chain_pem.bytes().decode()
     # The names the validator stack's ClientCertParameter and ClientCertSecretName grant
     # (test_contracts.py judges the calls against them).
-    if store == "parameter store":
-        name = "/privatelink/client-certificate"
-        client("ssm").put_parameter(Name=name, Value=pem, Type="SecureString", Overwrite=True)
-    else:
-        secrets = client("secretsmanager")
-        secret = "privatelink/client-certificate"
-        try:
-            secrets.create_secret(Name=secret, SecretString=pem)
-        except secrets.exceptions.ResourceExistsException:
-            secrets.put_secret_value(SecretId=secret, SecretString=pem)
-        name = f"/aws/reference/secretsmanager/{secret}"
+    name = put_secret(emulator, store, "privatelink/client-certificate", pem)
     fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
     target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "ClientCert": name}
     invocation = fn.invoke({"Targets": [target]})
@@ -211,26 +212,12 @@ def test_the_lambda_reads_its_client_certificate_from_where_the_stack_grants(req
 @pytest.mark.parametrize("store", ["parameter store", "secrets manager"])
 def test_secret_headers_are_read_from_where_the_stack_grants_and_never_shown(request, lambda_function, emulator,
                                                                               cfn, store):
-    import boto3
-
     dns, https, _ = serve(request)
-    client = lambda service: boto3.client(service, endpoint_url=emulator.url, region_name=REGION,  # noqa: E731
-                                          aws_access_key_id="testing", aws_secret_access_key="testing")
     secret_value = "Bearer t0ken-" + uuid.uuid4().hex
     headers = json.dumps({"Authorization": secret_value, "X-Tenant": "consumer-1"})
     # The names the validator stack's HeadersParameter and HeadersSecretName grant
     # (test_contracts.py judges the calls against them).
-    if store == "parameter store":
-        name = "/privatelink/partner-headers"
-        client("ssm").put_parameter(Name=name, Value=headers, Type="SecureString", Overwrite=True)
-    else:
-        secrets = client("secretsmanager")
-        secret = "privatelink/partner-headers"
-        try:
-            secrets.create_secret(Name=secret, SecretString=headers)
-        except secrets.exceptions.ResourceExistsException:
-            secrets.put_secret_value(SecretId=secret, SecretString=headers)
-        name = f"/aws/reference/secretsmanager/{secret}"
+    name = put_secret(emulator, store, "privatelink/partner-headers", headers)
     fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
     # A plain header of the same name gives way to the secret's.
     target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "HeadersParameter": name,
@@ -249,7 +236,7 @@ def test_secret_headers_are_read_from_where_the_stack_grants_and_never_shown(req
         return
     # A secret that can't be used fails naming it and the header, never a value (read by a new
     # execution environment: each reads a secret once).
-    client("ssm").put_parameter(Name=name, Value='{"Authorization": 4242}', Type="SecureString", Overwrite=True)
+    put_secret(emulator, store, "privatelink/partner-headers", '{"Authorization": 4242}')
     fresh = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
     event, key = cfn.create_event("Custom::PrivateLinkValidation", "Gate", gate, stack_id())
     assert fresh.invoke(event).kind == "response"

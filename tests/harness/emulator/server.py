@@ -68,6 +68,15 @@ class Emulator:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    def client(self, service: str, region: str = "us-east-1", **config: Any) -> Any:
+        """A boto3 client of `service` talking to this emulator (`config`: botocore's Config)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, endpoint_url=self.url, region_name=region,
+                            config=Config(**config) if config else None,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
     # ---- control API ------------------------------------------------------ #
 
     def _call(self, method: str, path: str, payload: Any = None) -> Any:

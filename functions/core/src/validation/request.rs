@@ -263,75 +263,85 @@ impl PemSource for Files {
     }
 }
 
-/// An identity as read, or why it can't be used.
-type Loaded = Result<Arc<ClientIdentity>, String>;
-
-/// Client identities read once per name, on first use.
-#[derive(Clone, Default)]
-pub struct Identities {
+/// Secrets read once per name, on first use, and what they became (or why they can't be
+/// used, kept too: a check names the problem again without reading again).
+struct ReadOnce<T> {
     source: Option<Arc<dyn PemSource>>,
-    loaded: Arc<tokio::sync::Mutex<HashMap<String, Loaded>>>,
+    loaded: Arc<tokio::sync::Mutex<HashMap<String, Result<T, String>>>>,
 }
 
-impl Identities {
-    /// Identities read from `source`.
-    pub fn from(source: Arc<dyn PemSource>) -> Self {
-        Self { source: Some(source), loaded: Default::default() }
-    }
-
-    /// The identity named `name`, read on first use; the error says why it can't be used.
-    pub async fn get(&self, name: &str) -> Result<Arc<ClientIdentity>, String> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(found) = loaded.get(name) {
-            return found.clone();
-        }
-        let read = match &self.source {
-            None => Err("no source of client certificates is configured".to_owned()),
-            Some(source) => source
-                .pem(name)
-                .await
-                .and_then(|pem| ClientIdentity::from_pem(pem.as_bytes()).map(Arc::new)),
-        }
-        .map_err(|e| format!("the client certificate {} can't be used: {e}", quoted(name)));
-        loaded.insert(name.to_owned(), read.clone());
-        read
+impl<T> Clone for ReadOnce<T> {
+    fn clone(&self) -> Self {
+        Self { source: self.source.clone(), loaded: Arc::clone(&self.loaded) }
     }
 }
 
-/// Headers as read, or why they can't be used.
-type LoadedHeaders = Result<Headers, String>;
-
-/// Header values kept in a secret (`HeadersParameter`: a Parameter Store SecureString, or a
-/// Secrets Manager secret through `/aws/reference/secretsmanager/...`; a file on the command
-/// line) holding a JSON object of names and values. Read once per name, on first use. A
-/// problem names the secret and the header, never a value.
-#[derive(Clone, Default)]
-pub struct SecretHeaders {
-    source: Option<Arc<dyn PemSource>>,
-    loaded: Arc<tokio::sync::Mutex<HashMap<String, LoadedHeaders>>>,
+impl<T> Default for ReadOnce<T> {
+    fn default() -> Self {
+        Self { source: None, loaded: Arc::default() }
+    }
 }
 
-impl SecretHeaders {
-    /// Headers read from `source`.
-    pub fn from(source: Arc<dyn PemSource>) -> Self {
-        Self { source: Some(source), loaded: Default::default() }
+impl<T: Clone> ReadOnce<T> {
+    fn from(source: Arc<dyn PemSource>) -> Self {
+        Self { source: Some(source), loaded: Arc::default() }
     }
 
-    /// The headers kept in `name`, read on first use; the error says why they can't be used.
-    pub async fn get(&self, name: &str) -> Result<Headers, String> {
+    /// The secret `name` as `parse` makes it, read on first use; the error names `what` and
+    /// `name`, and says why.
+    async fn get(
+        &self,
+        name: &str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, String> {
         let mut loaded = self.loaded.lock().await;
         if let Some(found) = loaded.get(name) {
             return found.clone();
         }
         let read = match &self.source {
             None => Err("no source of secrets is configured".to_owned()),
-            Some(source) => source.pem(name).await.and_then(|text| headers_from_json(&text)),
+            Some(source) => source.pem(name).await.and_then(|text| parse(&text)),
         }
-        .map_err(|e| {
-            format!("the headers of HeadersParameter {} can't be used: {e}", quoted(name))
-        });
+        .map_err(|e| format!("{what} {} can't be used: {e}", quoted(name)));
         loaded.insert(name.to_owned(), read.clone());
         read
+    }
+}
+
+/// Client identities (`ClientCert`), read once per name, on first use.
+#[derive(Clone, Default)]
+pub struct Identities(ReadOnce<Arc<ClientIdentity>>);
+
+impl Identities {
+    /// Identities read from `source`.
+    pub fn from(source: Arc<dyn PemSource>) -> Self {
+        Self(ReadOnce::from(source))
+    }
+
+    /// The identity named `name`, read on first use; the error says why it can't be used.
+    pub async fn get(&self, name: &str) -> Result<Arc<ClientIdentity>, String> {
+        let parse = |pem: &str| ClientIdentity::from_pem(pem.as_bytes()).map(Arc::new);
+        self.0.get(name, "the client certificate", parse).await
+    }
+}
+
+/// Header values kept in a secret (`HeadersParameter`: a Parameter Store SecureString, or a
+/// Secrets Manager secret through `/aws/reference/secretsmanager/...`; a file on the command
+/// line) holding a JSON object of names and values. Read once per name, on first use. A
+/// problem names the secret and the header, never a value.
+#[derive(Clone, Default)]
+pub struct SecretHeaders(ReadOnce<Headers>);
+
+impl SecretHeaders {
+    /// Headers read from `source`.
+    pub fn from(source: Arc<dyn PemSource>) -> Self {
+        Self(ReadOnce::from(source))
+    }
+
+    /// The headers kept in `name`, read on first use; the error says why they can't be used.
+    pub async fn get(&self, name: &str) -> Result<Headers, String> {
+        self.0.get(name, "the headers of HeadersParameter", headers_from_json).await
     }
 }
 
