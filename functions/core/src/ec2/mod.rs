@@ -9,6 +9,7 @@ mod groups;
 mod network;
 pub mod ownership;
 pub mod permissions;
+pub mod rules;
 pub mod view;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -21,10 +22,10 @@ pub use ownership::{
     made_tags, owner_of, owner_tags, MadeWith, CLAIM_SETTLE, TAG_LOGICAL_ID, TAG_MADE_WITH,
     TAG_STACK_ID, TAG_TAKEN_OVER, TAG_VERSION,
 };
+pub use rules::{IngressRule, PortRange, Source, Transport, PORT_FORMS};
 pub use view::{
     canonical_cidr, DnsEntry, DnsOptions, EndpointChange, EndpointState, EndpointView, GroupView,
-    IngressRule, InterfaceView, NewEndpoint, PortRange, ServiceView, Source, SubnetAddress,
-    SubnetView, Transport, VpcDns, PORT_FORMS,
+    InterfaceView, NewEndpoint, ServiceView, SubnetAddress, SubnetView, VpcDns,
 };
 
 use crate::aws::LazyClient;
