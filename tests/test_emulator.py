@@ -681,3 +681,67 @@ def test_send_task_success_takes_only_an_open_tasks_token(emulator):
     with pytest.raises(ClientError) as ended:
         sfn.send_task_success(taskToken=token, output="{}")
     assert ended.value.response["Error"]["Code"] == "TaskTimedOut"
+
+
+# --------------------------------------------------------------------------- #
+# Route 53 private zones (emulator/route53_private_zones.py): idempotency by CallerReference,
+# one zone of a name per VPC, alias targets that are an endpoint's own DNS names
+# --------------------------------------------------------------------------- #
+
+
+def private_zone(route53: Any, name: str, vpc_id: str, reference: str | None = None) -> str:
+    return route53.create_hosted_zone(
+        Name=name, CallerReference=reference or uuid.uuid4().hex, HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpc_id})["HostedZone"]["Id"]
+
+
+def test_a_caller_reference_used_before_makes_no_second_zone(emulator, consumer_vpc):
+    route53 = emulator.client("route53")
+    reference = uuid.uuid4().hex
+    private_zone(route53, f"{reference}.partner.example", consumer_vpc.vpc_id, reference)
+    with pytest.raises(ClientError) as again:
+        private_zone(route53, f"{reference}.partner.example", consumer_vpc.vpc_id, reference)
+    assert error_of(again)[0] == "HostedZoneAlreadyExists"
+    zones = route53.list_hosted_zones_by_name(DNSName=f"{reference}.partner.example")["HostedZones"]
+    assert len([z for z in zones if z["Name"] == f"{reference}.partner.example."]) == 1
+
+
+def test_a_vpc_takes_one_private_zone_of_a_name(emulator, ec2, consumer_vpc):
+    route53 = emulator.client("route53")
+    name = f"{uuid.uuid4().hex[:8]}.partner.example"
+    first = private_zone(route53, name, consumer_vpc.vpc_id)
+    with pytest.raises(ClientError) as created:
+        private_zone(route53, name.upper() + ".", consumer_vpc.vpc_id)
+    assert error_of(created)[0] == "ConflictingDomainExists"
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    second = private_zone(route53, name, other_vpc)  # another VPC: allowed
+    with pytest.raises(ClientError) as associated:
+        route53.associate_vpc_with_hosted_zone(HostedZoneId=second,
+                                               VPC={"VPCRegion": "us-east-1", "VPCId": consumer_vpc.vpc_id})
+    assert error_of(associated)[0] == "ConflictingDomainExists"
+    # A zone of a parent or child name is another name: overlapping namespaces are allowed.
+    private_zone(route53, f"eu.{name}", consumer_vpc.vpc_id)
+    assert first != second
+
+
+def test_an_alias_to_an_interface_endpoint_must_name_one_of_its_dns_names(emulator, ec2, provider, consumer_vpc):
+    route53 = emulator.client("route53")
+    service = provider()
+    created = create_endpoint(ec2, consumer_vpc.vpc_id, service.service_name, [consumer_vpc.subnet("a")],
+                              PrivateDnsEnabled=False)
+    regional = describe_endpoint(ec2, created["VpcEndpointId"])["DnsEntries"][0]
+    zone = private_zone(route53, f"{uuid.uuid4().hex[:8]}.partner.example", consumer_vpc.vpc_id)
+
+    def alias(dns_name: str, zone_id: str) -> None:
+        route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {
+                "Name": route53.get_hosted_zone(Id=zone)["HostedZone"]["Name"], "Type": "A",
+                "AliasTarget": {"HostedZoneId": zone_id, "DNSName": dns_name, "EvaluateTargetHealth": False}}}]})
+
+    alias(regional["DnsName"], regional["HostedZoneId"])
+    for dns_name, zone_id in [("vpce-0nothere-abc.vpce-svc-1.us-east-1.vpce.amazonaws.com", regional["HostedZoneId"]),
+                              (regional["DnsName"], "ZWRONGZONE")]:
+        with pytest.raises(ClientError) as refused:
+            alias(dns_name, zone_id)
+        assert error_of(refused)[0] == "InvalidChangeBatch"
+        assert "the alias target name does not lie within the target zone" in error_of(refused)[1]

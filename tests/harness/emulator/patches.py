@@ -11,7 +11,7 @@ from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 
-from tests.harness.emulator import sns
+from tests.harness.emulator import route53_private_zones, sns
 from tests.harness.emulator.ec2_connection_notifications import (
     _resp_create_connection_notification,
     _resp_delete_connection_notifications,
@@ -53,6 +53,9 @@ def install_patches() -> None:
 
     # SNS delivery to Lambda functions (sns.py).
     sns.install_patches()
+    # Route 53 private zones: CallerReference idempotency, one zone of a name per VPC, alias
+    # targets of interface endpoints (route53_private_zones.py).
+    route53_private_zones.install_patches()
     # Step Functions execution history and task tokens (tests/harness/stepfunctions.py).
     stepfunctions.install_patches()
     # Acceptance: the lazy pending -> available state (ec2_endpoint_connections.py).
