@@ -18,7 +18,7 @@ CORE = REPO / "functions" / "core" / "src"
 # resources, which stand on the protocol and AWS, which stand on the leaves.
 LAYERS = [
     {"aws", "lambda", "text", "error", "libm_shim"},
-    {"cfn", "ec2", "properties"},
+    {"cfn", "ec2", "route53", "properties"},
     {"endpoint", "security_group", "validation"},
     {"serve"},
 ]

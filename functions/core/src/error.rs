@@ -43,6 +43,8 @@ pub enum AwsErrorKind {
     AccessDenied,
     /// The service name is unknown or not shared with this account.
     InvalidServiceName,
+    /// Another resource already holds the name (Route 53's `ConflictingDomainExists`).
+    Conflict,
     /// AWS refused a parameter.
     InvalidParameter,
     /// The call never got an answer from AWS (network, timeout).
@@ -52,7 +54,7 @@ pub enum AwsErrorKind {
 }
 
 impl AwsErrorKind {
-    /// Classifies an EC2 error code.
+    /// Classifies an EC2 (or Route 53) error code.
     pub fn from_code(code: &str) -> Self {
         match code {
             "InvalidPermission.NotFound" => Self::RuleNotFound,
@@ -66,6 +68,13 @@ impl AwsErrorKind {
                 Self::AccessDenied
             }
             "InvalidServiceName" => Self::InvalidServiceName,
+            // Route 53.
+            "NoSuchHostedZone" | "VPCAssociationNotFound" => Self::NotFound,
+            "HostedZoneAlreadyExists" => Self::Duplicate,
+            "ConflictingDomainExists" => Self::Conflict,
+            "InvalidChangeBatch" | "InvalidInput" | "InvalidVPCId" | "InvalidDomainName" => {
+                Self::InvalidParameter
+            }
             c if c.starts_with("InvalidParameter")
                 || c.ends_with(".Malformed")
                 || c == "DuplicateSubnetsInSameZone" =>

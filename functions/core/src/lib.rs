@@ -18,6 +18,7 @@ pub mod error;
 pub mod lambda;
 mod libm_shim;
 pub mod properties;
+pub mod route53;
 pub mod security_group;
 pub mod serve;
 pub mod text;

@@ -51,7 +51,7 @@ fn resources() -> Vec<Resource> {
             answer: || {
                 let endpoint = EndpointView { id: "vpce-1".into(), ..EndpointView::default() };
                 let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1";
-                endpoint_attributes(stack, &endpoint, &[], None, &[])
+                endpoint_attributes(stack, &endpoint, &[], None, &[], &[])
             },
         },
         Resource {

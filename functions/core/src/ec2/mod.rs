@@ -19,8 +19,8 @@ pub use endpoints::CONNECTION_EVENTS;
 pub use ownership::{
     answered_takeover, check_claim_stands, check_claimable, check_owned, claim_tags,
     give_back_tags, is_managed_tag, is_owned_by, is_owned_by_anyone, is_pending_takeover,
-    made_tags, owner_of, owner_tags, MadeWith, CLAIM_SETTLE, TAG_LOGICAL_ID, TAG_MADE_WITH,
-    TAG_STACK_ID, TAG_TAKEN_OVER, TAG_VERSION,
+    made_tags, owner_of, owner_tags, MadeWith, CLAIM_SETTLE, TAG_DNS_NAMES, TAG_LOGICAL_ID,
+    TAG_MADE_WITH, TAG_STACK_ID, TAG_TAKEN_OVER, TAG_VERSION,
 };
 pub use rules::{IngressRule, PortRange, Source, Transport, PORT_FORMS};
 pub use view::{

@@ -31,6 +31,10 @@ pub fn is_pending_takeover(tags: &BTreeMap<String, String>) -> bool {
 /// compares it with: CloudFormation has no drift detection for custom resources.
 pub const TAG_MADE_WITH: &str = "privatelink-lambdas:made-with";
 
+/// The tag that holds an endpoint's `DnsNames` (space-separated), where the validator's
+/// discovery reads them.
+pub const TAG_DNS_NAMES: &str = "privatelink-lambdas:dns-names";
+
 /// The tag that says which version of this project made a resource (never changed after).
 pub const TAG_VERSION: &str = "privatelink-lambdas:version";
 

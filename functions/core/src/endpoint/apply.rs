@@ -107,7 +107,7 @@ impl EndpointResource {
                     }
                 }
             }
-            self.answer(ctx, operation, spec, &observed.service, &plan, &id).await
+            self.answer(ctx, operation, spec, observed, &plan, &id).await
         };
         let result = match &found {
             None => work.await,
@@ -225,6 +225,9 @@ impl EndpointResource {
             tags.extend(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
             let made = plan::made_with(spec, &observed.subnets, &plan.subnets, plan.private_dns);
             tags.push((ec2::TAG_MADE_WITH.to_owned(), made.to_tag_value()));
+            if !spec.dns_names.is_empty() {
+                tags.push((ec2::TAG_DNS_NAMES.to_owned(), spec.dns_names.join(" ")));
+            }
             let created = self
                 .ec2
                 .create_endpoint(&NewEndpoint {

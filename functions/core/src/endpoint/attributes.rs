@@ -20,13 +20,15 @@ pub fn regional_dns_entry(entries: &[DnsEntry]) -> Option<&DnsEntry> {
 /// - `SubnetAddresses`: `subnet=address` pairs, one per address (a dualstack interface has two);
 /// - `SkippedSubnetIds`: the subnets `SkipUnsupportedZones` left out;
 /// - `Arn`: the endpoint's ARN (what Route 53 Profiles and RAM take), in the stack's partition,
-///   Region and account, where the endpoint is made.
+///   Region and account, where the endpoint is made;
+/// - `HostedZoneIds`: the private hosted zones of `DnsNames`, in their order.
 pub fn endpoint_attributes(
     stack_id: &str,
     endpoint: &EndpointView,
     interfaces: &[InterfaceView],
     private_dns_name: Option<&str>,
     skipped_subnets: &[String],
+    hosted_zone_ids: &[String],
 ) -> Outcome {
     Outcome::new(&endpoint.id)
         .with("VpcEndpointId", &endpoint.id)
@@ -70,6 +72,7 @@ pub fn endpoint_attributes(
         .with("IpAddressType", endpoint.ip_address_type())
         .with("CreationTimestamp", endpoint.creation_timestamp.clone().unwrap_or_default())
         .with("SkippedSubnetIds", skipped_subnets.join(","))
+        .with("HostedZoneIds", hosted_zone_ids.join(","))
 }
 
 /// `arn:<partition>:ec2:<region>:<account>:vpc-endpoint/<id>` (the Service Authorization
@@ -130,6 +133,7 @@ mod tests {
             &interfaces,
             Some("api.partner.com"),
             &["subnet-c".into()],
+            &["Z1".into(), "Z2".into()],
         )
         .data;
         assert_eq!(
@@ -141,6 +145,7 @@ mod tests {
         assert_eq!(data["PrivateIpAddresses"], "10.0.1.10,2600::10");
         assert_eq!(data["SubnetAddresses"], "subnet-a=10.0.1.10,subnet-a=2600::10");
         assert_eq!(data["SkippedSubnetIds"], "subnet-c");
+        assert_eq!(data["HostedZoneIds"], "Z1,Z2");
         assert_eq!(data["IpAddressType"], "dualstack");
         assert_eq!(data["Arn"], "arn:aws:ec2:us-east-1:123456789012:vpc-endpoint/vpce-1");
     }

@@ -15,6 +15,7 @@ pub mod acceptance;
 mod apply;
 pub mod attributes;
 pub mod checks;
+pub mod dns;
 mod observe;
 pub mod plan;
 pub mod resource;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::acceptance::Handoff;
 use super::checks::{name_holder_candidates, private_dns_wanted};
+use super::dns;
 use super::plan::Observed;
 use super::spec::EndpointSpec;
 use super::target::{self, Found, Operation, Origin, Target};
@@ -110,6 +111,12 @@ impl EndpointResource {
         };
         // Private DNS needs the VPC's DNS attributes and its name free: checked before anything
         // is made, since finding out after the provider accepted throws the acceptance away.
+        if !spec.dns_names.is_empty() {
+            let private_dns = private_dns_wanted(spec, &observed.service).unwrap_or(false);
+            let service = &observed.service;
+            dns::check(&self.route53, &self.ec2, ctx, spec, service, private_dns, &found.region)
+                .await?;
+        }
         if private_dns_wanted(spec, &observed.service).unwrap_or(false) {
             let (vpc_dns, name_holder) = tokio::join!(
                 self.ec2.vpc_dns_attributes(&spec.vpc_id),

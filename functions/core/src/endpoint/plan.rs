@@ -187,14 +187,8 @@ pub fn plan(
             if !change.is_empty() {
                 calls.push(Call::Modify(change));
             }
-            let (mut set, unset) = tag_changes(&endpoint.tags, &spec.tags, ec2::is_managed_tag);
             let made = made_with(spec, &observed.subnets, &subnets, private_dns).to_tag_value();
-            if endpoint.tags.get(TAG_MADE_WITH) != Some(&made) {
-                set.push((TAG_MADE_WITH.to_owned(), made));
-            }
-            if !set.is_empty() || !unset.is_empty() {
-                calls.push(Call::Tag { set, unset });
-            }
+            calls.extend(tag_call(&endpoint.tags, spec, made));
             let old_topic_given =
                 matches!(operation, Operation::Update { old_topic_given: true, .. });
             if spec.connection_topic.is_some() || old_topic_given {
@@ -220,6 +214,27 @@ pub fn plan(
     };
     let answer = answer_for(operation, spec.wait_for_acceptance, private_dns, &expected_state);
     Ok(Plan { target, subnets, subnet_addresses, skipped_subnets, private_dns, calls, answer })
+}
+
+/// The tags an endpoint should have and doesn't (or has and shouldn't): the user's, what it is
+/// made as (`made`, [`TAG_MADE_WITH`]) and its `DnsNames` ([`ec2::TAG_DNS_NAMES`]).
+fn tag_call(
+    tags: &std::collections::BTreeMap<String, String>,
+    spec: &EndpointSpec,
+    made: String,
+) -> Option<Call> {
+    let (mut set, mut unset) = tag_changes(tags, &spec.tags, ec2::is_managed_tag);
+    if tags.get(TAG_MADE_WITH) != Some(&made) {
+        set.push((TAG_MADE_WITH.to_owned(), made));
+    }
+    let names = spec.dns_names.join(" ");
+    let tagged = tags.get(ec2::TAG_DNS_NAMES);
+    if names.is_empty() && tagged.is_some() {
+        unset.push(ec2::TAG_DNS_NAMES.to_owned());
+    } else if !names.is_empty() && tagged != Some(&names) {
+        set.push((ec2::TAG_DNS_NAMES.to_owned(), names));
+    }
+    (!set.is_empty() || !unset.is_empty()).then_some(Call::Tag { set, unset })
 }
 
 /// What the endpoint is made as, for its [`TAG_MADE_WITH`] tag: Private DNS, the zones of

@@ -8,16 +8,18 @@ use serde_json::Value;
 
 use super::acceptance::{self, Announcement, Announcer, Handoff, WaitState};
 use super::attributes::endpoint_attributes;
-use super::plan::{self, answer_for, Answer, Plan};
+use super::dns;
+use super::plan::{self, answer_for, Answer, Observed, Plan};
 use super::spec::{EndpointSpec, DEFAULT_ACCEPTANCE_TIMEOUT_SECS};
 use super::target::{choose_target, Operation, Target};
 use crate::cfn::engine::CustomResource;
 use crate::cfn::DeleteScope;
 use crate::cfn::RequestContext;
 use crate::cfn::{self, Outcome, Reply, StackArn};
-use crate::ec2::{self, Ec2, EndpointState, EndpointView, ServiceView};
+use crate::ec2::{self, Ec2, EndpointState, EndpointView};
 use crate::error::{Error, Result};
 use crate::properties;
+use crate::route53::Route53;
 use crate::text::sha256_hex;
 
 /// How often an endpoint in `pending` is looked at again.
@@ -52,6 +54,7 @@ fn names_connection_topic(properties: &Value) -> bool {
 /// Serves `Custom::PrivateLinkEndpoint`.
 pub struct EndpointResource {
     pub(super) ec2: Ec2,
+    pub(super) route53: Route53,
     pub(super) handoff: Option<Handoff>,
     pub(super) announcer: Option<Announcer>,
 }
@@ -60,7 +63,13 @@ impl EndpointResource {
     /// The resource over EC2 operations. Without a hand-off, an endpoint waiting for acceptance
     /// is answered at once with `State` = `pendingAcceptance`.
     pub fn new(ec2: Ec2) -> Self {
-        Self { ec2, handoff: None, announcer: None }
+        Self { ec2, route53: Route53::lazy(), handoff: None, announcer: None }
+    }
+
+    /// Makes the zones of `DnsNames` with `route53` (else with a client made on first use).
+    pub fn with_route53(mut self, route53: Route53) -> Self {
+        self.route53 = route53;
+        self
     }
 
     /// Publishes, when an endpoint is handed to the acceptance loop, which endpoint the partner
@@ -105,10 +114,11 @@ impl EndpointResource {
         ctx: &RequestContext,
         operation: Operation,
         spec: &EndpointSpec,
-        service: &ServiceView,
+        observed: &Observed,
         plan: &Plan,
         id: &str,
     ) -> Result<Reply> {
+        let service = &observed.service;
         let endpoint = self.wait_while_pending(ctx, id).await?;
         if endpoint.state.is_failed() {
             return Err(Error::EndpointFailed {
@@ -118,6 +128,10 @@ impl EndpointResource {
             });
         }
         let interfaces = self.ec2.interfaces(&endpoint.network_interface_ids).await?;
+        // The names of DnsNames answer at once, acceptance or not: they alias the endpoint's
+        // own DNS names, which exist from its creation.
+        let zone_ids =
+            dns::reconcile(&self.route53, ctx, spec, &endpoint, &observed.region).await?;
         let dns_name = service.private_dns_name.as_deref().filter(|_| plan.private_dns);
         let outcome = endpoint_attributes(
             &ctx.stack_id,
@@ -125,6 +139,7 @@ impl EndpointResource {
             &interfaces,
             dns_name,
             &plan.skipped_subnets,
+            &zone_ids,
         );
         let answer =
             answer_for(operation, spec.wait_for_acceptance, plan.private_dns, &endpoint.state);
@@ -174,6 +189,7 @@ impl EndpointResource {
             done: false,
             last_state: None,
             skipped_subnet_ids: plan.skipped_subnets.clone(),
+            hosted_zone_ids: zone_ids,
             error: None,
         };
         if let Some(topic) = handoff.topic() {
@@ -368,6 +384,7 @@ impl CustomResource for EndpointResource {
                         tracing::info!("giving back an endpoint whose takeover never succeeded");
                         self.give_back_tags_only(&endpoint).await;
                     } else {
+                        dns::release(&self.route53, &self.ec2, ctx, physical_id).await?;
                         self.delete_endpoint(ctx, physical_id, notifications).await?;
                     }
                 }
@@ -396,6 +413,7 @@ impl CustomResource for EndpointResource {
                     continue;
                 }
                 tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
+                dns::release(&self.route53, &self.ec2, ctx, &endpoint.id).await?;
                 self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
             }
         }

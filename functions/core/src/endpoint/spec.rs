@@ -58,6 +58,11 @@ pub struct EndpointSpec {
     /// `ExistingVpcEndpointId`: an endpoint made by hand (the console runbook) that a Create
     /// takes over instead of making a new one.
     pub existing_endpoint_id: Option<String>,
+    /// `DnsNames`: names of the consumer's own, each a private hosted zone aliased to the
+    /// endpoint (lowercase, without the final dot).
+    pub dns_names: Vec<String>,
+    /// `DnsVpcIds`: more VPCs (of this account and Region) whose resolvers answer `DnsNames`.
+    pub dns_vpc_ids: Vec<String>,
 }
 
 impl EndpointSpec {
@@ -172,6 +177,30 @@ impl EndpointSpec {
             }
         }
         let existing_endpoint_id = r.optional_id("ExistingVpcEndpointId", "vpce-");
+        let dns_names = read_dns_names(r);
+        let dns_vpc_ids = match r.optional_list("DnsVpcIds") {
+            Some(list) if !list.is_empty() => r.id_list("DnsVpcIds", "vpc-").unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if !dns_vpc_ids.is_empty() && dns_names.is_empty() {
+            r.problem("DnsVpcIds", "needs DnsNames: it says which VPCs answer them");
+        }
+        if dns_names.join(" ").len() > 256 {
+            r.problem(
+                "DnsNames",
+                "holds more than 256 characters in all (they are kept in a tag of the endpoint)",
+            );
+        }
+        if !dns_names.is_empty() && tags.len() >= crate::properties::MAX_USER_TAGS {
+            r.problem(
+                "Tags",
+                format!(
+                    "has {} tags; at most {} with DnsNames (the names take a tag of the endpoint)",
+                    tags.len(),
+                    crate::properties::MAX_USER_TAGS - 1
+                ),
+            );
+        }
         Self {
             service_name: service_name.unwrap_or_default(),
             vpc_id: vpc_id.unwrap_or_default(),
@@ -191,12 +220,50 @@ impl EndpointSpec {
             service_timeout_secs,
             connection_topic,
             existing_endpoint_id,
+            dns_names,
+            dns_vpc_ids,
         }
     }
 
     /// The address type asked for, `ipv4` when not given (AWS's default).
     pub fn ip_address_type(&self) -> &str {
         self.ip_address_type.as_deref().unwrap_or("ipv4")
+    }
+}
+
+/// `DnsNames`: each a DNS name of at least two labels, kept once, lowercase.
+fn read_dns_names(r: &mut PropertyReader<'_>) -> Vec<String> {
+    let Some(given) = r.optional_list("DnsNames") else { return Vec::new() };
+    let mut names: Vec<String> = Vec::with_capacity(given.len());
+    for name in given {
+        let plain = crate::route53::plain_name(&name);
+        match dns_name_problem(&plain) {
+            Some(problem) => {
+                r.problem("DnsNames", format!("{} {problem}", crate::text::quoted(&name)));
+            }
+            None if names.contains(&plain) => {}
+            None => names.push(plain),
+        }
+    }
+    names
+}
+
+/// Why `name` (lowercase, no final dot) can't be a private hosted zone's name, if it can't.
+fn dns_name_problem(name: &str) -> Option<&'static str> {
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if name.len() > 253 || !labels.iter().all(label_ok) {
+        Some("is not a DNS name (labels of a-z, 0-9 and -, at most 253 characters)")
+    } else if labels.len() < 2 {
+        Some("is a single label: give a name such as api.partner.example")
+    } else {
+        None
     }
 }
 

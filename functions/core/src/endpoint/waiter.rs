@@ -173,6 +173,7 @@ impl Waiter {
             &interfaces,
             dns_name,
             &state.skipped_subnet_ids,
+            &state.hosted_zone_ids,
         ))
     }
 

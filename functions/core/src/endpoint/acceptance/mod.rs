@@ -118,6 +118,9 @@ pub struct WaitState {
     /// The subnets `SkipUnsupportedZones` left out, for the answer's `SkippedSubnetIds`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_subnet_ids: Vec<String>,
+    /// The zones of `DnsNames`, made before the hand-off, for the answer's `HostedZoneIds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosted_zone_ids: Vec<String>,
     /// Set by the state machine's Catch when Checks kept failing: answer FAILED with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
@@ -339,6 +342,7 @@ mod tests {
             done: false,
             last_state: None,
             skipped_subnet_ids: vec![],
+            hosted_zone_ids: vec![],
             error: None,
         }
     }
