@@ -248,6 +248,19 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
             return [(f"ec2:{action}", ec2_arn(endpoint), existing(endpoint))]
         if action == "DeleteVpcEndpointConnectionNotifications":
             return [(f"ec2:{action}", "*", {})]
+    if service == "route53":
+        # Zones have a resource type; creating and listing them have none (Service
+        # Authorization Reference, Amazon Route 53). A private zone's VPC is checked with
+        # ec2:DescribeVpcs, a dependent action of creating the zone and of (dis)associating it.
+        zone = [(f"route53:{action}", f"arn:{PARTITION}:route53:::hostedzone/{params.get('HostedZoneId')}", {})]
+        if action in ("ListHostedZones", "ListHostedZonesByVPC"):
+            return [(f"route53:{action}", "*", {})]
+        if action == "CreateHostedZone":
+            return [(f"route53:{action}", "*", {}), ("ec2:DescribeVpcs", "*", {})]
+        if action in ("GetHostedZone", "DeleteHostedZone", "ListResourceRecordSets", "ChangeResourceRecordSets"):
+            return zone
+        if action in ("AssociateVPCWithHostedZone", "DisassociateVPCFromHostedZone"):
+            return zone + [("ec2:DescribeVpcs", "*", {})]
     if service == "states":
         if action in ("StartExecution", "ListExecutions"):
             return [(f"states:{action}", params["stateMachineArn"], {})]

@@ -332,6 +332,30 @@ def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_functio
     assert line["Success"] == 0 and "outside" in line["Report"]["reason"], line["Report"]
 
 
+def test_discovery_checks_an_endpoints_dns_names_like_its_private_dns_name(lambda_function, ec2, dns, https,
+                                                                          consumer_vpc, provider):
+    # An endpoint with DnsNames (kept in its tag) and Private DNS on: both names are checked.
+    service = provider()
+    made = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=True,
+        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [
+            {"Key": "privatelink-lambdas:stack-id", "Value": stack_id()},
+            {"Key": "privatelink-lambdas:logical-id", "Value": "Endpoint"},
+            {"Key": "privatelink-lambdas:dns-names", "Value": "partner-api.internal.example"}]}])["VpcEndpoint"]
+    dns.records["partner-api.internal.example"] = GOOD
+    fn = lambda_function("privatelink-validator", env={
+        "VALIDATOR_DISCOVER": "true", "VALIDATOR_VPC_ID": consumer_vpc.vpc_id,
+        "VALIDATOR_RESOLVER": dns.address, "VALIDATOR_CA_PEM": https.ca_pem})
+    invocation = fn.invoke({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                            "detail": {}})
+    assert invocation.kind == "response", invocation.body
+    assert invocation.body["checked"] == 2, invocation.body
+    names = {line["Name"] for line in emf_lines(invocation.logs) if "Zone" not in line}
+    assert names == {"api.partner.com", "partner-api.internal.example"}
+    assert all(line["EndpointId"] == made["VpcEndpointId"] for line in emf_lines(invocation.logs))
+
+
 def test_a_redirect_fails_by_default_and_says_where_it_points(dns, https, ca_file):
     # A 3xx is not the API answering (it may point out of the VPC).
     https.status, https.location = 302, "https://login.partner.example/"

@@ -95,6 +95,9 @@ def _journal_entry(environ: dict[str, Any], body: bytes, service: str, action: s
             params = json.loads(body or b"{}")
         except ValueError:
             params = {}
+    elif service == "route53":
+        zone = _route53_zone(environ.get("PATH_INFO", "/"))
+        params = {"HostedZoneId": zone} if zone else {}
     elif service != "s3":
         params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     resource_tags: dict[str, dict[str, str]] = {}
@@ -134,9 +137,43 @@ def _identify(environ: dict[str, Any], body: bytes) -> tuple[str, str, bool]:
         "application/x-www-form-urlencoded"
     ):
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    if action is None and service == "route53":
+        action = _route53_action(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"))
     if action is None:
         action = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
     return service, action, False
+
+
+# Route 53's REST paths (Amazon Route 53 API Reference), as the journal names their actions.
+_ROUTE53_ACTIONS = [
+    ("POST", r"/hostedzone", "CreateHostedZone"),
+    ("GET", r"/hostedzone", "ListHostedZones"),
+    ("GET", r"/hostedzonesbyvpc", "ListHostedZonesByVPC"),
+    ("GET", r"/hostedzone/[^/]+", "GetHostedZone"),
+    ("DELETE", r"/hostedzone/[^/]+", "DeleteHostedZone"),
+    ("POST", r"/hostedzone/[^/]+/associatevpc", "AssociateVPCWithHostedZone"),
+    ("POST", r"/hostedzone/[^/]+/disassociatevpc", "DisassociateVPCFromHostedZone"),
+    ("GET", r"/hostedzone/[^/]+/rrset/?", "ListResourceRecordSets"),
+    ("POST", r"/hostedzone/[^/]+/rrset/?", "ChangeResourceRecordSets"),
+]
+
+
+def _route53_action(method: str, path: str) -> str | None:
+    import re
+
+    tail = re.sub(r"^/2013-04-01", "", path)
+    for verb, pattern, action in _ROUTE53_ACTIONS:
+        if verb == method and re.fullmatch(pattern, tail):
+            return action
+    return None
+
+
+def _route53_zone(path: str) -> str | None:
+    """The hosted zone a Route 53 path names, if it names one."""
+    import re
+
+    found = re.match(r"^/2013-04-01/hostedzone/([^/]+)", path)
+    return found.group(1) if found else None
 
 
 class EmulatorMiddleware:

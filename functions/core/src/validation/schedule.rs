@@ -131,18 +131,26 @@ impl Schedule {
         };
         let mut targets = Vec::new();
         for endpoint in ec2.managed_endpoints(vpc_id.as_deref()).await? {
-            if endpoint.state != crate::ec2::EndpointState::Available
-                || !endpoint.private_dns_enabled
-            {
+            if endpoint.state != crate::ec2::EndpointState::Available {
                 continue;
             }
-            let service =
-                ec2.service(&endpoint.service_name, endpoint.service_region.as_deref()).await?;
-            let Some(name) = service.private_dns_name else { continue };
-            let mut target = Target::new(name);
-            target.endpoint_id = Some(endpoint.id.clone());
-            super::endpoint::fill(ec2, &mut target, &endpoint.id, Some(&endpoint)).await?;
-            targets.push(target);
+            // Its Private DNS name, and the names of its DnsNames (kept in a tag of its own).
+            let mut names: Vec<String> = endpoint
+                .tags
+                .get(crate::ec2::TAG_DNS_NAMES)
+                .map(|names| names.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            if endpoint.private_dns_enabled {
+                let region = endpoint.service_region.as_deref();
+                let service = ec2.service(&endpoint.service_name, region).await?;
+                names.splice(0..0, service.private_dns_name);
+            }
+            for name in names {
+                let mut target = Target::new(name);
+                target.endpoint_id = Some(endpoint.id.clone());
+                super::endpoint::fill(ec2, &mut target, &endpoint.id, Some(&endpoint)).await?;
+                targets.push(target);
+            }
         }
         Ok(targets)
     }
