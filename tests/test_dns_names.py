@@ -161,3 +161,25 @@ def test_a_replacement_and_its_rollback_keep_one_zone_per_name_pointing_at_the_e
     # Deleting what is left: the zone goes with it.
     assert run(fn, cfn, cfn.delete_event(TYPE, "Endpoint", kept, old, stack))["Status"] == "SUCCESS"
     assert zones_named(route53, name) == []
+
+
+LONG = [f"name-{i:02}-{'x' * 40}.internal.example" for i in range(5)]
+TAGS = [{"Key": f"k{i}", "Value": "v"} for i in range(45)]
+
+
+@pytest.mark.parametrize("given, says", [
+    ({"DnsNames": ["api partner"]}, 'DnsNames: "api partner" is not a DNS name (labels of a-z, 0-9 and -, at most 253 characters)'),
+    ({"DnsNames": ["localhost"]}, 'DnsNames: "localhost" is a single label: give a name such as api.partner.example'),
+    ({"DnsNames": ["*.partner.example"]}, 'DnsNames: "*.partner.example" is not a DNS name'),
+    ({"DnsNames": LONG}, "DnsNames: holds more than 256 characters in all (they are kept in a tag of the endpoint)"),
+    ({"DnsNames": ["api.partner.example"], "DnsVpcIds": ["subnet-0123456789abcdef0"]}, 'DnsVpcIds: "subnet-0123456789abcdef0" is not a vpc- id'),
+    ({"DnsVpcIds": ["vpc-0123456789abcdef1"]}, "DnsVpcIds: needs DnsNames: it says which VPCs answer them"),
+    ({"DnsNames": ["api.partner.example"], "Tags": TAGS}, "Tags: has 45 tags; at most 44 with DnsNames"),
+], ids=["not-a-name", "one-label", "wildcard", "too-long", "not-a-vpc-id", "vpcs-without-names", "tags"])
+def test_each_bad_dns_property_is_refused_naming_it_before_anything_is_made(fn, cfn, ec2, provider, consumer_vpc,
+                                                                            given, says):
+    stack = stack_id()
+    answer = run(fn, cfn, cfn.create_event(TYPE, "Endpoint", props(provider(private_dns_name=None), consumer_vpc, **given),
+                                           stack))
+    assert answer["Status"] == "FAILED" and says in answer["Reason"], answer
+    assert live_endpoints(ec2, stack) == []

@@ -45,7 +45,7 @@ def changes_something(principal: str) -> Callable[[dict[str, Any]], bool]:
         if entry["principal"] != principal:
             return False
         reads = entry["action"].startswith(("Describe", "List", "Get"))
-        return entry["service"] in ("ec2", "states") and not reads
+        return entry["service"] in ("ec2", "states", "route53") and not reads
 
     return counts
 
@@ -94,6 +94,13 @@ class World:
             {"Name": "tag:privatelink-lambdas:stack-id", "Values": [self.stack]},
             {"Name": "tag:privatelink-lambdas:logical-id", "Values": [LOGICAL]}])["VpcEndpoints"]
         return [e["VpcEndpointId"] for e in found if e["State"].lower() not in ("deleted", "deleting")]
+
+    def live_endpoints_and_zones(self) -> list[str]:
+        """The live endpoints, and the private zones of the names `DnsNames` was given here."""
+        route53 = self.emulator.client("route53")
+        zones = [z["Id"] for name in self.notes.get("names", [])
+                 for z in route53.list_hosted_zones_by_name(DNSName=name)["HostedZones"] if z["Name"] == f"{name}."]
+        return self.live_endpoints() + zones
 
     def running_loops(self) -> list[str]:
         if not self.state_machine:
@@ -241,6 +248,39 @@ def ep_operations() -> list[Operation]:
     ]
 
 
+def dns_names_operations() -> list[Operation]:
+    """An endpoint with DnsNames: its private zones are made, changed and deleted by Route 53
+    calls, each in the matrix (live: the endpoint and its zones)."""
+    fn = "privatelink-endpoint"
+
+    def names(world: World, count: int) -> list[str]:
+        world.notes.setdefault("names", [f"n{i}-{uuid.uuid4().hex[:8]}.internal.example" for i in range(2)])
+        return world.notes["names"][:count]
+
+    old = lambda w: ep_props(w, DnsNames=names(w, 1))  # noqa: E731
+    new = lambda w: ep_props(w, DnsNames=names(w, 2))  # noqa: E731
+
+    def prepared(world: World) -> None:
+        world.notes["service"] = world.provider(private_dns_name=None)
+        world.notes["id"] = made(world, fn, EP, old(world))
+
+    def fresh(world: World) -> None:
+        world.notes["service"] = world.provider(private_dns_name=None)
+
+    live = World.live_endpoints_and_zones
+    return [
+        Operation("endpoint Create with DnsNames", fn, live, fresh,
+                  lambda w: request(w, fn, lambda: w.cfn.create_event(EP, LOGICAL, old(w), w.stack)),
+                  lambda w: w.notes["key"], nothing, create_rolled_back(fn, EP, old), 2, 0),
+        Operation("endpoint Update adding a DnsNames name", fn, live, prepared,
+                  lambda w: request(w, fn, lambda: w.cfn.update_event(EP, LOGICAL, w.notes["id"], new(w), old(w), w.stack)),
+                  lambda w: w.notes["key"], nothing, update_rolled_back(fn, EP, old, new), 3, 2),
+        Operation("endpoint Delete with DnsNames", fn, live, prepared,
+                  lambda w: request(w, fn, lambda: w.cfn.delete_event(EP, LOGICAL, w.notes["id"], old(w), w.stack)),
+                  lambda w: w.notes["key"], nothing, delete_retried(fn, EP, old), 0, 0),
+    ]
+
+
 def takeover_operations() -> list[Operation]:
     sg_fn, ep_fn = "privatelink-security-group", "privatelink-endpoint"
 
@@ -351,7 +391,7 @@ def loop_operations() -> list[Operation]:
     ]
 
 
-OPERATIONS = sg_operations() + ep_operations() + takeover_operations() + loop_operations()
+OPERATIONS = sg_operations() + ep_operations() + dns_names_operations() + takeover_operations() + loop_operations()
 
 
 @pytest.fixture
