@@ -304,25 +304,34 @@ def test_targets_without_a_resolver_ask_the_configured_one(lambda_function, dns,
     assert invocation.body["ok"] is True, invocation.body["failed"]
 
 
-def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_function, ec2, dns, https,
-                                                                   consumer_vpc, provider):
-    # What the validator stack's schedule does with Discover=true and no targets.
-    service = provider()
-    made = ec2.create_vpc_endpoint(
-        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
-        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=True,
+def made_endpoint(ec2, vpc, service, *more_tags: dict[str, str]) -> dict[str, Any]:
+    """An endpoint tagged as Custom::PrivateLinkEndpoint tags what it makes."""
+    return ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc.vpc_id, ServiceName=service.service_name,
+        SubnetIds=[vpc.subnet("a")], PrivateDnsEnabled=True,
         TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [
             {"Key": "privatelink-lambdas:stack-id", "Value": stack_id()},
-            {"Key": "privatelink-lambdas:logical-id", "Value": "Endpoint"}]}])["VpcEndpoint"]
-    ec2.create_vpc_endpoint(  # not made by this project: not checked
-        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=provider().service_name,
-        SubnetIds=[consumer_vpc.subnet("b")], PrivateDnsEnabled=False)
+            {"Key": "privatelink-lambdas:logical-id", "Value": "Endpoint"}, *more_tags]}])["VpcEndpoint"]
+
+
+def discovered(lambda_function, dns, https, vpc) -> Any:
+    """One scheduled run with Discover=true and no targets, as the validator stack makes it."""
     fn = lambda_function("privatelink-validator", env={
-        "VALIDATOR_DISCOVER": "true", "VALIDATOR_VPC_ID": consumer_vpc.vpc_id,
+        "VALIDATOR_DISCOVER": "true", "VALIDATOR_VPC_ID": vpc.vpc_id,
         "VALIDATOR_RESOLVER": dns.address, "VALIDATOR_CA_PEM": https.ca_pem})
     invocation = fn.invoke({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
                             "detail": {}})
     assert invocation.kind == "response", invocation.body
+    return invocation
+
+
+def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_function, ec2, dns, https,
+                                                                   consumer_vpc, provider):
+    made = made_endpoint(ec2, consumer_vpc, provider())
+    ec2.create_vpc_endpoint(  # not made by this project: not checked
+        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=provider().service_name,
+        SubnetIds=[consumer_vpc.subnet("b")], PrivateDnsEnabled=False)
+    invocation = discovered(lambda_function, dns, https, consumer_vpc)
     assert invocation.body["checked"] == 1, invocation.body
     # The target's line, then one per zone of the endpoint.
     line, zone_line = emf_lines(invocation.logs)
@@ -335,21 +344,10 @@ def test_discovery_checks_the_available_endpoints_made_in_its_vpc(lambda_functio
 def test_discovery_checks_an_endpoints_dns_names_like_its_private_dns_name(lambda_function, ec2, dns, https,
                                                                           consumer_vpc, provider):
     # An endpoint with DnsNames (kept in its tag) and Private DNS on: both names are checked.
-    service = provider()
-    made = ec2.create_vpc_endpoint(
-        VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
-        SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=True,
-        TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [
-            {"Key": "privatelink-lambdas:stack-id", "Value": stack_id()},
-            {"Key": "privatelink-lambdas:logical-id", "Value": "Endpoint"},
-            {"Key": "privatelink-lambdas:dns-names", "Value": "partner-api.internal.example"}]}])["VpcEndpoint"]
+    made = made_endpoint(ec2, consumer_vpc, provider(),
+                         {"Key": "privatelink-lambdas:dns-names", "Value": "partner-api.internal.example"})
     dns.records["partner-api.internal.example"] = GOOD
-    fn = lambda_function("privatelink-validator", env={
-        "VALIDATOR_DISCOVER": "true", "VALIDATOR_VPC_ID": consumer_vpc.vpc_id,
-        "VALIDATOR_RESOLVER": dns.address, "VALIDATOR_CA_PEM": https.ca_pem})
-    invocation = fn.invoke({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
-                            "detail": {}})
-    assert invocation.kind == "response", invocation.body
+    invocation = discovered(lambda_function, dns, https, consumer_vpc)
     assert invocation.body["checked"] == 2, invocation.body
     names = {line["Name"] for line in emf_lines(invocation.logs) if "Zone" not in line}
     assert names == {"api.partner.com", "partner-api.internal.example"}

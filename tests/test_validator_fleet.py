@@ -218,7 +218,9 @@ def test_secret_headers_are_read_from_where_the_stack_grants_and_never_shown(req
     # The names the validator stack's HeadersParameter and HeadersSecretName grant
     # (test_contracts.py judges the calls against them).
     name = put_secret(emulator, store, "privatelink/partner-headers", headers)
-    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem})
+    # At DEBUG, the most the functions log (TRACE is logged as DEBUG): still no value.
+    fn = lambda_function("privatelink-validator", env={"VALIDATOR_CA_PEM": https.ca_pem,
+                                                       "AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
     # A plain header of the same name gives way to the secret's.
     target = {"Name": NAME, "Port": str(https.port), "Resolver": dns.address, "HeadersParameter": name,
               "Headers": {"Authorization": "plain", "Accept": "application/json"}}
@@ -231,7 +233,9 @@ def test_secret_headers_are_read_from_where_the_stack_grants_and_never_shown(req
     # The gate too.
     gate = {"ServiceToken": "arn", "TimeoutSeconds": "2", "RetryIntervalSeconds": "1", **target}
     event, key = cfn.create_event("Custom::PrivateLinkValidation", "Gate", gate, stack_id())
-    assert fn.invoke(event).kind == "response" and cfn.answer(key)["Status"] == "SUCCESS"
+    gated = fn.invoke(event)
+    assert gated.kind == "response" and cfn.answer(key)["Status"] == "SUCCESS"
+    assert secret_value not in "\n".join(gated.logs) + json.dumps(cfn.answer(key))
     if store != "parameter store":
         return
     # A secret that can't be used fails naming it and the header, never a value (read by a new

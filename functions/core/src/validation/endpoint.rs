@@ -108,16 +108,31 @@ pub fn drift(
     found
 }
 
+/// A future boxed, as the validator's calls that several places make are: one copy of each
+/// state machine in the binary, not one per caller (the zip's 3 MB of `make bench`).
+type Boxed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+
 /// Reads the target's endpoint: its addresses (unless given), zones and drift.
-pub async fn read(ec2: &Ec2, target: &mut Target) -> Result<()> {
-    let Some(id) = target.endpoint_id.clone() else { return Ok(()) };
-    let endpoint = ec2.endpoint(&id).await?;
-    fill(ec2, target, &id, endpoint.as_ref()).await
+pub fn read<'a>(ec2: &'a Ec2, target: &'a mut Target) -> Boxed<'a> {
+    Box::pin(async move {
+        let Some(id) = target.endpoint_id.clone() else { return Ok(()) };
+        let endpoint = ec2.endpoint(&id).await?;
+        fill(ec2, target, &id, endpoint.as_ref()).await
+    })
 }
 
 /// Fills in the target from its endpoint `id`, already read (`None`: it does not exist): the
 /// interfaces are read, then the addresses (unless given), zones and drift follow.
-pub async fn fill(
+pub fn fill<'a>(
+    ec2: &'a Ec2,
+    target: &'a mut Target,
+    id: &'a str,
+    endpoint: Option<&'a EndpointView>,
+) -> Boxed<'a> {
+    Box::pin(fill_target(ec2, target, id, endpoint))
+}
+
+async fn fill_target(
     ec2: &Ec2,
     target: &mut Target,
     id: &str,

@@ -293,18 +293,6 @@ pub fn parse_resolver(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
-/// The zones' DNS checks, in the zones' order.
-async fn join_lookups(
-    lookups: &mut tokio::task::JoinSet<(usize, report::DnsReport)>,
-) -> Vec<(usize, report::DnsReport)> {
-    let mut zonal = Vec::new();
-    while let Some(joined) = lookups.join_next().await {
-        zonal.push(joined.expect("a lookup does not panic"));
-    }
-    zonal.sort_by_key(|(index, _)| *index);
-    zonal
-}
-
 /// Which TLS configuration a check needs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TlsKey {
@@ -428,7 +416,17 @@ impl Checker {
 
     /// Checks one target: DNS (the name, and each zone's own name), then each address as far
     /// as its protocol goes, all at once.
-    pub async fn check(&self, target: &Target) -> TargetReport {
+    pub fn check<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TargetReport> + Send + 'a>> {
+        // Boxed: the check's state machine is the validator's largest, and each caller (the
+        // schedule, the gate, the command line) would otherwise get a copy of its own. One copy
+        // kept the validator's zip under the 3 MB of `make bench`.
+        Box::pin(self.check_target(target))
+    }
+
+    async fn check_target(&self, target: &Target) -> TargetReport {
         // One deadline for the whole target: DNS (whatever the resolver's own retries) and
         // every address's checks.
         let deadline = tokio::time::Instant::now() + target.timeout;
@@ -456,40 +454,36 @@ impl Checker {
                 Err(problem) => (target, Some(problem)),
             },
         };
-        if let Some(problem) = unusable {
-            let failed = addresses
-                .iter()
-                .map(|ip| {
-                    report::AddressReport::new(SocketAddr::new(*ip, target.port))
-                        .fail(problem.clone())
-                })
-                .collect();
-            let zonal = join_lookups(&mut lookups).await;
-            return TargetReport::new(
-                target,
-                dns,
-                failed,
-                zonal.into_iter().map(|(index, dns)| (&target.zones[index], dns)).collect(),
-            );
-        }
-        let tls = match target.protocol.has_tls() {
-            true => Some(self.tls(target).await),
-            false => None,
+        let tls = match (target.protocol.has_tls(), &unusable) {
+            (true, None) => Some(self.tls(target).await),
+            _ => None,
         };
         // A `udp` target is checked by DNS alone: nothing connects to its addresses.
         let addresses = if target.protocol.connects() { addresses } else { Vec::new() };
         let mut probes = tokio::task::JoinSet::new();
         for (index, address) in addresses.into_iter().enumerate() {
-            let (tls, target) = (tls.clone(), target.clone());
-            probes
-                .spawn(async move { (index, probe::probe(tls, &target, address, deadline).await) });
+            let (tls, target, unusable) = (tls.clone(), target.clone(), unusable.clone());
+            probes.spawn(async move {
+                let report = match unusable {
+                    Some(problem) => {
+                        report::AddressReport::new(SocketAddr::new(address, target.port))
+                            .fail(problem)
+                    }
+                    None => probe::probe(tls, &target, address, deadline).await,
+                };
+                (index, report)
+            });
         }
         let mut results = Vec::new();
         while let Some(joined) = probes.join_next().await {
             results.push(joined.expect("a probe does not panic"));
         }
         results.sort_by_key(|(index, _)| *index);
-        let zonal = join_lookups(&mut lookups).await;
+        let mut zonal = Vec::new();
+        while let Some(joined) = lookups.join_next().await {
+            zonal.push(joined.expect("a lookup does not panic"));
+        }
+        zonal.sort_by_key(|(index, _)| *index);
         TargetReport::new(
             target,
             dns,

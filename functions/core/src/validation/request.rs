@@ -263,55 +263,48 @@ impl PemSource for Files {
     }
 }
 
-/// Secrets read once per name, on first use, and what they became (or why they can't be
-/// used, kept too: a check names the problem again without reading again).
-struct ReadOnce<T> {
+/// Secrets read once per name, on first use (or why they can't be read, kept too: a check names
+/// the problem again without reading again). Each user makes of the text what it needs.
+#[derive(Clone, Default)]
+struct ReadOnce {
     source: Option<Arc<dyn PemSource>>,
-    loaded: Arc<tokio::sync::Mutex<HashMap<String, Result<T, String>>>>,
+    loaded: Arc<tokio::sync::Mutex<HashMap<String, Result<String, String>>>>,
 }
 
-impl<T> Clone for ReadOnce<T> {
-    fn clone(&self) -> Self {
-        Self { source: self.source.clone(), loaded: Arc::clone(&self.loaded) }
-    }
-}
-
-impl<T> Default for ReadOnce<T> {
-    fn default() -> Self {
-        Self { source: None, loaded: Arc::default() }
-    }
-}
-
-impl<T: Clone> ReadOnce<T> {
+impl ReadOnce {
     fn from(source: Arc<dyn PemSource>) -> Self {
         Self { source: Some(source), loaded: Arc::default() }
     }
 
-    /// The secret `name` as `parse` makes it, read on first use; the error names `what` and
-    /// `name`, and says why.
-    async fn get(
+    /// The secret `name` as `parse` makes it; the error names `what` and `name`, and says why.
+    async fn get<T>(
         &self,
         name: &str,
         what: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<T, String> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(found) = loaded.get(name) {
-            return found.clone();
-        }
-        let read = match &self.source {
-            None => Err("no source of secrets is configured".to_owned()),
-            Some(source) => source.pem(name).await.and_then(|text| parse(&text)),
-        }
-        .map_err(|e| format!("{what} {} can't be used: {e}", quoted(name)));
-        loaded.insert(name.to_owned(), read.clone());
-        read
+        let text = {
+            let mut loaded = self.loaded.lock().await;
+            match loaded.get(name) {
+                Some(found) => found.clone(),
+                None => {
+                    let read = match &self.source {
+                        None => Err("no source of secrets is configured".to_owned()),
+                        Some(source) => source.pem(name).await,
+                    };
+                    loaded.insert(name.to_owned(), read.clone());
+                    read
+                }
+            }
+        };
+        text.and_then(|text| parse(&text))
+            .map_err(|e| format!("{what} {} can't be used: {e}", quoted(name)))
     }
 }
 
 /// Client identities (`ClientCert`), read once per name, on first use.
 #[derive(Clone, Default)]
-pub struct Identities(ReadOnce<Arc<ClientIdentity>>);
+pub struct Identities(ReadOnce);
 
 impl Identities {
     /// Identities read from `source`.
@@ -331,7 +324,7 @@ impl Identities {
 /// line) holding a JSON object of names and values. Read once per name, on first use. A
 /// problem names the secret and the header, never a value.
 #[derive(Clone, Default)]
-pub struct SecretHeaders(ReadOnce<Headers>);
+pub struct SecretHeaders(ReadOnce);
 
 impl SecretHeaders {
     /// Headers read from `source`.
