@@ -260,6 +260,11 @@ def dns_names_operations() -> list[Operation]:
     old = lambda w: ep_props(w, DnsNames=names(w, 1))  # noqa: E731
     new = lambda w: ep_props(w, DnsNames=names(w, 2))  # noqa: E731
 
+    def replacing(world: World) -> dict[str, Any]:
+        # Another service (a replacement) and one more name: the rollback must remove its zone.
+        world.notes.setdefault("other service", world.provider(private_dns_name=None))
+        return ep_props(world, ServiceName=world.notes["other service"].service_name, DnsNames=names(world, 2))
+
     def prepared(world: World) -> None:
         world.notes["service"] = world.provider(private_dns_name=None)
         world.notes["id"] = made(world, fn, EP, old(world))
@@ -275,6 +280,9 @@ def dns_names_operations() -> list[Operation]:
         Operation("endpoint Update adding a DnsNames name", fn, live, prepared,
                   lambda w: request(w, fn, lambda: w.cfn.update_event(EP, LOGICAL, w.notes["id"], new(w), old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, update_rolled_back(fn, EP, old, new), 3, 2),
+        Operation("endpoint Update by replacement adding a DnsNames name", fn, live, prepared,
+                  lambda w: request(w, fn, lambda: w.cfn.update_event(EP, LOGICAL, w.notes["id"], replacing(w), old(w), w.stack)),
+                  lambda w: w.notes["key"], replaced_cleanup(fn, EP, old), update_rolled_back(fn, EP, old, replacing), 3, 2),
         Operation("endpoint Delete with DnsNames", fn, live, prepared,
                   lambda w: request(w, fn, lambda: w.cfn.delete_event(EP, LOGICAL, w.notes["id"], old(w), w.stack)),
                   lambda w: w.notes["key"], nothing, delete_retried(fn, EP, old), 0, 0),
@@ -297,6 +305,11 @@ def takeover_operations() -> list[Operation]:
             VpcEndpointType="Interface", VpcId=world.vpc.vpc_id, ServiceName=properties["ServiceName"],
             SubnetIds=properties["SubnetIds"], PrivateDnsEnabled=True)["VpcEndpoint"]["VpcEndpointId"]
 
+    def hand_made_endpoint_without_private_dns(world: World) -> None:
+        world.notes["service"] = world.provider(private_dns_name=None)
+        world.notes["names"] = [f"taken-{uuid.uuid4().hex[:8]}.internal.example"]
+        hand_made_endpoint(world)
+
     group_props = lambda w: sg_props(w, ExistingGroupId=w.notes["hand_made"])  # noqa: E731
     endpoint_props = lambda w: ep_props(w, SubnetIds=[w.vpc.subnet("a"), w.vpc.subnet("b")],  # noqa: E731
                                         ExistingVpcEndpointId=w.notes["hand_made"])
@@ -317,6 +330,14 @@ def takeover_operations() -> list[Operation]:
         Operation("endpoint Create taking over a hand-made endpoint", ep_fn, World.live_endpoints, hand_made_endpoint,
                   lambda w: request(w, ep_fn, lambda: w.cfn.create_event(EP, LOGICAL, endpoint_props(w), w.stack)),
                   lambda w: w.notes["key"], nothing, create_rolled_back(ep_fn, EP, endpoint_props), 1, 0,
+                  endpoint_survives),
+        # Its zones are the takeover's own: a rollback removes them with the tags.
+        Operation("endpoint Create taking over a hand-made endpoint, with DnsNames", ep_fn,
+                  World.live_endpoints_and_zones, hand_made_endpoint_without_private_dns,
+                  lambda w: request(w, ep_fn, lambda: w.cfn.create_event(
+                      EP, LOGICAL, {**endpoint_props(w), "DnsNames": w.notes["names"]}, w.stack)),
+                  lambda w: w.notes["key"], nothing,
+                  create_rolled_back(ep_fn, EP, lambda w: {**endpoint_props(w), "DnsNames": w.notes["names"]}), 2, 0,
                   endpoint_survives),
     ]
 

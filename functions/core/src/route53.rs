@@ -25,8 +25,19 @@ pub struct ZoneView {
     pub name: String,
     /// The `CallerReference` it was made with.
     pub caller_reference: String,
-    /// The VPCs it is associated with.
-    pub vpc_ids: Vec<String>,
+    /// The VPCs it is associated with: (id, Region).
+    pub vpcs: Vec<(String, String)>,
+}
+
+/// A zone associated with a VPC, as ListHostedZonesByVPC tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcZone {
+    /// The zone's id.
+    pub id: String,
+    /// Its name, lowercase, without the final dot.
+    pub name: String,
+    /// The account that owns it, when an account does (else an AWS service does).
+    pub owning_account: Option<String>,
 }
 
 /// One alias record: `name` (`A` or `AAAA`) to `target` in the zone `target_zone`.
@@ -86,12 +97,8 @@ impl Route53 {
         self.client.get(Client::new).await
     }
 
-    /// The private zones associated with `vpc_id`: (id, name).
-    pub async fn zones_of_vpc(
-        &self,
-        vpc_id: &str,
-        region: &str,
-    ) -> Route53Result<Vec<(String, String)>> {
+    /// The private zones associated with `vpc_id`.
+    pub async fn zones_of_vpc(&self, vpc_id: &str, region: &str) -> Route53Result<Vec<VpcZone>> {
         let mut zones = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -106,7 +113,14 @@ impl Route53 {
                 .await
                 .map_err(|e| AwsError::from_sdk("ListHostedZonesByVPC", e))?;
             for zone in out.hosted_zone_summaries() {
-                zones.push((zone_id(zone.hosted_zone_id()), plain_name(zone.name())));
+                zones.push(VpcZone {
+                    id: zone_id(zone.hosted_zone_id()),
+                    name: plain_name(zone.name()),
+                    owning_account: zone
+                        .owner()
+                        .and_then(|o| o.owning_account())
+                        .map(str::to_owned),
+                });
             }
             next = out.next_token().map(str::to_owned).filter(|t| !t.is_empty());
             if next.is_none() {
@@ -149,7 +163,15 @@ impl Route53 {
                 id: zone_id(zone.id()),
                 name: plain_name(zone.name()),
                 caller_reference: zone.caller_reference().to_owned(),
-                vpc_ids: out.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_owned)).collect(),
+                vpcs: out
+                    .vpcs()
+                    .iter()
+                    .filter_map(|v| {
+                        let region =
+                            v.vpc_region().map(|r| r.as_str().to_owned()).unwrap_or_default();
+                        Some((v.vpc_id()?.to_owned(), region))
+                    })
+                    .collect(),
             })),
             Err(e) => {
                 let error = AwsError::from_sdk("GetHostedZone", e);
@@ -215,60 +237,43 @@ impl Route53 {
         Ok(())
     }
 
-    /// The zone's alias records (not its SOA and NS).
-    pub async fn aliases(&self, zone: &str) -> Route53Result<Vec<AliasRecord>> {
-        let out = self
-            .client()
-            .await
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListResourceRecordSets", e))?;
-        Ok(out
-            .resource_record_sets()
-            .iter()
-            .filter_map(|set| {
-                let alias = set.alias_target()?;
-                let ipv6 = match set.r#type() {
-                    RrType::A => false,
-                    RrType::Aaaa => true,
-                    _ => return None,
-                };
-                Some(AliasRecord {
-                    name: plain_name(set.name()),
-                    ipv6,
-                    target: plain_name(alias.dns_name()),
-                    target_zone: alias.hosted_zone_id().to_owned(),
-                })
-            })
-            .collect())
+    /// The zone's record sets, all of them (SOA and NS included), as Route 53 lists them.
+    pub async fn records(&self, zone: &str) -> Route53Result<Vec<ResourceRecordSet>> {
+        let mut records = Vec::new();
+        let mut next: Option<(String, RrType, Option<String>)> = None;
+        loop {
+            let mut list = self.client().await.list_resource_record_sets().hosted_zone_id(zone);
+            if let Some((name, kind, identifier)) = next.take() {
+                list = list
+                    .start_record_name(name)
+                    .start_record_type(kind)
+                    .set_start_record_identifier(identifier);
+            }
+            let out =
+                list.send().await.map_err(|e| AwsError::from_sdk("ListResourceRecordSets", e))?;
+            records.extend(out.resource_record_sets().iter().cloned());
+            match (out.is_truncated(), out.next_record_name(), out.next_record_type()) {
+                (true, Some(name), Some(kind)) => {
+                    let identifier = out.next_record_identifier().map(str::to_owned);
+                    next = Some((name.to_owned(), kind.clone(), identifier));
+                }
+                _ => return Ok(records),
+            }
+        }
     }
 
-    /// Writes `upsert` and removes `delete`, in one change batch.
-    pub async fn change_aliases(
+    /// Writes `upsert` and removes `delete` (record sets exactly as listed: Route 53 deletes
+    /// only an exact match), in one change batch.
+    pub async fn change(
         &self,
         zone: &str,
         upsert: &[AliasRecord],
-        delete: &[AliasRecord],
+        delete: &[ResourceRecordSet],
     ) -> Route53Result<()> {
         if upsert.is_empty() && delete.is_empty() {
             return Ok(());
         }
-        let change = |action: ChangeAction, record: &AliasRecord| {
-            let set = ResourceRecordSet::builder()
-                .name(&record.name)
-                .r#type(if record.ipv6 { RrType::Aaaa } else { RrType::A })
-                .alias_target(
-                    AliasTarget::builder()
-                        .dns_name(&record.target)
-                        .hosted_zone_id(&record.target_zone)
-                        .evaluate_target_health(false)
-                        .build()
-                        .expect("every field of an alias target is set"),
-                )
-                .build()
-                .expect("a record set has its name and type");
+        let change = |action: ChangeAction, set: ResourceRecordSet| {
             Change::builder()
                 .action(action)
                 .resource_record_set(set)
@@ -277,8 +282,8 @@ impl Route53 {
         };
         let changes = delete
             .iter()
-            .map(|r| change(ChangeAction::Delete, r))
-            .chain(upsert.iter().map(|r| change(ChangeAction::Upsert, r)))
+            .map(|set| change(ChangeAction::Delete, set.clone()))
+            .chain(upsert.iter().map(|r| change(ChangeAction::Upsert, r.to_record_set())))
             .collect();
         self.client()
             .await
@@ -296,15 +301,26 @@ impl Route53 {
         Ok(())
     }
 
-    /// Deletes the zone (its alias records first: Route 53 deletes only an empty zone). A zone
-    /// already gone is deleted.
+    /// Deletes the zone and every record in it but its own SOA and NS (Route 53 deletes only an
+    /// empty zone). A zone already gone is deleted.
     pub async fn delete_zone(&self, zone: &str) -> Route53Result<()> {
-        let records = match self.aliases(zone).await {
+        let records = match self.records(zone).await {
             Ok(records) => records,
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
-        self.change_aliases(zone, &[], &records).await?;
+        let apex = records
+            .iter()
+            .find(|r| r.r#type() == &RrType::Soa)
+            .map(|r| plain_name(r.name()))
+            .unwrap_or_default();
+        let contents: Vec<ResourceRecordSet> = records
+            .into_iter()
+            .filter(|r| {
+                !(matches!(r.r#type(), RrType::Soa | RrType::Ns) && plain_name(r.name()) == apex)
+            })
+            .collect();
+        self.change(zone, &[], &contents).await?;
         match self.client().await.delete_hosted_zone().id(zone).send().await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -316,6 +332,44 @@ impl Route53 {
                 }
             }
         }
+    }
+}
+
+impl AliasRecord {
+    /// The alias record a record set is, when it is a plain alias `A` or `AAAA` (no routing
+    /// policy: this project writes no other).
+    pub fn of(set: &ResourceRecordSet) -> Option<Self> {
+        let alias = set.alias_target()?;
+        let ipv6 = match set.r#type() {
+            RrType::A => false,
+            RrType::Aaaa => true,
+            _ => return None,
+        };
+        if set.set_identifier().is_some() {
+            return None;
+        }
+        Some(AliasRecord {
+            name: plain_name(set.name()),
+            ipv6,
+            target: plain_name(alias.dns_name()),
+            target_zone: alias.hosted_zone_id().to_owned(),
+        })
+    }
+
+    fn to_record_set(&self) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name(&self.name)
+            .r#type(if self.ipv6 { RrType::Aaaa } else { RrType::A })
+            .alias_target(
+                AliasTarget::builder()
+                    .dns_name(&self.target)
+                    .hosted_zone_id(&self.target_zone)
+                    .evaluate_target_health(false)
+                    .build()
+                    .expect("every field of an alias target is set"),
+            )
+            .build()
+            .expect("a record set has its name and type")
     }
 }
 

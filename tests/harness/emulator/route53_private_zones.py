@@ -61,8 +61,9 @@ def _create_hosted_zone(self: Any, name: str, private_zone: bool, caller_referen
 
 def _associate_vpc_with_hosted_zone(self: Any, zone_id: str, vpcid: str, vpcregion: str) -> Any:
     zone = self.get_hosted_zone(zone_id)
+    # The VPC already associated with this zone is refused the same way (it has a zone of the name).
     other = _private_zone_of_vpc(self, zone.name, vpcid)
-    if other is not None and other.id != zone.id:
+    if other is not None:
         raise Route53ClientError("ConflictingDomainExists",
                                f"The VPC {vpcid} is already associated with another hosted zone that has the "
                                f"same name, {_dotted(zone.name)}")

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::attributes::explain;
 use super::checks::{remote_access_zone_ids, remote_zone_refusal};
+use super::dns;
 use super::plan::{self, Call, Observed, Plan};
 use super::spec::EndpointSpec;
 use super::target::{Operation, Origin, Target};
@@ -123,15 +124,21 @@ impl EndpointResource {
         };
         if let (Err(err), Some(found), false) = (&result, &found, undo.claim_lost) {
             tracing::warn!(endpoint_id = %found.id, error = %err, "the takeover failed: giving the endpoint back as it was found");
-            self.give_back(found, &observed.interfaces, &undo).await;
+            let names = dns::has_names(&spec.dns_names, &found.tags);
+            self.give_back(ctx, found, &observed.interfaces, &undo, names).await;
         }
         let in_place = matches!(&plan.target, Target::Endpoint { origin: Origin::Current, .. });
         if let (Ok(_), true) = (&result, in_place) {
             self.remove_strays(ctx, &id).await;
         }
         if let (Err(_), Some(new_id), true) = (&result, &made, replacing) {
-            // A replacement that fails must not leave a second endpoint: CloudFormation keeps
-            // the old id and will never ask to delete this one.
+            // A replacement that fails must not leave a second endpoint (nor zones pointing at
+            // it): CloudFormation keeps the old id and will never ask to delete this one.
+            if !spec.dns_names.is_empty() {
+                if let Err(err) = dns::release(&self.route53, &self.ec2, ctx, new_id).await {
+                    tracing::warn!(endpoint_id = %new_id, error = %err, "could not remove the half-made replacement's zones");
+                }
+            }
             if let Err(cleanup) = self.ec2.delete_endpoint(new_id).await {
                 tracing::warn!(endpoint_id = %new_id, error = %cleanup, "could not remove the half-made replacement");
             }
@@ -149,8 +156,15 @@ impl EndpointResource {
         };
         for endpoint in strays.into_iter().filter(|e| e.id != kept && !e.state.is_deleted()) {
             if ec2::is_pending_takeover(&endpoint.tags) {
-                self.give_back_tags_only(&endpoint).await;
+                self.give_back_tags_only(ctx, &endpoint).await;
                 continue;
+            }
+            // Its zones of DnsNames first: the ones `kept` still names were pointed at it.
+            if dns::has_names(&[], &endpoint.tags) {
+                if let Err(err) = dns::release(&self.route53, &self.ec2, ctx, &endpoint.id).await {
+                    tracing::warn!(endpoint_id = %endpoint.id, error = %err, "could not remove a stray endpoint's zones");
+                    continue;
+                }
             }
             match self.ec2.delete_endpoint(&endpoint.id).await {
                 Ok(()) => {
@@ -163,11 +177,26 @@ impl EndpointResource {
         }
     }
 
-    /// Gives an endpoint taken over back: the change undone and the notification removed (when
-    /// known: `undo`), the user's tags as `found` had them, every tag of this project removed.
-    /// Best effort: what can't be done is logged, and any later Delete removes the owner tags.
-    async fn give_back(&self, found: &EndpointView, interfaces: &[InterfaceView], undo: &Undo) {
+    /// Gives an endpoint taken over back: the zones of `DnsNames` made for it removed, the change
+    /// undone and the notification removed (when known: `undo`), the user's tags as `found` had
+    /// them, every tag of this project removed. Best effort: what can't be done is logged, and
+    /// any later Delete removes the owner tags.
+    async fn give_back(
+        &self,
+        ctx: &RequestContext,
+        found: &EndpointView,
+        interfaces: &[InterfaceView],
+        undo: &Undo,
+        names: bool,
+    ) {
         let id = found.id.as_str();
+        // Its zones first (`names`: it may have some): once the owner tags are gone, nothing
+        // points back at them.
+        if names {
+            if let Err(err) = dns::release(&self.route53, &self.ec2, ctx, id).await {
+                tracing::error!(endpoint_id = id, error = %err, "could not remove the zones made for the endpoint given back");
+            }
+        }
         let given = async {
             if let Some(change) = &undo.change {
                 let back = plan::undo_change(found, interfaces, change);
@@ -203,8 +232,9 @@ impl EndpointResource {
 
     /// Gives back an endpoint whose takeover never answered SUCCESS, as far as can be known
     /// without what it was: every tag of this project removed.
-    pub(super) async fn give_back_tags_only(&self, endpoint: &EndpointView) {
-        self.give_back(endpoint, &[], &Undo::default()).await;
+    pub(super) async fn give_back_tags_only(&self, ctx: &RequestContext, endpoint: &EndpointView) {
+        let names = dns::has_names(&[], &endpoint.tags);
+        self.give_back(ctx, endpoint, &[], &Undo::default(), names).await;
     }
 
     /// `CreateVpcEndpoint`. A service in another Region refuses subnets outside the zones it

@@ -223,15 +223,14 @@ fn tag_call(
     spec: &EndpointSpec,
     made: String,
 ) -> Option<Call> {
-    let (mut set, mut unset) = tag_changes(tags, &spec.tags, ec2::is_managed_tag);
+    let (mut set, unset) = tag_changes(tags, &spec.tags, ec2::is_managed_tag);
     if tags.get(TAG_MADE_WITH) != Some(&made) {
         set.push((TAG_MADE_WITH.to_owned(), made));
     }
+    // Names given are tagged before their zones are made; without names, the tag is removed
+    // only once the zones are (the answer step does it).
     let names = spec.dns_names.join(" ");
-    let tagged = tags.get(ec2::TAG_DNS_NAMES);
-    if names.is_empty() && tagged.is_some() {
-        unset.push(ec2::TAG_DNS_NAMES.to_owned());
-    } else if !names.is_empty() && tagged != Some(&names) {
+    if !names.is_empty() && tags.get(ec2::TAG_DNS_NAMES) != Some(&names) {
         set.push((ec2::TAG_DNS_NAMES.to_owned(), names));
     }
     (!set.is_empty() || !unset.is_empty()).then_some(Call::Tag { set, unset })

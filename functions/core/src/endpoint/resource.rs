@@ -130,8 +130,20 @@ impl EndpointResource {
         let interfaces = self.ec2.interfaces(&endpoint.network_interface_ids).await?;
         // The names of DnsNames answer at once, acceptance or not: they alias the endpoint's
         // own DNS names, which exist from its creation.
-        let zone_ids =
-            dns::reconcile(&self.route53, ctx, spec, &endpoint, &observed.region).await?;
+        let zone_ids = match dns::has_names(&spec.dns_names, &endpoint.tags) {
+            true => {
+                let region = &observed.region;
+                let ids =
+                    dns::reconcile(&self.route53, &self.ec2, ctx, spec, &endpoint, region).await?;
+                // The names' tag goes last, once their zones are gone: until then it says
+                // there are zones to look after.
+                if spec.dns_names.is_empty() {
+                    self.ec2.untag(&endpoint.id, &[ec2::TAG_DNS_NAMES.to_owned()]).await?;
+                }
+                ids
+            }
+            false => Vec::new(),
+        };
         let dns_name = service.private_dns_name.as_deref().filter(|_| plan.private_dns);
         let outcome = endpoint_attributes(
             &ctx.stack_id,
@@ -361,6 +373,9 @@ impl CustomResource for EndpointResource {
         let notifications = names_connection_topic(properties)
             || self.handoff.as_ref().is_some_and(|h| h.topic().is_some());
         let only_named = ctx.delete_scope == DeleteScope::OnlyTheNamedResource;
+        // The names of DnsNames the properties give (lenient: a Delete must not fail on them).
+        let named: Vec<String> =
+            EndpointSpec::parse(properties).map(|spec| spec.dns_names).unwrap_or_default();
         if let Some(handoff) = &self.handoff {
             // A Delete while waiting: the loop must not answer, nor switch anything on, later.
             // Best effort: a loop left running finds the endpoint gone and ends by itself. A
@@ -382,9 +397,11 @@ impl CustomResource for EndpointResource {
                     if ec2::is_pending_takeover(&endpoint.tags) {
                         // Taken over by a Create that never answered SUCCESS: not ours.
                         tracing::info!("giving back an endpoint whose takeover never succeeded");
-                        self.give_back_tags_only(&endpoint).await;
+                        self.give_back_tags_only(ctx, &endpoint).await;
                     } else {
-                        dns::release(&self.route53, &self.ec2, ctx, physical_id).await?;
+                        if dns::has_names(&named, &endpoint.tags) {
+                            dns::release(&self.route53, &self.ec2, ctx, physical_id).await?;
+                        }
                         self.delete_endpoint(ctx, physical_id, notifications).await?;
                     }
                 }
@@ -409,13 +426,20 @@ impl CustomResource for EndpointResource {
                 if endpoint.tags.contains_key(ec2::TAG_TAKEN_OVER) {
                     // Taken over, and CloudFormation never learned it was: not ours to delete.
                     tracing::info!(endpoint_id = %endpoint.id, "giving back an endpoint an unfinished Create took over");
-                    self.give_back_tags_only(&endpoint).await;
+                    self.give_back_tags_only(ctx, &endpoint).await;
                     continue;
                 }
                 tracing::info!(endpoint_id = %endpoint.id, "deleting an endpoint left by an unfinished Create");
-                dns::release(&self.route53, &self.ec2, ctx, &endpoint.id).await?;
+                if dns::has_names(&named, &endpoint.tags) {
+                    dns::release(&self.route53, &self.ec2, ctx, &endpoint.id).await?;
+                }
                 self.delete_endpoint(ctx, &endpoint.id, notifications).await?;
             }
+        }
+        // The resource goes (not only one of its endpoints): a zone no live endpoint of it
+        // uses (a failed replacement's, an endpoint deleted another way) goes with it.
+        if !named.is_empty() && !only_named {
+            dns::sweep(&self.route53, &self.ec2, ctx).await?;
         }
         Ok(Outcome::new(physical_id).into())
     }
