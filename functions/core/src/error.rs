@@ -123,6 +123,16 @@ impl AwsError {
         }
     }
 
+    /// `Ok(None)` when the error says the resource does not exist (a read of something gone),
+    /// else the error.
+    pub fn none_if_not_found<T>(self) -> std::result::Result<Option<T>, AwsError> {
+        if self.is_not_found() {
+            Ok(None)
+        } else {
+            Err(self)
+        }
+    }
+
     /// A not-found error becomes a problem with `property` (a user's typo, not an AWS failure);
     /// any other stays what it is.
     pub fn not_found_is_property(self, property: &str, value: &str) -> Error {

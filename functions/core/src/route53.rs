@@ -71,6 +71,11 @@ pub fn plain_name(name: &str) -> String {
     name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A VPC as Route 53 names one: its id and Region.
+fn vpc(vpc_id: &str, region: &str) -> Vpc {
+    Vpc::builder().vpc_id(vpc_id).vpc_region(VpcRegion::from(region)).build()
+}
+
 fn zone_id(id: &str) -> String {
     id.trim_start_matches("/hostedzone/").to_owned()
 }
@@ -173,14 +178,7 @@ impl Route53 {
                     })
                     .collect(),
             })),
-            Err(e) => {
-                let error = AwsError::from_sdk("GetHostedZone", e);
-                if error.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
+            Err(e) => AwsError::from_sdk("GetHostedZone", e).none_if_not_found(),
         }
     }
 
@@ -204,7 +202,7 @@ impl Route53 {
                     .comment("privatelink-lambdas: DnsNames of an interface endpoint")
                     .build(),
             )
-            .vpc(Vpc::builder().vpc_id(vpc_id).vpc_region(VpcRegion::from(region)).build())
+            .vpc(vpc(vpc_id, region))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateHostedZone", e))?;
@@ -217,7 +215,7 @@ impl Route53 {
             .await
             .associate_vpc_with_hosted_zone()
             .hosted_zone_id(zone)
-            .vpc(Vpc::builder().vpc_id(vpc_id).vpc_region(VpcRegion::from(region)).build())
+            .vpc(vpc(vpc_id, region))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("AssociateVPCWithHostedZone", e))?;
@@ -230,7 +228,7 @@ impl Route53 {
             .await
             .disassociate_vpc_from_hosted_zone()
             .hosted_zone_id(zone)
-            .vpc(Vpc::builder().vpc_id(vpc_id).vpc_region(VpcRegion::from(region)).build())
+            .vpc(vpc(vpc_id, region))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DisassociateVPCFromHostedZone", e))?;

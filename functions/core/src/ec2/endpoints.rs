@@ -10,9 +10,8 @@ use aws_sdk_ec2::types::{
 
 use super::view::endpoint_view;
 use super::{
-    first_failure, none_if_not_found, not_found, owner_filters, tag_spec, DnsOptions, Ec2,
-    Ec2Result, EndpointChange, EndpointView, InterfaceView, NewEndpoint, ServiceView,
-    SubnetAddress, TAG_STACK_ID,
+    first_failure, not_found, owner_filters, tag_spec, DnsOptions, Ec2, Ec2Result, EndpointChange,
+    EndpointView, InterfaceView, NewEndpoint, ServiceView, SubnetAddress, TAG_STACK_ID,
 };
 use crate::error::{AwsError, AwsErrorKind};
 
@@ -114,7 +113,7 @@ impl Ec2 {
     pub async fn endpoint(&self, id: &str) -> Ec2Result<Option<EndpointView>> {
         match self.client().await.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await {
             Ok(out) => Ok(out.vpc_endpoints().first().map(endpoint_view)),
-            Err(e) => none_if_not_found(AwsError::from_sdk("DescribeVpcEndpoints", e)),
+            Err(e) => AwsError::from_sdk("DescribeVpcEndpoints", e).none_if_not_found(),
         }
     }
 

@@ -7,10 +7,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::view::group_view;
-use super::{
-    none_if_not_found, owner_filters, tag_spec, Ec2, Ec2Result, GroupView, IngressRule, PortRange,
-    Source,
-};
+use super::{owner_filters, tag_spec, Ec2, Ec2Result, GroupView, IngressRule, PortRange, Source};
 use crate::error::AwsError;
 
 fn ports_permission(ports: PortRange, sources: &[&Source], description: &str) -> IpPermission {
@@ -74,7 +71,7 @@ impl Ec2 {
     pub async fn group(&self, id: &str) -> Ec2Result<Option<GroupView>> {
         match self.client().await.describe_security_groups().group_ids(id).send().await {
             Ok(out) => Ok(out.security_groups().first().map(group_view)),
-            Err(e) => none_if_not_found(AwsError::from_sdk("DescribeSecurityGroups", e)),
+            Err(e) => AwsError::from_sdk("DescribeSecurityGroups", e).none_if_not_found(),
         }
     }
 

@@ -140,14 +140,6 @@ fn not_found(operation: &'static str, code: &str, id: &str) -> AwsError {
     }
 }
 
-fn none_if_not_found<T>(error: AwsError) -> Ec2Result<Option<T>> {
-    if error.is_not_found() {
-        Ok(None)
-    } else {
-        Err(error)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

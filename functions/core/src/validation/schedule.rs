@@ -145,12 +145,12 @@ impl Schedule {
                 let service = ec2.service(&endpoint.service_name, region).await?;
                 names.splice(0..0, service.private_dns_name);
             }
-            for name in names {
-                let mut target = Target::new(name);
-                target.endpoint_id = Some(endpoint.id.clone());
-                super::endpoint::fill(ec2, &mut target, &endpoint.id, Some(&endpoint)).await?;
-                targets.push(target);
-            }
+            // The endpoint is read once: its addresses, zones and drift are every name's.
+            let Some(first) = names.first() else { continue };
+            let mut filled = Target::new(first.clone());
+            filled.endpoint_id = Some(endpoint.id.clone());
+            super::endpoint::fill(ec2, &mut filled, &endpoint.id, Some(&endpoint)).await?;
+            targets.extend(names.into_iter().map(|name| Target { name, ..filled.clone() }));
         }
         Ok(targets)
     }
