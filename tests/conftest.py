@@ -42,7 +42,7 @@ def _clean_emulator_controls(request: pytest.FixtureRequest) -> Iterator[None]:
         emu: Emulator = request.getfixturevalue("emulator")
         emu.clear_faults()
         emu.disarm_crashes()
-        emu.set_settings(pending_seconds=1.0, eni_linger_seconds=0.0, rules_per_group=60)
+        emu.set_settings(pending_seconds=1.0, eni_linger_seconds=0.0, rules_per_group=60, ec2_throttling=False)
 
 
 @pytest.fixture(scope="session")

@@ -745,3 +745,59 @@ def test_an_alias_to_an_interface_endpoint_must_name_one_of_its_dns_names(emulat
             alias(dns_name, zone_id)
         assert error_of(refused)[0] == "InvalidChangeBatch"
         assert "the alias target name does not lie within the target zone" in error_of(refused)[1]
+
+
+# --------------------------------------------------------------------------- #
+# EC2's request throttling (ec2_throttling.py: "Request throttling for the Amazon EC2 API")
+# --------------------------------------------------------------------------- #
+
+
+def test_throttling_answers_request_limit_exceeded_once_an_actions_bucket_is_empty(
+        emulator, ec2_no_retry, consumer_vpc, provider):
+    service = provider()
+    emulator.set_settings(ec2_throttling=True)
+    emulator.throttling(reset=True)
+
+    def create() -> Any:
+        return ec2_no_retry.create_vpc_endpoint(
+            VpcEndpointType="Interface", VpcId=consumer_vpc.vpc_id, ServiceName=service.service_name,
+            SubnetIds=[consumer_vpc.subnet("a")], PrivateDnsEnabled=False, ClientToken=str(uuid.uuid4()))
+
+    # CreateVpcEndpoint's bucket holds 4 tokens (refilled at 0.3 a second): the 5th call in a row
+    # is refused, as EC2 refuses it, with a 5xx; another action still has its own tokens.
+    for _ in range(4):
+        create()
+    with pytest.raises(ClientError) as refused:
+        create()
+    error = refused.value.response
+    assert error["Error"]["Code"] == "RequestLimitExceeded"
+    assert "maximum request rate permitted by the Amazon EC2 APIs" in error["Error"]["Message"]
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 503
+    ec2_no_retry.describe_vpcs(VpcIds=[consumer_vpc.vpc_id])
+    assert emulator.throttling() == {"allowed": {"CreateVpcEndpoint": 4, "DescribeVpcs": 1},
+                                     "throttled": {"CreateVpcEndpoint": 1}}
+    # The refused call made nothing: only the four endpoints exist in the VPC.
+    made = ec2_no_retry.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [consumer_vpc.vpc_id]}])
+    assert len(made["VpcEndpoints"]) == 4
+
+
+def test_throttling_buckets_are_those_the_ec2_page_documents():
+    from tests.harness.emulator.ec2_throttling import _Bucket, bucket_of
+
+    assert bucket_of("CreateVpcEndpoint", {}) == ("CreateVpcEndpoint", (4.0, 0.3))
+    assert bucket_of("ModifyVpcEndpoint", {}) == ("ModifyVpcEndpoint", (4.0, 0.3))
+    assert bucket_of("DescribeVpcEndpoints", {}) == ("DescribeVpcEndpoints", (100.0, 20.0))
+    assert bucket_of("CreateSecurityGroup", {}) == ("CreateSecurityGroup", (50.0, 5.0))
+    assert bucket_of("AuthorizeSecurityGroupIngress", {}) == ("AuthorizeSecurityGroupIngress", (50.0, 5.0))
+    assert bucket_of("CreateTags", {}) == ("CreateTags", (100.0, 10.0))
+    # Unfiltered and unpaginated: a smaller bucket of its own; with a filter or a page size, the
+    # action's standard one.
+    assert bucket_of("DescribeNetworkInterfaces", {"NetworkInterfaceId.1": "eni-1"})[1] == (50.0, 10.0)
+    assert bucket_of("DescribeSecurityGroups", {"Filter.1.Name": "vpc-id"}) == ("DescribeSecurityGroups", (100.0, 20.0))
+    assert bucket_of("DescribeSecurityGroups", {"MaxResults": "5"})[1] == (100.0, 20.0)
+    # Refill: 0.3 tokens a second, never above the capacity.
+    bucket = _Bucket(capacity=4.0, refill=0.3, tokens=0.0, at=0.0)
+    assert not bucket.take(3.0)  # 0.9 of a token
+    assert bucket.take(3.4)
+    assert not bucket.take(3.5)
+    assert sum(bucket.take(1000.0 + i * 1e-6) for i in range(10)) == 4

@@ -35,7 +35,7 @@ impl<C> Clone for LazyClient<C> {
 }
 
 impl<C> LazyClient<C> {
-    /// A client that is already made (tests hand in a mocked one).
+    /// A client that is already made (by a caller with a configuration of its own).
     pub fn ready(client: C) -> Self {
         Self(std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))))
     }

@@ -22,6 +22,8 @@ class Settings:
     # The account's "inbound or outbound rules per security group" quota: 60 by default in
     # AWS, adjustable on request (the rules in a group may then total up to 1000).
     rules_per_group: float = 60
+    # EC2's request throttling, token buckets per action (ec2_throttling.py): off unless asked.
+    ec2_throttling: bool = False
 
 
 SETTINGS = Settings()

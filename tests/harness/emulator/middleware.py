@@ -15,8 +15,12 @@ Control API (JSON):
     POST   /_emulator/faults     {"action", "count"=1, "code", "status"=400, "message", "service"?,
                                   "delay_seconds"?, "location"?, "match"?}
     DELETE /_emulator/faults     -> clears pending faults
-    GET    /_emulator/settings   -> {"pending_seconds": 1.0, "eni_linger_seconds": 0.0}
-    POST   /_emulator/settings   {"pending_seconds"?: float, "eni_linger_seconds"?: float}
+    GET    /_emulator/settings   -> {"pending_seconds": 1.0, "eni_linger_seconds": 0.0, ...}
+    POST   /_emulator/settings   {"pending_seconds"?: float, "eni_linger_seconds"?: float,
+                                  "rules_per_group"?: int, "ec2_throttling"?: bool}
+    GET    /_emulator/throttling -> {"allowed": {action: n}, "throttled": {action: n}}: what EC2's
+                                    token buckets answered (ec2_throttling.py), since the last
+    DELETE /_emulator/throttling    reset, which also fills every bucket
     POST   /_emulator/stack-resources {"stack_id", "logical_id", "resource_type", "request_type",
                                   "response_path"?, "physical_id"?, "status"?}: CloudFormation
                                   starts (or, with "status", ends) an operation on a resource (tests/harness/cfn.py says so with each
@@ -45,6 +49,7 @@ from tests.harness.emulator.cloudformation import (
     _stacks_answer,
 )
 from tests.harness.emulator.control import CONTROL, SETTINGS, Settings, _crash_if_armed
+from tests.harness.emulator.ec2_throttling import MESSAGE as THROTTLED_MESSAGE, THROTTLE
 from tests.harness.emulator.errors import _fault_response
 from tests.harness.emulator.utils import _utc_now
 
@@ -193,6 +198,11 @@ class EmulatorMiddleware:
         service, action, is_json = _identify(environ, body)
         entry = _journal_entry(environ, body, service, action, is_json)
         CONTROL.record(service, action, entry)
+        if SETTINGS.ec2_throttling and service == "ec2" and not THROTTLE.admit(entry["region"] or "", action, body):
+            status, headers, payload = _fault_response(
+                {"code": "RequestLimitExceeded", "message": THROTTLED_MESSAGE, "status": 503}, service, is_json)
+            start_response(status, headers)
+            return [payload]
         fault = CONTROL.take_fault(service, action, body)
         if fault is not None and fault.get("delay_seconds"):
             # A slow or hanging AWS API: what makes an invocation run into its deadline.
@@ -311,11 +321,18 @@ class EmulatorMiddleware:
                 for key in ("pending_seconds", "eni_linger_seconds", "rules_per_group"):
                     if key in payload:
                         setattr(SETTINGS, key, float(payload[key]))
+                if "ec2_throttling" in payload:
+                    SETTINGS.ec2_throttling = bool(payload["ec2_throttling"])
             return 200, {
                 "pending_seconds": SETTINGS.pending_seconds,
                 "eni_linger_seconds": SETTINGS.eni_linger_seconds,
                 "rules_per_group": SETTINGS.rules_per_group,
+                "ec2_throttling": SETTINGS.ec2_throttling,
             }
+        if path == "/_emulator/throttling":
+            if method == "DELETE":
+                THROTTLE.reset()
+            return 200, THROTTLE.report()
         if path == "/_emulator/reset" and method == "POST":
             self.reset_moto()
             with CONTROL.lock:
@@ -331,5 +348,7 @@ class EmulatorMiddleware:
             SETTINGS.pending_seconds = defaults.pending_seconds
             SETTINGS.eni_linger_seconds = defaults.eni_linger_seconds
             SETTINGS.rules_per_group = defaults.rules_per_group
+            SETTINGS.ec2_throttling = defaults.ec2_throttling
+            THROTTLE.reset()
             return 200, {"ok": True}
         return 404, {"error": f"no route {method} {path}"}

@@ -124,12 +124,19 @@ class Emulator:
 
     def set_settings(self, *, pending_seconds: float | None = None,
                      eni_linger_seconds: float | None = None,
-                     rules_per_group: int | None = None) -> dict[str, float]:
+                     rules_per_group: int | None = None,
+                     ec2_throttling: bool | None = None) -> dict[str, float]:
         payload = {k: v for k, v in {"pending_seconds": pending_seconds,
                                      "eni_linger_seconds": eni_linger_seconds,
-                                     "rules_per_group": rules_per_group}.items()
+                                     "rules_per_group": rules_per_group,
+                                     "ec2_throttling": ec2_throttling}.items()
                    if v is not None}
         return self._call("POST", "settings", payload)
+
+    def throttling(self, *, reset: bool = False) -> dict[str, dict[str, int]]:
+        """What EC2's token buckets answered, by action ({"allowed": ..., "throttled": ...});
+        `reset` also fills every bucket."""
+        return self._call("DELETE" if reset else "GET", "throttling")
 
     def crash_after(self, counts: Callable[[dict[str, Any]], bool], n: int,
                     kill: Callable[[], None]) -> None:

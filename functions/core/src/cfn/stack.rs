@@ -226,7 +226,7 @@ impl StackCheck {
         Self::default()
     }
 
-    /// A check over a client that is already made (tests hand in a mocked one).
+    /// A check over a client that is already made (by a caller with a configuration of its own).
     pub fn with_client(client: aws_sdk_cloudformation::Client) -> Self {
         Self { client: LazyClient::ready(client) }
     }
