@@ -136,8 +136,10 @@ docs-serve: $(DOCS_TOOLS) $(MERMAID_JS)
 # crate. CLIPPY_ARGS is how cargo-clippy hands clippy-driver its flags (here `-D warnings`).
 # `make bench-ci` measures it against one clean `cargo build --workspace`.
 CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-# The black-box suite's pytest-xdist workers, each with an emulator of its own (tests/conftest.py).
-TEST_WORKERS ?= 2
+# The black-box suite's pytest-xdist workers, each with an emulator of its own (tests/conftest.py);
+# the tests that judge every call the suite made (IAM contracts) run after them, over the
+# journals each worker's emulator left in target/test-journal.
+TEST_WORKERS ?= 4
 test: lint unit integration
 
 ## lint: rustfmt, clippy, then the templates: cfn-lint (with its informational checks and the
@@ -159,7 +161,9 @@ unit:
 # The docs' browser test (tests/test_docs.py) builds the site with `make docs`.
 integration: $(TEST_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
 	$(CLIPPY_BUILD) cargo build --workspace
-	$(CLIPPY_BUILD) $(PY) -m pytest tests -q -n $(TEST_WORKERS)
+	rm -rf target/test-journal
+	PRIVATELINK_JOURNAL_DIR=$(CURDIR)/target/test-journal $(CLIPPY_BUILD) $(PY) -m pytest tests -q -n $(TEST_WORKERS)
+	PRIVATELINK_JOURNAL_DIR=$(CURDIR)/target/test-journal $(PY) -m pytest tests -q -m after_the_suite
 
 ## demo: the functions serving CloudFormation events on the embedded AWS emulator
 demo: $(TEST_TOOLS)

@@ -6,6 +6,8 @@ share the one emulator without seeing each other's resources."""
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +27,33 @@ def _client(emulator: Emulator, service: str, region: str = REGION, **config: An
     return emulator.client(service, region, **config)
 
 
+# Where each pytest process leaves its emulator's journal when the suite runs in parallel
+# (make integration): the `after_the_suite` tests then run in a second pass, over all of them.
+JOURNAL_DIR = os.environ.get("PRIVATELINK_JOURNAL_DIR")
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     emu = start_emulator(port=0)
     try:
         yield emu
     finally:
+        if JOURNAL_DIR:
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            path = Path(JOURNAL_DIR) / f"journal-{worker}-{os.getpid()}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(emu.journal()))
         emu.stop()
+
+
+def suite_journal(emulator: Emulator) -> list[dict[str, Any]]:
+    """Every call the suite made: this process's emulator's journal, and those the parallel
+    pass left in PRIVATELINK_JOURNAL_DIR."""
+    calls = list(emulator.journal())
+    if JOURNAL_DIR and Path(JOURNAL_DIR).is_dir():
+        for path in sorted(Path(JOURNAL_DIR).glob("journal-*.json")):
+            calls.extend(json.loads(path.read_text()))
+    return calls
 
 
 @pytest.fixture(autouse=True)
@@ -238,10 +260,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "after_the_suite: judges what every other test did; runs last")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `after_the_suite` read the emulator's journal of every call the suite made:
-    they run after all the others."""
+    they run after all the others. In a pytest-xdist worker they can't (the other workers are
+    still running): they are left to a second pass over the workers' journals (make
+    integration runs it)."""
     last = [item for item in items if item.get_closest_marker("after_the_suite")]
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        config.hook.pytest_deselected(items=last)
+        items[:] = [item for item in items if item not in last]
+        return
     items[:] = [item for item in items if item not in last] + last
 
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import pytest
 from cfnlint.decode import decode_str
 
+from tests.conftest import suite_journal
 from tests.harness.template import ACCOUNT_ID, NO_VALUE, PARTITION, REGION, Evaluator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -284,14 +285,14 @@ def authorizations(call: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]
 
 def suite_calls(emulator: Any) -> dict[str, list[dict[str, Any]]]:
     by_function: dict[str, list[dict[str, Any]]] = {name: [] for name in ROLES}
-    for call in emulator.journal():
+    for call in suite_journal(emulator):
         # Pre-signed S3 requests (CloudFormation's ResponseURL) are authorized by their signer.
         if call["principal"] in ROLES and not call["presigned"]:
             by_function[call["principal"]].append(call)
     silent = [name for name, calls in by_function.items() if not calls]
     if silent:
         pytest.fail(f"no calls recorded for {silent}: these tests judge the calls of the whole "
-                    "suite; run them with it (pytest tests)", pytrace=False)
+                    "suite; run them with it (pytest tests, or make integration's two passes)", pytrace=False)
     return by_function
 
 

@@ -339,6 +339,13 @@ class LambdaFunction:
         except (OSError, IndexError, ValueError):
             return None
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time the running process has used so far, user and system (/proc/<pid>/stat)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        return process_cpu_seconds(proc.pid)
+
     def peak_rss_kib(self) -> int | None:
         """The running process's peak resident memory (VmHWM), in KiB."""
         proc = self._proc
@@ -495,3 +502,13 @@ def _parse(body: bytes | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """The CPU time process `pid` has used, user and system (utime and stime in /proc/<pid>/stat,
+    the 14th and 15th fields, in clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None

@@ -340,6 +340,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether an AWS call was still throttled after the SDK's retries (`RequestLimitExceeded`):
+    /// the operation may run again once the account's request rate allows.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Self::Aws(AwsError { kind: AwsErrorKind::Throttled, .. }))
+    }
+
     /// A single invalid property.
     pub fn property(property: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::InvalidProperties(vec![PropertyProblem {

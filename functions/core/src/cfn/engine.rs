@@ -229,30 +229,30 @@ impl<R: CustomResource> Engine<R> {
         let stack_check = self.stack_check.clone();
         let mut task = tokio::spawn(
             async move {
-                if let Some(check) = stack_check {
-                    let asked = Asked::from(&request);
-                    match check.verdict(&ctx, asked).await? {
-                        Verdict::Act(scope) => ctx.delete_scope = scope,
-                        Verdict::Over { status } => return Ok(Reply::Over { status }),
-                        Verdict::Refuse { status, why } => {
-                            return Err(crate::error::Error::NotAwaited {
-                                request: asked.kind(),
-                                stack: ctx.stack_id.clone(),
-                                logical_id: ctx.logical_id.clone(),
-                                status,
-                                why,
-                            })
+                // EC2 throttles each action per account and Region (CreateVpcEndpoint: 4 at once,
+                // then one every 3.3 s): in a rollout of many stacks, a call can stay throttled
+                // past the SDK's own retries. Every handler may run again (as on CloudFormation's
+                // retry of an event), so the whole operation runs again after a pause, until the
+                // deadline, rather than failing a stack that only had to wait its turn.
+                let mut attempt = 0;
+                loop {
+                    let result =
+                        run_once(&*resource, stack_check.as_ref(), &mut ctx, &request).await;
+                    let pause = match &result {
+                        Err(err) if err.is_throttled() => {
+                            throttled_pause(attempt, ctx.remaining(), random_fraction())
                         }
-                    }
-                }
-                match &request {
-                    Request::Create { properties } => resource.create(&ctx, properties).await,
-                    Request::Update { physical_id, properties, old_properties } => {
-                        resource.update(&ctx, physical_id, properties, old_properties).await
-                    }
-                    Request::Delete { physical_id, properties } => {
-                        resource.delete(&ctx, physical_id, properties).await
-                    }
+                        _ => None,
+                    };
+                    let (Some(pause), Err(err)) = (pause, &result) else { return result };
+                    tracing::warn!(
+                        attempt,
+                        pause_ms = crate::lambda::millis(pause),
+                        error = %err,
+                        "throttled: the operation runs again after a pause"
+                    );
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
                 }
             }
             .in_current_span(),
@@ -281,6 +281,63 @@ impl<R: CustomResource> Engine<R> {
             }
         }
     }
+}
+
+/// The stack check (when the engine has one), then the handler of the request.
+async fn run_once<R: CustomResource>(
+    resource: &R,
+    stack_check: Option<&StackCheck>,
+    ctx: &mut RequestContext,
+    request: &Request,
+) -> Result<Reply> {
+    if let Some(check) = stack_check {
+        let asked = Asked::from(request);
+        match check.verdict(ctx, asked).await? {
+            Verdict::Act(scope) => ctx.delete_scope = scope,
+            Verdict::Over { status } => return Ok(Reply::Over { status }),
+            Verdict::Refuse { status, why } => {
+                return Err(crate::error::Error::NotAwaited {
+                    request: asked.kind(),
+                    stack: ctx.stack_id.clone(),
+                    logical_id: ctx.logical_id.clone(),
+                    status,
+                    why,
+                })
+            }
+        }
+    }
+    match request {
+        Request::Create { properties } => resource.create(ctx, properties).await,
+        Request::Update { physical_id, properties, old_properties } => {
+            resource.update(ctx, physical_id, properties, old_properties).await
+        }
+        Request::Delete { physical_id, properties } => {
+            resource.delete(ctx, physical_id, properties).await
+        }
+    }
+}
+
+/// The pause before running a throttled operation again, or None when the handler's time left
+/// would not cover it and a run after it: "full jitter" (a random share, `fraction` in [0, 1), of
+/// a ceiling doubling from 1 s to 30 s with each `attempt`), so the many functions a rollout
+/// throttles spread their next tries over the ceiling instead of meeting again.
+fn throttled_pause(attempt: u32, remaining: Duration, fraction: f64) -> Option<Duration> {
+    const FIRST: Duration = Duration::from_secs(1);
+    const CEILING: Duration = Duration::from_secs(30);
+    // A run needs time of its own after the pause: the SDK's retries alone take seconds.
+    const RUN: Duration = Duration::from_secs(10);
+    let ceiling = FIRST.saturating_mul(1 << attempt.min(8)).min(CEILING);
+    let pause = ceiling.mul_f64(fraction.clamp(0.0, 1.0)).max(Duration::from_millis(100));
+    (remaining > pause + RUN).then_some(pause)
+}
+
+/// A random number in [0, 1): std's hasher keys are random per process, and each call draws a
+/// new one.
+fn random_fraction() -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    // The top 53 bits, as a float's mantissa holds them.
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn panic_message(join_error: tokio::task::JoinError) -> String {
@@ -387,13 +444,24 @@ mod tests {
         Fail,
         Panic,
         Hang,
+        /// `RequestLimitExceeded` for the first this many runs, then success.
+        ThrottledFor(u32),
     }
 
-    struct Scripted(Behaviour);
+    struct Scripted(Behaviour, std::sync::atomic::AtomicU32);
 
     impl Scripted {
         async fn run(&self) -> Result<Reply> {
+            let runs = self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             match self.0 {
+                Behaviour::ThrottledFor(n) if runs < n => Err(crate::error::AwsError {
+                    operation: "CreateVpcEndpoint",
+                    kind: crate::error::AwsErrorKind::Throttled,
+                    code: "RequestLimitExceeded".into(),
+                    message: "rate exceeded".into(),
+                }
+                .into()),
+                Behaviour::ThrottledFor(_) => Ok(Outcome::new("thing-1").into()),
                 Behaviour::Succeed => Ok(Outcome::new("thing-1").with("Answer", "42").into()),
                 Behaviour::HandOff => Ok(Reply::Later { by: "waiter".into() }),
                 Behaviour::Fail => Err(Error::property("Ports", "is wrong")),
@@ -438,12 +506,14 @@ mod tests {
         budget: Duration,
     ) -> (Result<Value>, Vec<Value>) {
         let sink = answer_sink().await;
-        let engine =
-            Engine::new(Scripted(behaviour), Responder::new(UrlPolicy { allow_loopback: true }))
-                .with_margins(Margins {
-                    answer: Duration::from_millis(400),
-                    handler: Duration::from_millis(100),
-                });
+        let engine = Engine::new(
+            Scripted(behaviour, 0.into()),
+            Responder::new(UrlPolicy { allow_loopback: true }),
+        )
+        .with_margins(Margins {
+            answer: Duration::from_millis(400),
+            handler: Duration::from_millis(100),
+        });
         let result =
             engine.handle_until(event(&sink.url, request_type), Instant::now() + budget).await;
         let bodies = sink.bodies.lock().unwrap().clone();
@@ -511,6 +581,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_throttled_operation_runs_again_after_a_pause_and_is_answered_once() {
+        let (result, answers) =
+            serve(Behaviour::ThrottledFor(1), "Create", Duration::from_secs(30)).await;
+        assert_eq!(result.unwrap()["Status"], "SUCCESS");
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "SUCCESS");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_operation_without_time_for_another_run_is_answered_failed_saying_so() {
+        let started = Instant::now();
+        let (_, answers) =
+            serve(Behaviour::ThrottledFor(u32::MAX), "Create", Duration::from_secs(5)).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["Status"], "FAILED");
+        let reason = answers[0]["Reason"].as_str().unwrap();
+        assert!(
+            reason.contains("RequestLimitExceeded") && reason.contains("retry the stack operation"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn throttled_pauses_are_a_random_share_of_a_ceiling_doubling_to_thirty_seconds() {
+        let plenty = Duration::from_secs(900);
+        let ceilings: Vec<_> = (0..8)
+            .map(|attempt| throttled_pause(attempt, plenty, 0.999_999).unwrap().as_secs())
+            .collect();
+        assert_eq!(ceilings, [0, 1, 3, 7, 15, 29, 29, 29]);
+        assert_eq!(throttled_pause(3, plenty, 0.5), Some(Duration::from_secs(4)));
+        assert_eq!(throttled_pause(3, plenty, 0.0), Some(Duration::from_millis(100)));
+        // No time for the pause and a run after it: the operation fails now, saying why.
+        assert_eq!(throttled_pause(3, Duration::from_secs(14), 0.5), None);
+        assert_eq!(throttled_pause(3, Duration::from_secs(15), 0.5), Some(Duration::from_secs(4)));
+        let draws: Vec<f64> = (0..100).map(|_| random_fraction()).collect();
+        assert!(draws.iter().all(|f| (0.0..1.0).contains(f)));
+        assert!(draws.iter().any(|f| *f < 0.5) && draws.iter().any(|f| *f >= 0.5));
+    }
+
+    #[tokio::test]
     async fn an_unknown_request_type_is_answered_failed_and_the_engine_keeps_serving() {
         let (_, answers) = serve(Behaviour::Succeed, "Upgrade", Duration::from_secs(5)).await;
         assert_eq!(answers.len(), 1);
@@ -522,8 +633,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_without_a_usable_response_url_is_rejected_unanswered() {
-        let engine =
-            Engine::new(Scripted(Behaviour::Succeed), Responder::new(UrlPolicy::default()));
+        let engine = Engine::new(
+            Scripted(Behaviour::Succeed, 0.into()),
+            Responder::new(UrlPolicy::default()),
+        );
         let result = engine
             .handle_until(
                 event("https://example.com/x", "Create"),

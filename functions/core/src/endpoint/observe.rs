@@ -43,11 +43,26 @@ impl EndpointResource {
             }
             _ => false,
         };
-        let made_before = match looks_back {
-            true => self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await?,
-            false => Vec::new(),
+        // A Create that may switch Private DNS on reads the VPC's endpoints anyway (which one
+        // holds the name, in `observe`): its own earlier ones are among them, since a Create
+        // reuses only an endpoint in the VPC it asks for. One DescribeVpcEndpoints, not two.
+        let vpc_wide = operation == Operation::Create && spec.private_dns != Some(false);
+        let (made_before, vpc_endpoints) = match (looks_back, vpc_wide) {
+            (true, true) => {
+                let endpoints = self.ec2.endpoints_in_vpc(&spec.vpc_id).await?;
+                let mine = endpoints
+                    .iter()
+                    .filter(|e| crate::ec2::is_owned_by(&e.tags, &ctx.stack_id, &ctx.logical_id))
+                    .cloned()
+                    .collect();
+                (mine, Some(endpoints))
+            }
+            (true, false) => {
+                (self.ec2.endpoints_made_for(&ctx.stack_id, &ctx.logical_id).await?, None)
+            }
+            (false, _) => (Vec::new(), None),
         };
-        Ok(Found { region, current, made_before, existing })
+        Ok(Found { region, current, made_before, existing, vpc_endpoints })
     }
 
     /// Reads everything the plan decides on, before anything is changed.
@@ -158,7 +173,10 @@ impl EndpointResource {
         found: &Found,
     ) -> Result<Option<(String, String)>> {
         let Some(name) = service.private_dns_name.as_deref() else { return Ok(None) };
-        let endpoints = self.ec2.endpoints_in_vpc(&spec.vpc_id).await?;
+        let endpoints = match &found.vpc_endpoints {
+            Some(endpoints) => endpoints.clone(),
+            None => self.ec2.endpoints_in_vpc(&spec.vpc_id).await?,
+        };
         let mine: BTreeSet<String> =
             [&found.current, &found.existing].into_iter().flatten().map(|e| e.id.clone()).collect();
         let holders = name_holder_candidates(&endpoints, &mine, &ctx.stack_id, &ctx.logical_id);

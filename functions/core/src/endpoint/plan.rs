@@ -930,7 +930,7 @@ mod tests {
             region: "us-east-1".into(),
             current,
             made_before,
-            existing: None,
+            ..Found::default()
         };
         let target = |op, spec: &EndpointSpec, found: &Found| {
             choose_target(op, spec, found, STACK, LOGICAL).map(|t| match t {

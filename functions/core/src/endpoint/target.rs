@@ -62,6 +62,9 @@ pub struct Found {
     pub made_before: Vec<EndpointView>,
     /// Create with `ExistingVpcEndpointId`: that endpoint (`None`: not there).
     pub existing: Option<EndpointView>,
+    /// Every endpoint of the VPC, when a Create read them to find its own (then the check of
+    /// the private DNS name reads them from here rather than again).
+    pub vpc_endpoints: Option<Vec<EndpointView>>,
 }
 
 /// Whether the observed endpoint can't become the desired one in place: ServiceName, VpcId and
