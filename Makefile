@@ -71,7 +71,7 @@ STACK_FUNCTIONS := SecurityGroupFunction=privatelink-security-group EndpointFunc
 VALIDATOR_FUNCTIONS := Validator=privatelink-validator
 FUNCTIONS_STACK ?= $(STACK)
 
-.PHONY: test lint unit integration demo build bench deploy deploy-validator deploy-functions stackset stackset-upload \
+.PHONY: test lint unit integration demo build bench bench-ci deploy deploy-validator deploy-functions stackset stackset-upload \
 	release publish connect docs docs-serve clean
 
 # The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
@@ -184,6 +184,11 @@ $(PEER_TOOLS): tests/bench/peer/requirements.txt
 
 bench: $(TEST_TOOLS) $(BUILD_TOOLS) $(PEER_TOOLS)
 	$(PY) -m tests.bench.run
+
+## bench-ci: a clean clone's `make test` against a clean clone's `cargo build --workspace`, side by
+## side (about half an hour here; make bench prints the latest)
+bench-ci:
+	$(PYTHON) -m tests.bench.ci
 
 ## deploy: package and deploy the functions stack (once per account and Region)
 deploy: build

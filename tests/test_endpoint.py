@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import time
 from typing import Any
 
@@ -475,6 +476,35 @@ def test_a_new_create_adopts_what_an_interrupted_one_made(fn, cfn, ec2, emulator
     assert second["PhysicalResourceId"] == orphan
     assert second["Data"]["State"] == "pendingAcceptance"
     assert live_endpoints(ec2, stack) == [orphan]
+
+
+def test_creates_beyond_ec2s_request_rate_wait_their_turn_and_each_makes_one_endpoint(
+        lambda_function, cfn, ec2, emulator, consumer_vpc, provider):
+    # EC2 throttles CreateVpcEndpoint per account and Region: 4 at once, then one every 3.3 s
+    # (the emulator's token buckets, tests/harness/emulator/ec2_throttling.py). Seven stacks
+    # created at once: three wait past their first tries, and each still gets one endpoint.
+    service = provider()
+    emulator.set_settings(ec2_throttling=True)
+    emulator.throttling(reset=True)
+    stacks = [stack_id() for _ in range(7)]
+    functions = [lambda_function("privatelink-endpoint") for _ in stacks]
+    answers: dict[str, dict[str, Any]] = {}
+
+    def create(fn: Any, stack: str) -> None:
+        answers[stack] = run(fn, cfn, cfn.create_event(
+            TYPE, "Endpoint", props(service, consumer_vpc, "a", PrivateDnsEnabled="false"), stack))
+
+    threads = [threading.Thread(target=create, args=pair) for pair in zip(functions, stacks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counted = emulator.throttling()
+    emulator.set_settings(ec2_throttling=False)
+    assert counted["throttled"].get("CreateVpcEndpoint", 0) > 0, counted
+    for stack in stacks:
+        assert answers[stack]["Status"] == "SUCCESS", answers[stack]
+        assert live_endpoints(ec2, stack) == [answers[stack]["PhysicalResourceId"]]
 
 
 def test_an_update_naming_an_endpoint_this_resource_did_not_make_changes_nothing(fn, cfn, ec2, consumer_vpc, provider):

@@ -69,7 +69,7 @@ class Standin:
     def __init__(self, binary: Path, work: Path, cert: Path, key: Path, delay_ms: int = 100) -> None:
         self.https_port = free_port(HTTPS_ADDRESS, socket.SOCK_STREAM)
         self.process = subprocess.Popen(
-            [str(binary), "--dns", f"{DNS_ADDRESS}:53", "--https", f"{HTTPS_ADDRESS}:{self.https_port}",
+            [str(binary.resolve()), "--dns", f"{DNS_ADDRESS}:53", "--https", f"{HTTPS_ADDRESS}:{self.https_port}",
              "--address", HTTPS_ADDRESS, "--delay-ms", str(delay_ms), "--cert", str(cert), "--key", str(key)],
             stdout=subprocess.PIPE, text=True, cwd=work)
         assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
@@ -136,7 +136,7 @@ def run_exporter(ca_file: Path, names: list[str], port: int, concurrency: int, w
             f'output = "{outputs / str(i)}"\n' for i, name in enumerate(names)))
         cpu_before = process_cpu_seconds(exporter.pid) or 0.0
         started = time.perf_counter()
-        subprocess.run(["curl", "--silent", "--show-error", "--fail", "--parallel", "--parallel-immediate",
+        subprocess.run(["curl", "--silent", "--no-progress-meter", "--show-error", "--fail", "--parallel", "--parallel-immediate",
                         "--parallel-max", str(concurrency), "--config", str(requests)], check=True)
         wall = time.perf_counter() - started
         cpu = process_cpu_seconds(exporter.pid) or 0.0

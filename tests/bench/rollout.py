@@ -120,7 +120,8 @@ class Rollout:
             fn.stop()
         run.waited_s[resource_type] = time.monotonic() - started
         if invocation.kind != "response":
-            run.error = f"{resource_type}: the invocation ended {invocation.kind}"
+            run.error = (f"{resource_type}: the invocation ended {invocation.kind}: "
+                         f"{str(invocation.body)[:300]} {' | '.join(invocation.logs[-3:])[:600]}")
             return None
         answer = self.cfn.answer(key)
         run.answers[resource_type] = answer

@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 import boto3
 
-from tests.bench import sizes
+from tests.bench import blackbox, rollout, sizes
+from tests.bench import ci as ci_bench
 import trustme
 
 from tests.demo import vpc_with_subnets
@@ -637,6 +638,28 @@ class Bench:
             server.wait(timeout=10)
         self.rows["privatelink-validator"]["peak_mib"] = self.fleet[DEFAULT_CONCURRENCY]["peak_mib"]
 
+    # ---- a rollout, and the validator beside its peer ------------------------ #
+
+    def rollout(self) -> None:
+        """ROLLOUT_STACKS stacks created at once on EC2's token buckets (tests/bench/rollout.py)."""
+        say(f"rollout: {ROLLOUT_STACKS} stacks at once on EC2's documented token buckets (about "
+            f"{(ROLLOUT_STACKS - 4) / 0.3 / 60:.0f} minutes: CreateVpcEndpoint refills at 0.3 a second)")
+        binaries = {name: self.binaries[name] for name in ("privatelink-security-group", "privatelink-endpoint")}
+        self.rollout_result = rollout.Rollout(binaries, self.emulator).run(ROLLOUT_STACKS)
+
+    def beside_blackbox(self) -> None:
+        """The validator beside blackbox_exporter, the same 1,000 targets (tests/bench/blackbox.py)."""
+        why_not = blackbox.exporter_available()
+        self.blackbox: dict[int, dict[str, Any]] = {}
+        self.blackbox_missing = why_not
+        if why_not:
+            say(f"validator beside blackbox_exporter: not measured: {why_not}")
+            return
+        say(f"validator beside blackbox_exporter: {FLEET} targets, concurrency {', '.join(map(str, PEER_CONCURRENCIES))}, fresh processes")
+        self.blackbox = blackbox.compare(PARTNER / "target" / "release" / "bench-partner",
+                                         self.binaries["privatelink-validator"], self.env, trustme.CA(), FLEET,
+                                         PEER_CONCURRENCIES)
+
     # ---- the table ---------------------------------------------------------- #
 
     def report(self, build_seconds: float | None, zips: dict[str, float], crates: dict[str, list[tuple[str, int]]]) -> None:
@@ -692,6 +715,22 @@ class Bench:
         say(f"\nacceptance noticed (the provider accepts right after a Check; poll interval 15 s): "
             f"the answer {self.accept_s['topic']:.2f} s after the acceptance, woken through the topic; "
             f"{self.accept_s['polling']:.2f} s polling alone")
+        say("\nStep Functions state transitions per hour of waiting for acceptance (CloudFormation waiting): " + "; ".join(
+            f"{mode}: {t['per_hour']:.0f} ({t['per_round']:.0f} per round of Check, Done?, Sleep; one round every {t['sleep_s']:.0f} s)"
+            for mode, t in self.transitions.items()))
+        if self.blackbox:
+            say(f"\n| validator / blackbox_exporter, {FLEET} targets (server answers after 100 ms) | wall s | CPU s | peak MiB | wall ratio | CPU ratio | memory ratio |")
+            say("|---|---|---|---|---|---|---|")
+            for concurrency, row in self.blackbox.items():
+                v, b = row["validator"], row["exporter"]
+                say(f"| concurrency {concurrency} | {v['wall_s']:.2f} / {b['wall_s']:.2f} | {v['cpu_s']:.2f} / {b['cpu_s']:.2f} | "
+                    f"{v['peak_mib']:.1f} / {b['peak_mib']:.1f} | {row['wall_ratio']:.2f} | {row['cpu_ratio']:.2f} | {row['memory_ratio']:.2f} |")
+        say("")
+        for line in rollout.describe(self.rollout_result):
+            say(line)
+        ci = ci_bench.previous()
+        say("\n" + (f"make test from a clean clone (make bench-ci): {ci_bench.verdict_line(ci)}" if ci else
+                    "make test from a clean clone: not measured yet (make bench-ci)"))
         if build_seconds is None:
             say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
         else:
@@ -724,6 +763,26 @@ class Bench:
                          self.accept_s["polling"] <= BUDGET["accept_poll_s"], f"{self.accept_s['polling']:.2f} s"))
         if build_seconds is not None:
             verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
+        r = self.rollout_result
+        verdicts.append((f"rollout of {r['stacks']} stacks: every stack completes", r["completed"] == r["stacks"],
+                         f"{r['completed']} of {r['stacks']}"))
+        verdicts.append((f"rollout of {r['stacks']} stacks: no VPC gets a second endpoint", not r["endpoint_made_twice"],
+                         f"{len(r['endpoint_made_twice'])} VPCs"))
+        verdicts.append((f"rollout of {r['stacks']} stacks: no event waits past its ServiceTimeout (nor the function's 900 s)",
+                         r["within_service_timeouts"] and r["within_function_timeout"],
+                         ", ".join(f"{t.split('::')[1]} {s:.0f} s" for t, s in r["longest_wait_s"].items())))
+        verdicts.append((f"rollout of {r['stacks']} stacks: all complete within {BUDGET['rollout_ratio']}x the ideal the buckets allow",
+                         r["ratio"] <= BUDGET["rollout_ratio"], f"{r['ratio']:.2f}x ({r['elapsed_s']:.0f} s, ideal {r['ideal_s']:.0f} s)"))
+        peer = self.blackbox.get(DEFAULT_CONCURRENCY)
+        for key, name in (("wall", "wall time"), ("cpu", "CPU"), ("memory", "peak memory")):
+            text = f"validator within {BUDGET['peer_' + key]}x blackbox_exporter's {name}, {FLEET} targets at concurrency {DEFAULT_CONCURRENCY}"
+            if peer is None:
+                verdicts.append((text, False, f"not measured: {self.blackbox_missing}"))
+            else:
+                verdicts.append((text, peer[f"{key}_ratio"] <= BUDGET[f"peer_{key}"], f"{peer[key + '_ratio']:.2f}x"))
+        if ci is not None:
+            verdicts.append((f"make test from a clean clone <= {ci_bench.BUDGET_RATIO:.0f}x a clean cargo build --workspace (make bench-ci)",
+                             bool(ci["within"]), f"{ci['ratio']:.2f}x ({ci['commit']})"))
         # The budget asks for two consecutive runs: each verdict beside the previous run's.
         latest = TARGET / "bench-latest.json"
         before: dict[str, bool] = {}
@@ -745,6 +804,10 @@ class Bench:
             "functions": {name: {**row, "zip_mb": zips.get(name)} for name, row in self.rows.items()},
             "validator_fleet": {str(k): v for k, v in self.fleet.items()},
             "acceptance_seconds": self.accept_s,
+            "step_functions_transitions": self.transitions,
+            "rollout": self.rollout_result,
+            "beside_blackbox_exporter": {str(k): v for k, v in self.blackbox.items()},
+            "bench_ci": ci,
             "build_seconds": build_seconds,
             "bytes_by_crate": crates,
             "verdicts": [{"budget": text, "within": ok, "figure": figure} for text, ok, figure in verdicts],
@@ -781,6 +844,8 @@ def main() -> int:
         bench.first_invocations()
         bench.acceptance()
         bench.validator()
+        bench.beside_blackbox()
+        bench.rollout()
         bench.report(build_seconds, zips, crates)
     finally:
         bench.stop()
