@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import boto3
 
-from tests.bench import blackbox, rollout, sizes
+from tests.bench import blackbox, profiles, rollout, sizes
 from tests.bench import ci as ci_bench
 import trustme
 
@@ -645,7 +645,11 @@ class Bench:
         say(f"rollout: {ROLLOUT_STACKS} stacks at once on EC2's documented token buckets (about "
             f"{(ROLLOUT_STACKS - 4) / 0.3 / 60:.0f} minutes: CreateVpcEndpoint refills at 0.3 a second)")
         binaries = {name: self.binaries[name] for name in ("privatelink-security-group", "privatelink-endpoint")}
-        self.rollout_result = rollout.Rollout(binaries, self.emulator).run(ROLLOUT_STACKS)
+        bench = rollout.Rollout(binaries)
+        try:
+            self.rollout_result = bench.run(ROLLOUT_STACKS)
+        finally:
+            bench.stop()
 
     def beside_blackbox(self) -> None:
         """The validator beside blackbox_exporter, the same 1,000 targets (tests/bench/blackbox.py)."""
@@ -662,7 +666,8 @@ class Bench:
 
     # ---- the table ---------------------------------------------------------- #
 
-    def report(self, build_seconds: float | None, zips: dict[str, float], crates: dict[str, list[tuple[str, int]]]) -> None:
+    def report(self, build_seconds: float | None, zips: dict[str, float], crates: dict[str, list[tuple[str, int]]],
+               variants: dict[str, Any]) -> None:
         floor = self.rows["floor"]
         say("")
         say(f"machine: {os.cpu_count()} cores, {platform()}; release profile: opt-level z, fat LTO, 1 codegen unit, stripped, unwinding kept; linked at a fixed address (not PIE)")
@@ -735,6 +740,9 @@ class Bench:
             say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
         else:
             say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
+        say("\nthe release profile's choices, each built from clean, one after the other (tests/bench/profiles.py):")
+        for line in profiles.describe(variants):
+            say(line)
         say("\nbytes by crate (the linker's map of the same code, linked by the platform's lld, which keeps more than zig's link of the zips: read the shares):")
         for name, rows in crates.items():
             total = sum(size for _, size in rows)
@@ -763,6 +771,12 @@ class Bench:
                          self.accept_s["polling"] <= BUDGET["accept_poll_s"], f"{self.accept_s['polling']:.2f} s"))
         if build_seconds is not None:
             verdicts.append((f"release build <= {BUDGET['build_minutes']:.0f} min", build_seconds / 60 <= BUDGET["build_minutes"], f"{build_seconds / 60:.1f} min"))
+        fits = [name for name, row in variants.items()
+                if row["seconds"] / 60 <= BUDGET["build_minutes"] and max(row["zips"].values()) <= 3_000_000]
+        verdicts.append((f"a release profile builds within {BUDGET['build_minutes']:.0f} min with every zip within 3 MB",
+                         bool(fits), ", ".join(fits) or "none of " + ", ".join(
+                             f"{name} ({row['seconds'] / 60:.1f} min, {max(row['zips'].values()):,} bytes)"
+                             for name, row in variants.items())))
         r = self.rollout_result
         verdicts.append((f"rollout of {r['stacks']} stacks: every stack completes", r["completed"] == r["stacks"],
                          f"{r['completed']} of {r['stacks']}"))
@@ -808,6 +822,7 @@ class Bench:
             "rollout": self.rollout_result,
             "beside_blackbox_exporter": {str(k): v for k, v in self.blackbox.items()},
             "bench_ci": ci,
+            "release_profiles": variants,
             "build_seconds": build_seconds,
             "bytes_by_crate": crates,
             "verdicts": [{"budget": text, "within": ok, "figure": figure} for text, ok, figure in verdicts],
@@ -835,6 +850,9 @@ def main() -> int:
         say("cargo is needed")
         return 2
     build_seconds, _ = build()
+    # The release profile's choices side by side, each from clean (kept until the profile or the
+    # lock file changes: about an hour the first time).
+    variants = profiles.run()
     crates = sizes.report(map_build())
     zips = {name: (TARGET / "lambda" / name / "bootstrap.zip").stat().st_size / 1e6 for name in FUNCTIONS}
     zips["floor"] = (FLOOR / "target" / "lambda" / "bench-floor" / "bootstrap.zip").stat().st_size / 1e6
@@ -846,7 +864,7 @@ def main() -> int:
         bench.validator()
         bench.beside_blackbox()
         bench.rollout()
-        bench.report(build_seconds, zips, crates)
+        bench.report(build_seconds, zips, crates, variants)
     finally:
         bench.stop()
     return 0

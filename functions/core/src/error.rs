@@ -400,7 +400,7 @@ fn join(problems: &[PropertyProblem]) -> String {
 fn describe_aws(err: &AwsError) -> String {
     let advice = match err.kind {
         AwsErrorKind::Throttled => {
-            " (still throttled after retries: the account's request rate for this call is exhausted; retry the stack operation)"
+            " (still throttled when the function's time ran out, after pauses and retries: the account's request rate for this call is shared by every stack deploying in this Region; retry the stack operation, or deploy fewer stacks at once)"
         }
         AwsErrorKind::AccessDenied => {
             " (the function's IAM role lacks this permission: update the functions stack's role)"
