@@ -71,7 +71,7 @@ STACK_FUNCTIONS := SecurityGroupFunction=privatelink-security-group EndpointFunc
 VALIDATOR_FUNCTIONS := Validator=privatelink-validator
 FUNCTIONS_STACK ?= $(STACK)
 
-.PHONY: test lint unit integration demo build bench bench-ci deploy deploy-validator deploy-functions stackset stackset-upload \
+.PHONY: test test-tools test-build lint unit integration demo build bench bench-ci deploy deploy-validator deploy-functions stackset stackset-upload \
 	release publish connect docs docs-serve clean
 
 # The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
@@ -140,7 +140,20 @@ CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HAC
 # the tests that judge every call the suite made (IAM contracts) run after them, over the
 # journals each worker's emulator left in target/test-journal.
 TEST_WORKERS ?= 4
-test: lint unit integration
+# The Python tools install (mostly downloads) while the workspace compiles: `make test` first
+# does both at once (rustfmt first, which needs neither), then the lint, unit and integration
+# steps, whose builds are then up to date.
+test:
+	cargo fmt --all -- --check
+	$(MAKE) --no-print-directory -j2 test-tools test-build
+	$(MAKE) --no-print-directory lint unit integration
+
+# One pip at a time: the tool sets share .venv.
+test-tools:
+	$(MAKE) --no-print-directory -j1 $(TEST_TOOLS) $(SCAN_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
+
+test-build:
+	$(CLIPPY_BUILD) cargo build --workspace --all-targets
 
 ## lint: rustfmt, clippy, then the templates: cfn-lint (with its informational checks and the
 ## serverless rules) and checkov, offline, and the workflows (against their schema). Each suppression
