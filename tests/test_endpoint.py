@@ -310,6 +310,7 @@ def test_create_makes_four_ec2_calls_besides_state_polls_and_two_more_for_privat
     made_at = calls.index("CreateVpcEndpoint")
     assert sorted(c for c in calls[:made_at] if c != "DescribeVpcEndpoints") == [
         "DescribeSubnets", "DescribeVpcEndpointServices"]
+    assert calls[:made_at].count("DescribeVpcEndpoints") == 1  # this resource's earlier endpoints
     assert [c for c in calls[made_at:] if c != "DescribeVpcEndpoints"] == [
         "CreateVpcEndpoint", "DescribeNetworkInterfaces"]
     emulator.clear_calls()
@@ -320,6 +321,9 @@ def test_create_makes_four_ec2_calls_besides_state_polls_and_two_more_for_privat
     made_at = calls.index("CreateVpcEndpoint")
     assert sorted(c for c in calls[:made_at] if c != "DescribeVpcEndpoints") == [
         "DescribeSubnets", "DescribeVpcAttribute", "DescribeVpcAttribute", "DescribeVpcEndpointServices"]
+    # One read of the VPC's endpoints serves both questions: this resource's earlier endpoints,
+    # and the one that may already hold the private DNS name.
+    assert calls[:made_at].count("DescribeVpcEndpoints") == 1
     assert [c for c in calls[made_at:] if c != "DescribeVpcEndpoints"] == [
         "CreateVpcEndpoint", "DescribeNetworkInterfaces"]
 

@@ -79,18 +79,23 @@ def emulator_process() -> tuple[Emulator, subprocess.Popen[str]]:
 class Rollout:
     def __init__(self, binaries: dict[str, Path]) -> None:
         self.emulator, self.process = emulator_process()
+        # CloudFormation's answers go to the S3 of another emulator process, as they go to S3,
+        # not to EC2's endpoint, in AWS: one Python process serving both fell behind (answers
+        # took over the responder's 5 s and were sent again).
+        self.answers, self.answers_process = emulator_process()
         self.env = {"AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": REGION,
                     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         self.ec2 = self.emulator.client("ec2", REGION)
-        self.cfn = CloudFormation(self.emulator.url)
+        self.cfn = CloudFormation(self.emulator.url, answers_url=self.answers.url)
         self.binaries = binaries
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in (self.process, self.answers_process):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     def service(self) -> str:
         elbv2 = self.emulator.client("elbv2", REGION)

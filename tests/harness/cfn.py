@@ -50,12 +50,15 @@ def stack_id(name: str | None = None) -> str:
 class CloudFormation:
     """Builds custom resource events and collects the answers PUT to their ResponseURL."""
 
-    def __init__(self, emulator_url: str, service_token: str = DEFAULT_SERVICE_TOKEN):
+    def __init__(self, emulator_url: str, service_token: str = DEFAULT_SERVICE_TOKEN,
+                 answers_url: str | None = None):
+        """`answers_url`: another emulator whose S3 takes the answers (the bench's rollout, where
+        one emulator process would serve the answers of 400 functions behind their EC2 calls)."""
         self.emulator_url = emulator_url.rstrip("/")
         self.service_token = service_token
         self.s3 = boto3.client(
             "s3",
-            endpoint_url=emulator_url,
+            endpoint_url=answers_url or emulator_url,
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",

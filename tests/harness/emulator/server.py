@@ -169,10 +169,14 @@ class Emulator:
 
 
 def _serve(port: int, quiet: bool = True) -> BaseWSGIServer:
-    return make_server(
+    server = make_server(
         "127.0.0.1", port, make_app(), threaded=True,
         request_handler=_QuietHandler if quiet else MotoRequestHandler,
     )
+    # Room for many clients connecting at once (werkzeug listens with a backlog of 128): the
+    # bench's rollout starts hundreds of functions together.
+    server.socket.listen(1024)
+    return server
 
 
 def start_emulator(port: int = 0, quiet: bool = True) -> Emulator:
