@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.partner import free_port
-from tests.harness.runtime import LambdaFunction, process_cpu_seconds
+from tests.harness.runtime import LambdaFunction, process_cpu_seconds, process_peak_rss_kib
 
 EXPORTER = "prometheus-blackbox-exporter"
 # The stand-in's addresses: HTTPS on one, DNS on port 53 of another (resolv.conf names no port).
@@ -49,16 +49,6 @@ def exporter_available() -> str | None:
             subprocess.run(["apt-get", "install", "-y", "-q", EXPORTER], capture_output=True)
         if shutil.which(EXPORTER) is None:
             return f"{EXPORTER} is not installed and apt-get could not install it"
-    return None
-
-
-def peak_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
     return None
 
 
@@ -140,7 +130,7 @@ def run_exporter(ca_file: Path, names: list[str], port: int, concurrency: int, w
                         "--parallel-max", str(concurrency), "--config", str(requests)], check=True)
         wall = time.perf_counter() - started
         cpu = process_cpu_seconds(exporter.pid) or 0.0
-        peak = (peak_kib(exporter.pid) or 0) / 1024
+        peak = (process_peak_rss_kib(exporter.pid) or 0) / 1024
         failed = [i for i in range(len(names))
                   if "probe_success 1" not in (outputs / str(i)).read_text()]
         assert not failed, f"{len(failed)} probes failed, e.g. {(outputs / str(failed[0])).read_text()[:1500]}"

@@ -197,7 +197,8 @@ class Rollout:
         # its bucket, the slowest bucket's time, then one stack's own time.
         buckets: dict[str, dict[str, float]] = {}
         for action, per_stack in alone_calls.items():
-            name, (capacity, refill) = bucket_of(action, {"Filter.1.Name": "x"} if action.startswith("Describe") else {})
+            # Without the calls' parameters, the smaller bucket where an action has two.
+            name, (capacity, refill) = bucket_of(action, {})
             needed = per_stack * stacks
             entry = buckets.setdefault(name, {"calls": 0, "capacity": capacity, "refill": refill})
             entry["calls"] += needed

@@ -351,13 +351,7 @@ class LambdaFunction:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return None
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        return process_peak_rss_kib(proc.pid)
 
     # ---- Runtime API callbacks ------------------------------------------- #
 
@@ -512,3 +506,14 @@ def process_cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def process_peak_rss_kib(pid: int) -> int | None:
+    """Process `pid`'s peak resident memory (VmHWM in /proc/<pid>/status), in KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
