@@ -53,13 +53,28 @@ class DemoFailed(Exception):
     pass
 
 
-def vpc_with_subnets(ec2: Any, prefix: str) -> tuple[str, list[str]]:
-    """A VPC `<prefix>.0.0/16` with a /24 subnet in each of us-east-1a and us-east-1b."""
+def vpc_with_subnets(ec2: Any, prefix: str, *, dns: bool = False) -> tuple[str, list[str]]:
+    """A VPC `<prefix>.0.0/16` with a /24 subnet in each of us-east-1a and us-east-1b; `dns`:
+    with enableDnsSupport and enableDnsHostnames on, as Private DNS needs."""
     vpc = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    if dns:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24",
                                  AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
                for i, az in enumerate("ab", 1)]
     return vpc, subnets
+
+
+def endpoint_service(ec2: Any, elbv2: Any, prefix: str, *, acceptance_required: bool = False) -> dict[str, Any]:
+    """A partner's endpoint service (api.partner.com) behind an NLB in a VPC `<prefix>.0.0/16`:
+    its ServiceConfiguration."""
+    _, subnets = vpc_with_subnets(ec2, prefix)
+    nlb = elbv2.create_load_balancer(Name=f"partner-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
+                                     Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    return ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=acceptance_required,
+        PrivateDnsName="api.partner.com")["ServiceConfiguration"]
 
 
 class Demo:
@@ -147,10 +162,8 @@ class Demo:
     def run(self) -> None:
         self.service = self.play_partner()
         step("Consumer: VPC 127.10.0.0/16 (loopback, see above) with a subnet in us-east-1a and us-east-1b")
-        vpc, subnets = vpc_with_subnets(self.ec2, "127.10")
         step("  with enableDnsSupport and enableDnsHostnames on, as Private DNS needs")
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        vpc, subnets = vpc_with_subnets(self.ec2, "127.10", dns=True)
         # The stand-in's HTTPS port: 443 needs root here, any port works for the checks.
         self.port = self.free_port()
         player = StackPlayer(REPO / "templates" / "quickstart.yaml",

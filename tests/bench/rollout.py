@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.demo import endpoint_service, vpc_with_subnets
 from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import Emulator
 from tests.harness.emulator.ec2_throttling import bucket_of
@@ -98,22 +99,7 @@ class Rollout:
                 process.kill()
 
     def service(self) -> str:
-        elbv2 = self.emulator.client("elbv2", REGION)
-        vpc, subnets = self.vpc("10.250")
-        nlb = elbv2.create_load_balancer(Name=f"rollout-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
-                                         Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-        return self.ec2.create_vpc_endpoint_service_configuration(
-            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False,
-            PrivateDnsName="api.partner.com")["ServiceConfiguration"]["ServiceName"]
-
-    def vpc(self, prefix: str) -> tuple[str, list[str]]:
-        vpc = self.ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        subnets = [self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{i}.0/24",
-                                          AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-                   for i, az in enumerate("ab", 1)]
-        return vpc, subnets
+        return endpoint_service(self.ec2, self.emulator.client("elbv2", REGION), "10.250")["ServiceName"]
 
     def create(self, run: StackRun, service_name: str) -> None:
         """One stack's Creates, as CloudFormation sends them: the group, then the endpoint."""
@@ -152,7 +138,7 @@ class Rollout:
 
     def one_alone(self, service_name: str) -> tuple[float, dict[str, int]]:
         """One stack created with nothing else running and no throttling: its time and its calls."""
-        vpc, subnets = self.vpc("10.251")
+        vpc, subnets = vpc_with_subnets(self.ec2, "10.251", dns=True)
         self.emulator.clear_calls()
         run = StackRun("rollout-alone", vpc, subnets)
         started = time.monotonic()
@@ -170,7 +156,7 @@ class Rollout:
         alone_s, alone_calls = self.one_alone(service_name)
         runs = []
         for i in range(stacks):
-            vpc, subnets = self.vpc(f"10.{i % 200}")
+            vpc, subnets = vpc_with_subnets(self.ec2, f"10.{i % 200}", dns=True)
             runs.append(StackRun(f"rollout-{i}", vpc, subnets))
         self.emulator.set_settings(ec2_throttling=True)
         self.emulator.throttling(reset=True)

@@ -30,7 +30,7 @@ from tests.bench import blackbox, profiles, rollout, sizes
 from tests.bench import ci as ci_bench
 import trustme
 
-from tests.demo import vpc_with_subnets
+from tests.demo import endpoint_service, vpc_with_subnets
 from tests.harness.cfn import CloudFormation, stack_id
 from tests.harness.emulator import Emulator, start_emulator
 from tests.harness.partner import free_port
@@ -391,11 +391,7 @@ class Bench:
     # ---- the partner and the events ---------------------------------------- #
 
     def provider(self) -> dict[str, Any]:
-        _, subnets = vpc_with_subnets(self.ec2, "10.100")
-        nlb = self.elbv2.create_load_balancer(Name=f"bench-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
-                                              Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-        return self.ec2.create_vpc_endpoint_service_configuration(
-            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False, PrivateDnsName="api.partner.com")["ServiceConfiguration"]
+        return endpoint_service(self.ec2, self.elbv2, "10.100")
 
     def timed(self, fn: LambdaFunction, event_and_key: tuple[dict[str, Any], str]) -> tuple[float, dict[str, Any], list[str]]:
         event, key = event_and_key
@@ -483,9 +479,7 @@ class Bench:
     def private_dns_create(self, service: dict[str, Any]) -> None:
         """The EC2 calls of an endpoint Create with Private DNS (in a VPC with DNS support and
         hostnames, which the Create checks before it makes anything), then its Delete."""
-        vpc, subnets = vpc_with_subnets(self.ec2, "10.1")
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
-        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        vpc, subnets = vpc_with_subnets(self.ec2, "10.1", dns=True)
         fn = self.function("privatelink-endpoint")
         stack = stack_id("bench-dns")
         properties = {"ServiceName": service["ServiceName"], "VpcId": vpc, "SubnetIds": subnets, "PrivateDnsEnabled": "true"}
@@ -537,11 +531,7 @@ class Bench:
         machine = create_state_machine(sfn, f"bench-{time.time_ns()}")
         topic = sns.create_topic(Name=f"bench-acceptance-{time.time_ns()}")["TopicArn"]
         sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=ENDPOINT_FUNCTION_ARN)
-        _, subnets = vpc_with_subnets(self.ec2, "10.200")
-        nlb = self.elbv2.create_load_balancer(Name=f"acc-{time.time_ns()}"[:32], Subnets=subnets, Type="network",
-                                              Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-        service = self.ec2.create_vpc_endpoint_service_configuration(
-            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True, PrivateDnsName="api.partner.com")["ServiceConfiguration"]
+        service = endpoint_service(self.ec2, self.elbv2, "10.200", acceptance_required=True)
         vpc, consumer_subnets = vpc_with_subnets(self.ec2, "10.201")
         self.emulator.set_settings(pending_seconds=0)
         self.accept_s: dict[str, float] = {}

@@ -30,8 +30,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from urllib.parse import parse_qs
-
 MESSAGE = ("The maximum request rate permitted by the Amazon EC2 APIs has been exceeded for your account. "
            "For best results, use an increasing or variable sleep interval between requests.")
 
@@ -96,9 +94,9 @@ class Throttle:
         self.allowed: dict[str, int] = {}
         self.throttled: dict[str, int] = {}
 
-    def admit(self, region: str, action: str, body: bytes) -> bool:
-        """Whether this EC2 request gets a token (False: it is answered RequestLimitExceeded)."""
-        params = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    def admit(self, region: str, action: str, params: dict[str, str]) -> bool:
+        """Whether this EC2 request (its query parameters, as the journal read them) gets a token
+        (False: it is answered RequestLimitExceeded)."""
         name, (capacity, refill) = bucket_of(action, params)
         now = time.monotonic()
         with self.lock:

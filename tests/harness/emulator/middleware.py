@@ -198,7 +198,7 @@ class EmulatorMiddleware:
         service, action, is_json = _identify(environ, body)
         entry = _journal_entry(environ, body, service, action, is_json)
         CONTROL.record(service, action, entry)
-        if SETTINGS.ec2_throttling and service == "ec2" and not THROTTLE.admit(entry["region"] or "", action, body):
+        if SETTINGS.ec2_throttling and service == "ec2" and not THROTTLE.admit(entry["region"] or "", action, entry["params"]):
             status, headers, payload = _fault_response(
                 {"code": "RequestLimitExceeded", "message": THROTTLED_MESSAGE, "status": 503}, service, is_json)
             start_response(status, headers)

@@ -173,13 +173,17 @@ impl EndpointResource {
         found: &Found,
     ) -> Result<Option<(String, String)>> {
         let Some(name) = service.private_dns_name.as_deref() else { return Ok(None) };
+        let read;
         let endpoints = match &found.vpc_endpoints {
-            Some(endpoints) => endpoints.clone(),
-            None => self.ec2.endpoints_in_vpc(&spec.vpc_id).await?,
+            Some(endpoints) => endpoints,
+            None => {
+                read = self.ec2.endpoints_in_vpc(&spec.vpc_id).await?;
+                &read
+            }
         };
         let mine: BTreeSet<String> =
             [&found.current, &found.existing].into_iter().flatten().map(|e| e.id.clone()).collect();
-        let holders = name_holder_candidates(&endpoints, &mine, &ctx.stack_id, &ctx.logical_id);
+        let holders = name_holder_candidates(endpoints, &mine, &ctx.stack_id, &ctx.logical_id);
         if holders.is_empty() {
             return Ok(None);
         }
