@@ -71,7 +71,7 @@ STACK_FUNCTIONS := SecurityGroupFunction=privatelink-security-group EndpointFunc
 VALIDATOR_FUNCTIONS := Validator=privatelink-validator
 FUNCTIONS_STACK ?= $(STACK)
 
-.PHONY: test test-tools test-build lint unit integration demo build bench bench-ci deploy deploy-validator deploy-functions stackset stackset-upload \
+.PHONY: test test-tools test-build test-checks lint lint-templates unit integration suite demo build bench bench-ci deploy deploy-validator deploy-functions stackset stackset-upload \
 	release publish connect docs docs-serve clean
 
 # The venv, made once (both tool sets install into it; made here, `make -j` can't race on it).
@@ -138,44 +138,62 @@ docs-serve: $(DOCS_TOOLS) $(MERMAID_JS)
 CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 # The black-box suite's pytest-xdist workers, each with an emulator of its own (tests/conftest.py);
 # the tests that judge every call the suite made (IAM contracts) run after them, over the
-# journals each worker's emulator left in target/test-journal.
-TEST_WORKERS ?= 4
-# The Python tools install (mostly downloads) while the workspace compiles: `make test` first
-# does both at once (rustfmt first, which needs neither), then the lint, unit and integration
-# steps, whose builds are then up to date.
+# journals each worker's emulator left in target/test-journal. Most tests wait on emulated AWS
+# (six workers kept two cores 83% busy, four 64%); worksteal hands a finished worker the waiting
+# tests of a busy one, so the slowest (the takeovers, 30-45 s) don't end the run alone.
+TEST_WORKERS ?= 6
+# `make test`, in three steps:
+# 1. rustfmt, then the Python tools (mostly downloads and unpacking) installed while the binaries
+#    the black-box tests run are built;
+# 2. the black-box suite, and beside it what leaves those binaries alone: the templates' scanners
+#    and the unit tests (the test targets built with clippy), in the cores the suite leaves idle.
 test:
 	cargo fmt --all -- --check
 	$(MAKE) --no-print-directory -j2 test-tools test-build
-	$(MAKE) --no-print-directory lint unit integration
+	$(MAKE) --no-print-directory -j2 suite test-checks
 
 # One pip at a time: the tool sets share .venv.
 test-tools:
-	$(MAKE) --no-print-directory -j1 $(TEST_TOOLS) $(SCAN_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
+	$(MAKE) --no-print-directory -j1 $(TEST_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
 
+# The static command line's build (lint of its feature) first: it leaves its own
+# target/debug/privatelink-validator, which the workspace's build then puts back.
 test-build:
-	$(CLIPPY_BUILD) cargo build --workspace --all-targets
+	$(CLIPPY_BUILD) cargo build -p privatelink-validator --features static-cli
+	$(CLIPPY_BUILD) cargo build --workspace
+
+# Beside the suite: nothing here builds a binary the suite runs (`cargo test` builds the test
+# targets, and a package's binaries only for its integration tests: the core has none).
+test-checks: lint-templates
+	$(CLIPPY_BUILD) cargo test --workspace
 
 ## lint: rustfmt, clippy, then the templates: cfn-lint (with its informational checks and the
 ## serverless rules) and checkov, offline, and the workflows (against their schema). Each suppression
 ## carries its reason in the template.
-lint: $(TEST_TOOLS) $(SCAN_TOOLS)
+lint: lint-templates
 	cargo fmt --all -- --check
+	$(CLIPPY_BUILD) cargo build -p privatelink-validator --features static-cli
+	$(CLIPPY_BUILD) cargo build --workspace --all-targets
+
+lint-templates: $(TEST_TOOLS) $(SCAN_TOOLS)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/cfn-lint --include-checks I -a cfn_lint_serverless.rules -- templates/*.yaml
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov -d templates --framework cloudformation \
 		--compact --quiet --skip-download
-	$(CLIPPY_BUILD) cargo build --workspace --all-targets
-	$(CLIPPY_BUILD) cargo build -p privatelink-validator --features static-cli
 
 unit:
 	$(CLIPPY_BUILD) cargo test --workspace
 
 # cargo-lambda (tools/requirements.txt): the local loop's test runs `cargo lambda watch`.
 # The docs' browser test (tests/test_docs.py) builds the site with `make docs`.
-integration: $(TEST_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
+integration:
 	$(CLIPPY_BUILD) cargo build --workspace
+	$(MAKE) --no-print-directory suite
+
+suite: $(TEST_TOOLS) $(BUILD_TOOLS) $(DOCS_TOOLS) $(MERMAID_JS)
 	rm -rf target/test-journal
-	PRIVATELINK_JOURNAL_DIR=$(CURDIR)/target/test-journal $(CLIPPY_BUILD) $(PY) -m pytest tests -q -n $(TEST_WORKERS)
+	PRIVATELINK_JOURNAL_DIR=$(CURDIR)/target/test-journal $(CLIPPY_BUILD) $(PY) -m pytest tests -q \
+		-n $(TEST_WORKERS) --dist worksteal
 	PRIVATELINK_JOURNAL_DIR=$(CURDIR)/target/test-journal $(PY) -m pytest tests -q -m after_the_suite
 
 ## demo: the functions serving CloudFormation events on the embedded AWS emulator
