@@ -1,6 +1,7 @@
 """The release profile's choices, side by side: the four functions built from clean with each
 variant of `[profile.release]` (LTO, codegen units, opt-level, through cargo's
-CARGO_PROFILE_RELEASE_* variables, so Cargo.toml is not touched), one after the other on this
+CARGO_PROFILE_RELEASE_* variables, and a package's own opt-level through `--config`, so
+Cargo.toml is not touched), one after the other on this
 machine, each into a target directory of its own; the build's time and each zip's size.
 
 A clean build is 10-20 minutes here, so each variant's figures are kept in
@@ -33,12 +34,17 @@ FUNCTIONS = ["privatelink-security-group", "privatelink-endpoint", "privatelink-
 ZIP_BUDGET = 3_000_000
 
 # name -> the profile's settings beside Cargo.toml's [profile.release] (opt-level z, fat LTO, one
-# codegen unit, stripped).
+# codegen unit, stripped): KEY for CARGO_PROFILE_RELEASE_KEY, or `package.<crate>.<key>` for
+# a package's own setting (`--config profile.release.package...`, the value as TOML).
+AS_IS = "as is (z, fat LTO, 1 unit)"
 VARIANTS: dict[str, dict[str, str]] = {
-    "as is (z, fat LTO, 1 unit)": {},
+    AS_IS: {},
     "thin LTO, 16 units": {"LTO": "thin", "CODEGEN_UNITS": "16"},
-    "fat LTO, 16 units": {"CODEGEN_UNITS": "16"},
+    # The EC2 SDK is most of the code LLVM optimizes; its bitcode is optimized again at z by
+    # the fat LTO of each binary, so its own pass is the one that may be cheapened.
+    "EC2 SDK at opt-level 1 before fat LTO at z": {"package.aws-sdk-ec2.opt-level": "1"},
     "opt-level s, fat LTO, 1 unit": {"OPT_LEVEL": "s"},
+    "fat LTO, 16 units": {"CODEGEN_UNITS": "16"},
 }
 
 
@@ -58,18 +64,35 @@ def measure(name: str, variant: dict[str, str]) -> dict[str, Any]:
     shutil.rmtree(target, ignore_errors=True)
     env = {**os.environ, "CARGO_TARGET_DIR": str(target),
            "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           **{f"CARGO_PROFILE_RELEASE_{k}": v for k, v in variant.items()}}
+           **{f"CARGO_PROFILE_RELEASE_{k}": v for k, v in variant.items() if not k.startswith("package.")}}
+    config = [arg for k, v in variant.items() if k.startswith("package.")
+              for arg in ("--config", f"profile.release.{k}={v}")]
     for unwanted in ("RUSTC_WORKSPACE_WRAPPER", "CLIPPY_ARGS"):
         env.pop(unwanted, None)
     say(f"  {name}: cargo lambda build --release from clean into {target.relative_to(REPO)}")
     started = time.monotonic()
-    subprocess.run(["cargo", "lambda", "build", "--release", "--x86-64", "--output-format", "zip", "--quiet"],
-                   cwd=REPO, env=env, check=True)
+    subprocess.run(["cargo", "lambda", "build", "--release", "--x86-64", "--output-format", "zip", "--quiet",
+                    "--timings", *config], cwd=REPO, env=env, check=True)
     seconds = time.monotonic() - started
     zips = {f: (target / "lambda" / f / "bootstrap.zip").stat().st_size for f in FUNCTIONS}
     # The build stays (its zips are those measured); the next measurement starts from clean.
     return {"seconds": seconds, "zips": zips, "key": key(variant), "target": str(target.relative_to(REPO)),
+            "slowest_units": slowest_units(target / "cargo-timings" / "cargo-timing.html"),
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def slowest_units(report: Path, count: int = 6) -> list[tuple[str, float]]:
+    """The units that took longest in a build (cargo's --timings report): where a clean build's
+    time goes. Each binary's unit includes its link, which is where fat LTO optimizes."""
+    try:
+        text = report.read_text()
+        start = text.index("const UNIT_DATA = ") + len("const UNIT_DATA = ")
+        units, _ = json.JSONDecoder().raw_decode(text[start:])
+    except (OSError, ValueError):
+        return []
+    named = [(f"{u['name']}{' (build script)' if 'build-script' in u.get('target', '') else ''}", u["duration"])
+             for u in units]
+    return sorted(named, key=lambda unit: -unit[1])[:count]
 
 
 def load() -> dict[str, Any]:
@@ -99,7 +122,28 @@ def describe(figures: dict[str, Any]) -> list[str]:
     for name, row in figures.items():
         largest = max(row["zips"].values())
         lines.append(f"| {name} | {row['seconds'] / 60:.1f} | {largest:,} | {'yes' if largest <= ZIP_BUDGET else 'no'} |")
+    for name, row in figures.items():
+        if row.get("slowest_units"):
+            lines.append(f"  slowest units, {name} (cargo --timings, s; a binary's includes its LTO link): " + ", ".join(
+                f"{unit} {seconds:.0f}" for unit, seconds in row["slowest_units"]))
     return lines
+
+
+def why_none_fits(figures: dict[str, Any], minutes: float) -> str:
+    """The measured reason no variant builds within `minutes` with its zips within 3 MB: the
+    fastest that keeps the zips small, and what it waits on longest."""
+    small = [name for name, row in figures.items() if max(row["zips"].values()) <= ZIP_BUDGET]
+    fastest = min(small or figures, key=lambda name: figures[name]["seconds"])
+    row = figures[fastest]
+    text = (f"why no profile fits {minutes:.0f} min: the fastest with every zip within 3 MB, {fastest}, "
+            f"takes {row['seconds'] / 60:.1f} min" if small else
+            f"why no profile fits: every variant measured has a zip over 3 MB; the fastest, {fastest}, "
+            f"takes {row['seconds'] / 60:.1f} min")
+    if row.get("slowest_units"):
+        unit, seconds = row["slowest_units"][0]
+        text += (f"; {unit} alone takes {seconds / 60:.1f} min of it ({seconds / row['seconds']:.0%}), "
+                 f"and everything after it waits (the core, then each function, link it)")
+    return text
 
 
 def main() -> int:

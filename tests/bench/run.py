@@ -3,12 +3,12 @@ validator's fan-out of the release builds, side by side with the floor (a hello-
 Lambda built the same way), checked against the budget. A benchmark, not a test: it prints the
 table and the verdicts and exits 0.
 
-The release build goes to target/bench (its clean build time is measured once, when that
-directory is new, and kept in target/bench/build-seconds.txt); the floor to tests/bench/floor/target."""
+The release build goes to target/bench (its clean build time is the profile's own row of
+tests/bench/profiles.py, measured from clean beside the other variants and kept in
+target/bench/profiles.json); the floor to tests/bench/floor/target."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -253,31 +253,33 @@ def self_cost_by_object(profile: str) -> dict[str, int]:
     return totals
 
 
-def build_key() -> str:
-    """What a clean build's time depends on: the release profile and the locked versions."""
-    manifest = (REPO / "Cargo.toml").read_text()
-    profile = manifest[manifest.find("[profile.release]"):]
-    return hashlib.sha256((profile + (REPO / "Cargo.lock").read_text()).encode()).hexdigest()[:16]
+def build(variants: dict[str, Any]) -> float | None:
+    """Builds the four functions and the floor; returns the clean build time of the four with
+    the profile as it is (profiles.py measured it, beside the other variants; None when it was
+    not measured with this profile and these versions).
 
-
-def build() -> tuple[float | None, bool]:
-    """Builds the four functions and the floor; returns the clean build time of the four, as
-    measured when target/bench was new with this profile and these versions (None when they
-    changed since: `rm -rf target/bench` measures it again)."""
-    record = TARGET / "build-seconds.txt"
-    fresh = not record.exists()
-    say("building the release zips (cargo lambda build --release)" + (" from clean: this takes a while" if fresh else ""))
-    seconds = cargo_lambda(REPO, TARGET)
+    The zips measured here are the code as it is now, built into target/bench. When that is
+    new, it starts from a copy of the profile variant's build (the same profile, versions and
+    target): cargo then compiles only what changed since, instead of a second clean build."""
+    as_is = variants.get(profiles.AS_IS)
+    seed = REPO / as_is["target"] if as_is else None
+    if seed and seed.is_dir() and not (TARGET / "release").exists():
+        say(f"starting target/bench from {seed.relative_to(REPO)}, the same profile's clean build")
+        for entry in seed.iterdir():
+            destination = TARGET / entry.name
+            if entry.is_dir():
+                shutil.copytree(entry, destination, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(entry, destination)
+    say("building the release zips (cargo lambda build --release)")
+    cargo_lambda(REPO, TARGET)
     # The zips that ship, checked as `make build` checks them (fixed address, no libm).
     subprocess.run([sys.executable, str(REPO / "tools" / "check_binaries.py"),
                     *(str(TARGET / "lambda" / name / "bootstrap.zip") for name in FUNCTIONS)], check=True)
-    if fresh:
-        record.write_text(f"{seconds:.0f} {build_key()}\n")
     cargo_lambda(FLOOR, FLOOR / "target")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=PARTNER, check=True,
                    env={**os.environ, "CARGO_TARGET_DIR": str(PARTNER / "target")})
-    measured, _, key = record.read_text().strip().partition(" ")
-    return (float(measured) if key == build_key() else None), fresh
+    return as_is["seconds"] if as_is else None
 
 
 def unpack(zip_path: Path, into: Path) -> Path:
@@ -727,12 +729,15 @@ class Bench:
         say("\n" + (f"make test from a clean clone (make bench-ci): {ci_bench.verdict_line(ci)}" if ci else
                     "make test from a clean clone: not measured yet (make bench-ci)"))
         if build_seconds is None:
-            say("\nrelease build of the four functions from clean: not measured with this profile and these versions (rm -rf target/bench measures it)")
+            say("\nrelease build of the four functions from clean: not measured with this profile and these versions (python -m tests.bench.profiles)")
         else:
             say(f"\nrelease build of the four functions from clean: {build_seconds / 60:.1f} min")
         say("\nthe release profile's choices, each built from clean, one after the other (tests/bench/profiles.py):")
         for line in profiles.describe(variants):
             say(line)
+        if variants and not any(row["seconds"] / 60 <= BUDGET["build_minutes"] and max(row["zips"].values()) <= profiles.ZIP_BUDGET
+                                for row in variants.values()):
+            say(profiles.why_none_fits(variants, BUDGET["build_minutes"]))
         say("\nbytes by crate (the linker's map of the same code, linked by the platform's lld, which keeps more than zig's link of the zips: read the shares):")
         for name, rows in crates.items():
             total = sum(size for _, size in rows)
@@ -839,10 +844,10 @@ def main() -> int:
     if not shutil.which("cargo"):
         say("cargo is needed")
         return 2
-    build_seconds, _ = build()
     # The release profile's choices side by side, each from clean (kept until the profile or the
-    # lock file changes: about an hour the first time).
+    # lock file changes: about an hour and a half the first time), the profile as it is among them.
     variants = profiles.run()
+    build_seconds = build(variants)
     crates = sizes.report(map_build())
     zips = {name: (TARGET / "lambda" / name / "bootstrap.zip").stat().st_size / 1e6 for name in FUNCTIONS}
     zips["floor"] = (FLOOR / "target" / "lambda" / "bench-floor" / "bootstrap.zip").stat().st_size / 1e6
