@@ -128,7 +128,7 @@ def describe(figures: dict[str, Any]) -> list[str]:
              "|---|---|---|---|"]
     for name, row in figures.items():
         largest = max(row["zips"].values())
-        lines.append(f"| {name} | {row['seconds'] / 60:.1f} | {largest:,} | {'yes' if largest <= ZIP_BUDGET else 'no'} |")
+        lines.append(f"| {name} | {row['seconds'] / 60:.1f} | {largest:,} | {'yes' if small_enough(row) else 'no'} |")
     for name, row in figures.items():
         if row.get("slowest_units"):
             lines.append(f"  slowest units, {name} (cargo --timings, s; a binary's includes its LTO link): " + ", ".join(
@@ -136,21 +136,31 @@ def describe(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def small_enough(row: dict[str, Any]) -> bool:
+    return max(row["zips"].values()) <= ZIP_BUDGET
+
+
+def fitting(figures: dict[str, Any], minutes: float) -> list[str]:
+    """The variants that build within `minutes` with every zip within 3 MB."""
+    return [name for name, row in figures.items() if row["seconds"] / 60 <= minutes and small_enough(row)]
+
+
 def why_none_fits(figures: dict[str, Any], minutes: float) -> str:
     """The measured reason no variant builds within `minutes` with its zips within 3 MB: the
     fastest that keeps the zips small, and what it waits on longest."""
-    small = [name for name, row in figures.items() if max(row["zips"].values()) <= ZIP_BUDGET]
+    small = [name for name, row in figures.items() if small_enough(row)]
     fastest = min(small or figures, key=lambda name: figures[name]["seconds"])
     row = figures[fastest]
     text = (f"why no profile fits {minutes:.0f} min: the fastest with every zip within 3 MB, {fastest}, "
             f"takes {row['seconds'] / 60:.1f} min" if small else
             f"why no profile fits: every variant measured has a zip over 3 MB; the fastest, {fastest}, "
             f"takes {row['seconds'] / 60:.1f} min")
-    timed = row if row.get("slowest_units") else next((r for r in figures.values() if r.get("slowest_units")), None)
+    # The fastest's own timings, else another variant's (those of Dec 7 have none).
+    timed = next((name for name in (fastest, *figures) if figures[name].get("slowest_units")), None)
     if timed:
-        unit, seconds = timed["slowest_units"][0]
-        where = "of it" if timed is row else "in " + next(n for n, r in figures.items() if r is timed)
-        text += (f"; {unit} alone takes {seconds / 60:.1f} min {where} ({seconds / timed['seconds']:.0%}), "
+        unit, seconds = figures[timed]["slowest_units"][0]
+        where = "of it" if timed == fastest else f"in {timed}"
+        text += (f"; {unit} alone takes {seconds / 60:.1f} min {where} ({seconds / figures[timed]['seconds']:.0%}), "
                  f"and everything after it waits (the core, then each function, link it)")
     missing = [name for name in VARIANTS if name not in figures]
     if missing:
